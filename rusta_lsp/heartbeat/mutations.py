@@ -1,0 +1,454 @@
+"""Mutation engine: small, realistic breakages of the user's own code, each aimed at a rustc error.
+
+A `Mutation` is one byte-range replacement in one file, with the text it replaces and the error
+codes rustc is expected to report. Mutations never touch the user's files: callers apply them to
+source text (`Mutation.apply`) and hand the result to a shadow copy (as a patch-engine overlay).
+
+Sites are found with tree-sitter node by node; sampling is seeded, so a corpus is reproducible
+(`bench/fix.py` and `bench/learning.py` reuse it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import random
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Callable, Iterable, Iterator
+
+import tree_sitter
+import tree_sitter_rust
+
+from ..analysis.positions import LineIndex
+
+_LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
+
+# Error codes each kind is expected to provoke; the first is the most common one.
+EXPECTED_CODES: dict[str, tuple[str, ...]] = {
+    "remove_use": ("E0433", "E0412", "E0425", "E0599", "E0405", "E0422", "E0423", "E0531", "E0532"),
+    "misspell_ident": ("E0425",),
+    "misspell_method": ("E0599",),
+    "misspell_field": ("E0609", "E0560", "E0026", "E0615"),
+    # Recent rustc reports an unknown type as E0425 too.
+    "misspell_type": ("E0412", "E0425", "E0422", "E0433", "E0531", "E0532"),
+    "drop_ref": ("E0308", "E0382", "E0507", "E0505", "E0277", "E0599"),
+    "drop_deref": ("E0308", "E0369", "E0368", "E0277", "E0599", "E0614"),
+    "drop_mut": ("E0596", "E0384", "E0594", "E0053"),
+    "drop_clone": ("E0382", "E0507", "E0308", "E0505"),
+    "drop_try": ("E0308", "E0599", "E0609", "E0277", "E0369", "E0614"),
+    "change_numeric": ("E0308", "E0277", "E0053"),
+    "remove_field_init": ("E0063",),
+    "remove_argument": ("E0061",),
+    "remove_match_arm": ("E0004",),
+}
+MUTATION_KINDS = tuple(EXPECTED_CODES)
+
+_INTEGER_TYPES = ("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize")
+_FLOAT_TYPES = ("f32", "f64")
+# Declarations whose `name` child names a new thing: misspelling it is a rename, not an error.
+_DECLARING_PARENTS = {
+    "struct_item", "enum_item", "union_item", "type_item", "trait_item", "function_item",
+    "function_signature_item", "enum_variant", "type_parameters", "constrained_type_parameter",
+    "field_declaration", "associated_type", "macro_definition", "mod_item", "const_item", "static_item",
+}
+
+
+@dataclass(frozen=True)
+class Mutation:
+    id: str  # stable: hash of path, kind, range and replacement
+    kind: str  # one of MUTATION_KINDS
+    path: str  # relative to the workspace root, `/`-separated
+    start_byte: int
+    end_byte: int
+    original: str  # the text the mutation replaces
+    replacement: str
+    line: int  # 1-based, where the replaced text starts
+    col: int  # 1-based, Unicode scalar values
+    expected_codes: tuple[str, ...]
+
+    def apply(self, source: bytes) -> bytes:
+        """The mutated source; raises ValueError when the file no longer holds the original text."""
+        if source[self.start_byte : self.end_byte] != self.original.encode():
+            raise ValueError(f"{self.path}:{self.line}: source changed since the mutation was found")
+        return source[: self.start_byte] + self.replacement.encode() + source[self.end_byte :]
+
+    def to_json(self) -> dict:
+        data = asdict(self)
+        data["expected_codes"] = list(self.expected_codes)
+        return data
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Mutation":
+        return cls(**{**data, "expected_codes": tuple(data["expected_codes"])})
+
+
+# --- site finders: (node, source, rng, names) -> list of (start, end, replacement) -------------
+
+Edit = tuple[int, int, str]
+
+
+def _text(node: tree_sitter.Node) -> str:
+    return node.text.decode("utf-8", errors="replace") if node.text is not None else ""
+
+
+def _misspell(name: str, rng: random.Random, taken: set[str]) -> str | None:
+    """One-edit typo (drop, swap or double a letter) that is still an identifier and names nothing."""
+    if len(name) < 3:
+        return None
+    options = []
+    for i in range(1, len(name)):
+        options.append(name[:i] + name[i + 1 :])  # drop
+        if i + 1 < len(name) and name[i] != name[i + 1]:
+            options.append(name[:i] + name[i + 1] + name[i] + name[i + 2 :])  # swap
+        options.append(name[:i] + name[i] + name[i:])  # double
+    options = [o for o in dict.fromkeys(options) if o not in taken and o != name and o.isidentifier()]
+    return rng.choice(options) if options else None
+
+
+def _with_separator(node: tree_sitter.Node) -> tuple[int, int]:
+    """Range of a list element plus one neighbouring comma, so the list stays well formed."""
+    nxt, prev = node.next_sibling, node.prev_sibling
+    if nxt is not None and nxt.type == ",":
+        after = nxt.next_sibling
+        return node.start_byte, after.start_byte if after is not None and after.type != ")" else nxt.end_byte
+    if prev is not None and prev.type == ",":
+        return prev.start_byte, node.end_byte
+    return node.start_byte, node.end_byte
+
+
+def _line_range(node: tree_sitter.Node, source: bytes) -> tuple[int, int]:
+    """The node plus its trailing newline when it sits alone on its line."""
+    start, end = node.start_byte, node.end_byte
+    line_start = source.rfind(b"\n", 0, start) + 1
+    if source[line_start:start].strip() == b"" and source[end : end + 1] == b"\n":
+        return line_start, end + 1
+    return start, end
+
+
+def _remove_use(node, source, rng, names) -> list[Edit]:
+    if node.type != "use_declaration" or node.parent is None or node.parent.type not in (
+        "source_file", "declaration_list"
+    ):
+        return []
+    if node.parent.type == "declaration_list" and node.parent.parent is not None and node.parent.parent.type != "mod_item":
+        return []
+    # A re-export is for other crates: removing it breaks nothing inside this one.
+    if node.named_children and node.named_children[0].type == "visibility_modifier":
+        return []
+    start, end = _line_range(node, source)
+    return [(start, end, "")]
+
+
+def _misspell_at(node, rng, names) -> list[Edit]:
+    new = _misspell(_text(node), rng, names)
+    return [(node.start_byte, node.end_byte, new)] if new else []
+
+
+def _misspell_ident(node, source, rng, names) -> list[Edit]:
+    # A use of a local binding in an expression: `x` in `f(x)`, `x + 1`, `x.len()`.
+    if node.type != "identifier" or node.parent is None:
+        return []
+    parent = node.parent
+    field = _field_name(node)
+    if parent.type in ("let_declaration", "parameter", "closure_parameters", "tuple_pattern",
+                       "field_pattern", "match_pattern", "scoped_identifier", "macro_invocation",
+                       "scoped_type_identifier", "scoped_use_list", "use_as_clause", "use_list",
+                       "token_tree", "shorthand_field_initializer", "for_expression",
+                       "mut_pattern", "ref_pattern", "reference_pattern", "captured_pattern",
+                       "tuple_struct_pattern", "slice_pattern", "or_pattern", "attribute",
+                       "meta_item", "lifetime", "label", "break_expression", "continue_expression"):
+        return []
+    if parent.type == "call_expression" and field == "function":
+        return []
+    if parent.type in _DECLARING_PARENTS:
+        return []
+    if _text(node) not in names.get("locals", ()):
+        return []
+    return _misspell_at(node, rng, names["all"])
+
+
+def _misspell_method(node, source, rng, names) -> list[Edit]:
+    if node.type != "field_identifier" or node.parent is None or node.parent.type != "field_expression":
+        return []
+    call = node.parent.parent
+    if call is None or call.type != "call_expression" or _field_name(node.parent) != "function":
+        return []
+    return _misspell_at(node, rng, names["all"])
+
+
+def _misspell_field(node, source, rng, names) -> list[Edit]:
+    if node.type != "field_identifier" or node.parent is None or node.parent.type != "field_expression":
+        return []
+    call = node.parent.parent
+    if call is not None and call.type == "call_expression" and _field_name(node.parent) == "function":
+        return []
+    return _misspell_at(node, rng, names["all"])
+
+
+def _misspell_type(node, source, rng, names) -> list[Edit]:
+    # Only types the workspace defines: rustc then suggests the similar name, as for a real typo.
+    if node.type != "type_identifier" or node.parent is None or node.parent.type in _DECLARING_PARENTS:
+        return []
+    if _text(node) not in names.get("types", ()):
+        return []
+    return _misspell_at(node, rng, names["all"])
+
+
+def _drop_ref(node, source, rng, names) -> list[Edit]:
+    if node.type != "reference_expression":
+        return []
+    value = node.child_by_field_name("value")
+    if value is None:
+        return []
+    return [(node.start_byte, value.start_byte, "")]
+
+
+def _drop_deref(node, source, rng, names) -> list[Edit]:
+    if node.type != "unary_expression" or node.child_count != 2 or node.children[0].type != "*":
+        return []
+    return [(node.start_byte, node.children[1].start_byte, "")]
+
+
+def _drop_mut(node, source, rng, names) -> list[Edit]:
+    if node.type != "mutable_specifier" or node.parent is None:
+        return []
+    if node.parent.type not in ("let_declaration", "mut_pattern", "self_parameter", "reference_type"):
+        return []
+    if node.parent.type == "reference_type" and (node.parent.parent is None or node.parent.parent.type != "parameter"):
+        return []
+    end = node.end_byte
+    while source[end : end + 1] == b" ":
+        end += 1
+    return [(node.start_byte, end, "")]
+
+
+def _drop_clone(node, source, rng, names) -> list[Edit]:
+    if node.type != "call_expression":
+        return []
+    function, args = node.child_by_field_name("function"), node.child_by_field_name("arguments")
+    if function is None or args is None or function.type != "field_expression" or args.named_child_count:
+        return []
+    field = function.child_by_field_name("field")
+    if field is None or _text(field) != "clone":
+        return []
+    value = function.child_by_field_name("value")
+    return [(value.end_byte, node.end_byte, "")] if value is not None else []
+
+
+def _drop_try(node, source, rng, names) -> list[Edit]:
+    # `x?;` as a statement only loses a warning's worth of meaning without the `?`.
+    if node.type != "try_expression" or node.child_count != 2 or node.parent.type == "expression_statement":
+        return []
+    mark = node.children[1]
+    return [(mark.start_byte, mark.end_byte, "")] if mark.type == "?" else []
+
+
+def _change_numeric(node, source, rng, names) -> list[Edit]:
+    if node.type != "primitive_type" or node.parent is None:
+        return []
+    name = _text(node)
+    family = _INTEGER_TYPES if name in _INTEGER_TYPES else _FLOAT_TYPES if name in _FLOAT_TYPES else None
+    # Annotations on parameters, lets and return types; casts (`as u64`) accept any numeric type.
+    if family is None or node.parent.type not in ("parameter", "let_declaration", "function_item"):
+        return []
+    return [(node.start_byte, node.end_byte, rng.choice([t for t in family if t != name]))]
+
+
+def _remove_field_init(node, source, rng, names) -> list[Edit]:
+    if node.type not in ("field_initializer", "shorthand_field_initializer"):
+        return []
+    parent = node.parent
+    if parent is None or any(c.type == "base_field_initializer" for c in parent.named_children):
+        return []
+    start, end = _with_separator(node)
+    return [(start, end, "")]
+
+
+def _remove_argument(node, source, rng, names) -> list[Edit]:
+    parent = node.parent
+    if parent is None or parent.type != "arguments" or not node.is_named or node.type in ("line_comment", "block_comment"):
+        return []
+    call = parent.parent
+    if call is None or call.type != "call_expression":
+        return []
+    start, end = _with_separator(node)
+    return [(start, end, "")]
+
+
+def _remove_match_arm(node, source, rng, names) -> list[Edit]:
+    if node.type != "match_arm" or node.parent is None:
+        return []
+    arms = [c for c in node.parent.named_children if c.type == "match_arm"]
+    if len(arms) < 2:
+        return []
+    # Removing one arm beside a catch-all still compiles; remove the catch-all itself instead.
+    catch_all = [a for a in arms if _is_catch_all(a)]
+    if catch_all and node not in catch_all:
+        return []
+    start, end = _line_range(node, source)
+    return [(start, end, "")]
+
+
+def _is_catch_all(arm: tree_sitter.Node) -> bool:
+    pattern = arm.child_by_field_name("pattern")
+    if pattern is None:
+        return False
+    guard = pattern.child_by_field_name("condition")
+    text = _text(pattern.named_children[0]) if pattern.named_children else _text(pattern)
+    return guard is None and (text == "_" or (text.isidentifier() and text[0].islower()))
+
+
+def _field_name(node: tree_sitter.Node) -> str | None:
+    parent = node.parent
+    if parent is None:
+        return None
+    for i in range(parent.child_count):
+        if parent.children[i] == node:
+            return parent.field_name_for_child(i)
+    return None
+
+
+_FINDERS: dict[str, Callable] = {
+    "remove_use": _remove_use,
+    "misspell_ident": _misspell_ident,
+    "misspell_method": _misspell_method,
+    "misspell_field": _misspell_field,
+    "misspell_type": _misspell_type,
+    "drop_ref": _drop_ref,
+    "drop_deref": _drop_deref,
+    "drop_mut": _drop_mut,
+    "drop_clone": _drop_clone,
+    "drop_try": _drop_try,
+    "change_numeric": _change_numeric,
+    "remove_field_init": _remove_field_init,
+    "remove_argument": _remove_argument,
+    "remove_match_arm": _remove_match_arm,
+}
+
+
+# --- walking -------------------------------------------------------------------------------------
+
+
+def _is_test_or_macro(node: tree_sitter.Node) -> bool:
+    """Test-only code (not built by a plain check) and macro token trees (not parsed as Rust)."""
+    if node.type in ("macro_invocation", "token_tree", "macro_definition", "attribute_item"):
+        return True
+    if node.type in ("mod_item", "function_item"):
+        prev = node.prev_named_sibling
+        while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment"):
+            if prev.type == "attribute_item" and "test" in _text(prev):
+                return True
+            prev = prev.prev_named_sibling
+    return False
+
+
+def _walk(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
+    if _is_test_or_macro(node):
+        return
+    yield node
+    for child in node.children:
+        yield from _walk(child)
+
+
+def _collect_names(root: tree_sitter.Node) -> dict[str, set[str]]:
+    """Identifiers in the file: all of them (typos must not hit one), locals and defined types."""
+    names: dict[str, set[str]] = {"all": set(), "locals": set(), "types": set()}
+    stack = [root]
+    while stack:
+        node = stack.pop()
+        if node.type in ("identifier", "field_identifier", "type_identifier"):
+            names["all"].add(_text(node))
+        if node.type == "identifier" and node.parent is not None and node.parent.type in (
+            "let_declaration", "parameter", "mut_pattern", "tuple_pattern"
+        ):
+            names["locals"].add(_text(node))
+        if node.type in ("struct_item", "enum_item", "type_item", "trait_item", "union_item"):
+            name = node.child_by_field_name("name")
+            if name is not None:
+                names["types"].add(_text(name))
+        stack.extend(node.children)
+    return names
+
+
+def _make(kind: str, path: str, source: bytes, index: LineIndex, edit: Edit) -> Mutation:
+    start, end, replacement = edit
+    original = source[start:end].decode("utf-8", errors="replace")
+    digest = hashlib.sha1(f"{path}\0{kind}\0{start}\0{end}\0{replacement}".encode()).hexdigest()[:12]
+    pos = index.pos(start)
+    return Mutation(digest, kind, path, start, end, original, replacement, pos.line, pos.col, EXPECTED_CODES[kind])
+
+
+def find_mutations(
+    source: bytes,
+    path: str,
+    kinds: Iterable[str] = MUTATION_KINDS,
+    seed: int = 0,
+    extra_types: Iterable[str] = (),
+) -> list[Mutation]:
+    """Every mutation site of the given kinds in one file, in source order.
+
+    `extra_types` names types defined elsewhere in the workspace (misspelling targets).
+    The seed picks typos and replacement types, so the same inputs give the same mutations.
+    """
+    kinds = [k for k in MUTATION_KINDS if k in set(kinds)]
+    tree = tree_sitter.Parser(_LANGUAGE).parse(source)
+    names = _collect_names(tree.root_node)
+    names["types"] |= set(extra_types)
+    index = LineIndex(source)
+    rng = random.Random(f"{seed}:{path}")
+    found: list[Mutation] = []
+    seen: set[tuple[int, int]] = set()
+    for node in _walk(tree.root_node):
+        for kind in kinds:
+            for edit in _FINDERS[kind](node, source, rng, names):
+                if (edit[0], edit[1]) not in seen:
+                    seen.add((edit[0], edit[1]))
+                    found.append(_make(kind, path, source, index, edit))
+    return found
+
+
+def workspace_sources(root: Path) -> list[Path]:
+    """`.rs` files under the crates' `src/` folders (what a plain `cargo check` builds)."""
+    files = []
+    for manifest in sorted(root.rglob("Cargo.toml")):
+        if any(part in ("target", ".git") or part.startswith(".") for part in manifest.relative_to(root).parts[:-1]):
+            continue
+        src = manifest.parent / "src"
+        if src.is_dir():
+            files.extend(p for p in sorted(src.rglob("*.rs")) if "target" not in p.relative_to(root).parts)
+    return sorted(set(files))
+
+
+def defined_types(sources: dict[str, bytes]) -> set[str]:
+    types: set[str] = set()
+    for source in sources.values():
+        types |= _collect_names(tree_sitter.Parser(_LANGUAGE).parse(source).root_node)["types"]
+    return types
+
+
+def mutation_corpus(
+    root: Path,
+    seed: int = 0,
+    kinds: Iterable[str] = MUTATION_KINDS,
+    per_kind: int | None = None,
+    files: Iterable[Path] | None = None,
+) -> list[Mutation]:
+    """Mutations across a workspace, sampled per kind with a seeded generator.
+
+    Sorted by kind then a seeded shuffle, so `per_kind` keeps a reproducible, spread-out sample.
+    """
+    root = Path(root)
+    paths = list(files) if files is not None else workspace_sources(root)
+    sources = {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
+    types = defined_types(sources)
+    by_kind: dict[str, list[Mutation]] = {}
+    for rel, source in sorted(sources.items()):
+        for m in find_mutations(source, rel, kinds, seed=seed, extra_types=types):
+            by_kind.setdefault(m.kind, []).append(m)
+    rng = random.Random(seed)
+    corpus: list[Mutation] = []
+    for kind in MUTATION_KINDS:
+        sites = by_kind.get(kind, [])
+        rng.shuffle(sites)
+        corpus.extend(sites[:per_kind] if per_kind is not None else sites)
+    return corpus
