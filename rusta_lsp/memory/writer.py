@@ -1,0 +1,234 @@
+"""The single writer: one thread owns every LanceDB mutation, behind a batching queue.
+
+Why one: LanceDB commits a new version per add/delete, and deletes/merges from two writers
+conflict. Ops queued while a batch is being written are coalesced into the next batch, so a
+burst of saves costs a handful of commits. Tables are compacted (optimize + cleanup) after
+`OPTIMIZE_EVERY` commits and whenever the queue has been idle a while, which keeps the number of
+versions bounded under continuous edits.
+
+Crash safety (kill -9 at any point): a file's row is removed before its items/refs/passages are
+replaced and written back last, so a file row exists only if everything derived from it is
+committed. `Memory` deletes rows without a file row on open, and ingestion re-indexes files
+without one: nothing lost, nothing duplicated.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import warnings
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from datetime import timedelta
+from typing import Any, Callable
+
+log = logging.getLogger(__name__)
+
+OPTIMIZE_EVERY = 20  # commits per table between compactions
+IDLE_OPTIMIZE_S = 2.0  # compact tables with pending commits after this long without work
+MAX_BATCH_OPS = 256
+
+
+@dataclass
+class FileRows:
+    """Everything derived from one file's content; `file` is written after the rest."""
+
+    file: dict
+    items: list[dict] = field(default_factory=list)
+    refs: list[dict] = field(default_factory=list)
+    passages: list[dict] = field(default_factory=list)
+
+
+def sql_str(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def sql_in(column: str, values) -> str:
+    return f"{column} IN ({', '.join(sql_str(v) for v in values)})"
+
+
+@dataclass
+class _Op:
+    kind: str  # "files" | "vectors" | "append" | "upsert" | "call"
+    table: str
+    payload: Any
+    future: Future
+    key: str = ""
+
+
+_STOP = object()
+
+
+class Writer:
+    """Owns the write connection's table handles; `tables(name)` opens them lazily."""
+
+    def __init__(self, open_table: Callable[[str], Any], known_paths: set[str]):
+        self._open_table = open_table
+        self._known = known_paths  # paths that have rows on disk (file row or derived rows)
+        self._queue: queue.Queue = queue.Queue()
+        self._commits: dict[str, int] = {}
+        self._fts_ready: set[str] = set()
+        self.total_commits = 0
+        self._thread = threading.Thread(target=self._run, name="rusta-memory-writer", daemon=True)
+        self._thread.start()
+
+    # --- submitting ----------------------------------------------------------------------
+
+    def submit(self, kind: str, table: str, payload: Any, key: str = "") -> Future:
+        future: Future = Future()
+        self._queue.put(_Op(kind, table, payload, future, key))
+        return future
+
+    def flush(self, timeout: float | None = None) -> None:
+        """Wait until everything queued before this call is committed."""
+        self.submit("call", "", lambda: None).result(timeout)
+
+    def close(self, timeout: float = 30.0) -> None:
+        if self._thread.is_alive():
+            self._queue.put(_STOP)
+            self._thread.join(timeout)
+
+    # --- the writer thread ---------------------------------------------------------------
+
+    def _run(self) -> None:
+        while True:
+            try:
+                first = self._queue.get(timeout=IDLE_OPTIMIZE_S)
+            except queue.Empty:
+                self._optimize_pending(threshold=1)
+                continue
+            if first is _STOP:
+                self._optimize_pending(threshold=1)
+                return
+            batch = [first]
+            stop = False
+            while len(batch) < MAX_BATCH_OPS:
+                try:
+                    op = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if op is _STOP:
+                    stop = True
+                    break
+                batch.append(op)
+            self._apply(batch)
+            self._optimize_pending(threshold=OPTIMIZE_EVERY)
+            if stop:
+                self._optimize_pending(threshold=1)
+                return
+
+    def _apply(self, batch: list[_Op]) -> None:
+        # Coalesce runs of the same kind (and table) so one commit serves many ops.
+        i = 0
+        while i < len(batch):
+            j = i + 1
+            while j < len(batch) and _same_group(batch[i], batch[j]):
+                j += 1
+            group = batch[i:j]
+            try:
+                result = self._apply_group(group)
+            except Exception as err:  # one bad group must not kill the writer
+                log.exception("memory writer: %s on %s failed", group[0].kind, group[0].table)
+                for op in group:
+                    if not op.future.done():
+                        op.future.set_exception(err)
+            else:
+                for op in group:
+                    if not op.future.done():
+                        op.future.set_result(result)
+            i = j
+
+    def _apply_group(self, group: list[_Op]) -> Any:
+        kind = group[0].kind
+        if kind == "call":  # never coalesced: a call is a barrier
+            return group[0].payload()
+        if kind == "files":
+            changes: dict[str, FileRows | None] = {}
+            for op in group:
+                changes.update(op.payload)
+            return self._write_files(changes)
+        rows = [row for op in group for row in op.payload]
+        if not rows:
+            return 0
+        table = self._open_table(group[0].table)
+        if kind == "upsert":
+            latest = {row[group[0].key]: row for row in rows}  # last write per key wins
+            (
+                table.merge_insert(group[0].key)
+                .when_matched_update_all()
+                .when_not_matched_insert_all()
+                .execute(list(latest.values()))
+            )
+        else:  # append, vectors
+            table.add(rows)
+        self._committed(group[0].table)
+        return len(rows)
+
+    def _write_files(self, changes: dict[str, FileRows | None]) -> int:
+        replaced = [p for p in changes if p in self._known]
+        if replaced:
+            files = self._open_table("files")
+            files.delete(sql_in("path", replaced))
+            self._committed("files")
+            for name in ("items", "refs", "passages"):
+                table = self._open_table(name)
+                table.delete(sql_in("path", replaced))
+                self._committed(name)
+            self._known.difference_update(replaced)
+        written = [rows for rows in changes.values() if rows is not None]
+        for name in ("items", "refs", "passages"):
+            new_rows = [row for rows in written for row in getattr(rows, name)]
+            if new_rows:
+                self._open_table(name).add(new_rows)
+                self._committed(name)
+        if written:
+            self._open_table("files").add([rows.file for rows in written])
+            self._committed("files")
+            self._known.update(rows.file["path"] for rows in written)
+        return len(changes)
+
+    def _committed(self, table: str) -> None:
+        self._commits[table] = self._commits.get(table, 0) + 1
+        self.total_commits += 1
+
+    # --- maintenance (writer thread only) ------------------------------------------------
+
+    def ensure_indexes(self, force: bool = False) -> None:
+        """Full-text indexes on items and passages; build after a bulk load (an index built on
+        an empty table finds nothing), later rows are folded in by optimize."""
+        for name, column in (("items", "search_text"), ("passages", "text")):
+            if name in self._fts_ready and not force:
+                continue
+            table = self._open_table(name)
+            if table.count_rows() == 0:
+                continue
+            table.create_fts_index(column, replace=True, use_tantivy=False)
+            self._fts_ready.add(name)
+            self._committed(name)
+
+    def mark_indexed(self, name: str) -> None:
+        self._fts_ready.add(name)
+
+    def _optimize_pending(self, threshold: int) -> None:
+        for name, count in list(self._commits.items()):
+            if count < threshold:
+                continue
+            try:
+                table = self._open_table(name)
+                # Keep only the latest version; readers retry once if a file they planned to
+                # read was cleaned up under them.
+                with warnings.catch_warnings():
+                    warnings.simplefilter("ignore", UserWarning)
+                    table.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
+            except Exception:
+                log.exception("memory writer: optimize %s failed", name)
+            self._commits[name] = 0
+        if threshold == 1:
+            self.ensure_indexes()
+
+
+def _same_group(a: _Op, b: _Op) -> bool:
+    if a.kind != b.kind or a.kind == "call":
+        return False
+    return a.kind == "files" or (a.table == b.table and a.key == b.key)
