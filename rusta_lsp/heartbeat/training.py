@@ -1,0 +1,192 @@
+"""Calibration training: refit the patch-confidence model on drill and feedback labels.
+
+Written in the nanoGPT manner: one config dataclass, one plain training loop in phases, and
+`@torch.no_grad()` evaluation helpers. The model is any torch module mapping a feature matrix
+[N, F] to logits [N] (patches' `Calibrator` holds one). The old model is replaced only when the
+new one scores a lower Brier score on held-out examples, and the abstention threshold is
+re-derived on those held-out examples to meet `abstain.targetPrecision`.
+"""
+
+from __future__ import annotations
+
+import copy
+import time
+from dataclasses import asdict, dataclass
+from typing import Callable
+
+import torch
+from torch import nn
+
+from ..device import pick_device
+
+
+@dataclass
+class TrainConfig:
+    steps: int = 400  # full-batch optimisation steps; the data sets are small (hundreds of rows)
+    learning_rate: float = 0.05  # Adam step size; a logistic regression converges well within `steps`
+    weight_decay: float = 1e-3  # L2 pull toward the prior; keeps weights sane on tiny, separable sets
+    holdout_fraction: float = 0.3  # share of examples held out for before/after comparison and threshold
+    min_examples: int = 20  # below this there is nothing to learn from; keep the current model
+    min_holdout: int = 8  # a held-out set smaller than this cannot tell two models apart
+    bins: int = 10  # equal-width confidence bins for the expected calibration error
+    seed: int = 0  # split and initialisation are reproducible
+    device: str = "auto"  # auto picks cuda, then mps, then cpu (rusta_lsp.device.pick_device)
+    target_precision: float = 0.95  # abstain.targetPrecision: precision wanted above the threshold
+    check_every: int = 25  # steps between cancellation checks
+
+
+@dataclass
+class Metrics:
+    brier: float  # mean squared error of the probability, lower is better
+    ece: float  # expected calibration error over `bins` bins, lower is better
+    n: int  # examples measured
+
+
+@dataclass
+class TrainResult:
+    trained: bool  # False when there were too few examples to try
+    swapped: bool  # the new model replaced the old one
+    before: Metrics | None  # old model on the held-out split
+    after: Metrics | None  # new model on the held-out split
+    threshold: float  # confidence at or above which a patch is offered
+    precision: float  # held-out precision of the chosen model at the threshold
+    coverage: float  # share of held-out examples at or above the threshold
+    device: str
+    seconds: float
+    reason: str = ""
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+# --- evaluation ------------------------------------------------------------------------------
+
+
+@torch.no_grad()
+def predict(model: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    model.eval()
+    return torch.sigmoid(model(x).reshape(-1))
+
+
+@torch.no_grad()
+def brier_score(probs: torch.Tensor, labels: torch.Tensor) -> float:
+    return float(((probs - labels) ** 2).mean()) if len(labels) else 0.0
+
+
+@torch.no_grad()
+def expected_calibration_error(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> float:
+    """Sum over equal-width bins of |accuracy - confidence| weighted by the bin's share."""
+    if not len(labels):
+        return 0.0
+    index = torch.clamp((probs * bins).long(), max=bins - 1)
+    total = 0.0
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            total += float(mask.float().mean()) * abs(float(labels[mask].mean()) - float(probs[mask].mean()))
+    return total
+
+
+@torch.no_grad()
+def evaluate(model: nn.Module, x: torch.Tensor, y: torch.Tensor, bins: int = 10) -> Metrics:
+    probs = predict(model, x)
+    return Metrics(brier_score(probs, y), expected_calibration_error(probs, y, bins), len(y))
+
+
+@torch.no_grad()
+def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> list[tuple[float, float, int]]:
+    """(mean confidence, observed rate, count) per non-empty bin, for the reliability diagram."""
+    index = torch.clamp((probs * bins).long(), max=bins - 1)
+    rows = []
+    for b in range(bins):
+        mask = index == b
+        if mask.any():
+            rows.append((float(probs[mask].mean()), float(labels[mask].mean()), int(mask.sum())))
+    return rows
+
+
+def threshold_for_precision(probs: list[float], labels: list[float], target: float) -> tuple[float, float, float]:
+    """Lowest confidence whose offered set (p >= t) reaches `target` precision.
+
+    Returns (threshold, precision, coverage). When no threshold reaches the target, the threshold
+    sits above every score: abstain on all, coverage 0.
+    """
+    pairs = sorted(zip(probs, labels), key=lambda p: -p[0])
+    best = (min(1.0, max(probs, default=0.0) + 1e-6), 1.0, 0.0)
+    right = 0
+    for i, (p, label) in enumerate(pairs, start=1):
+        right += label >= 0.5
+        # Only cut between distinct scores: equal scores are offered together or not at all.
+        if i < len(pairs) and pairs[i][0] == p:
+            continue
+        if right / i >= target:
+            best = (p, right / i, i / len(pairs))
+    return best
+
+
+# --- training --------------------------------------------------------------------------------
+
+
+def split(n: int, fraction: float, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Random train/held-out index split, reproducible for a seed."""
+    order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+    n_hold = max(1, int(round(n * fraction)))
+    return order[n_hold:], order[:n_hold]
+
+
+def train_calibrator(
+    x: torch.Tensor,
+    y: torch.Tensor,
+    current: nn.Module,
+    config: TrainConfig = TrainConfig(),
+    cancel: Callable[[], bool] | None = None,
+) -> tuple[nn.Module, TrainResult]:
+    """Fit a copy of `current` on a training split; return (model to keep, result).
+
+    The returned model is the new one when it beats `current` on the held-out split by Brier
+    score, else `current` itself. Raises InterruptedError when `cancel()` turns true.
+    """
+    started = time.monotonic()
+    device = pick_device(config.device)
+    x, y = x.float(), y.float()
+    if len(y) < config.min_examples:
+        return current, TrainResult(False, False, None, None, 1.0, 1.0, 0.0, device, 0.0,
+                                    f"{len(y)} labelled examples, need {config.min_examples}")
+
+    # Phase 1: data. A seeded split; everything moves to the chosen device once.
+    train_idx, hold_idx = split(len(y), config.holdout_fraction, config.seed)
+    if len(hold_idx) < config.min_holdout:
+        return current, TrainResult(False, False, None, None, 1.0, 1.0, 0.0, device, 0.0,
+                                    f"held-out split of {len(hold_idx)} is too small")
+    x_train, y_train = x[train_idx].to(device), y[train_idx].to(device)
+    x_hold, y_hold = x[hold_idx].to(device), y[hold_idx].to(device)
+
+    # Phase 2: the candidate starts from the current weights (a warm start, the prior included).
+    torch.manual_seed(config.seed)
+    current = current.to(device)
+    model = copy.deepcopy(current)
+    before = evaluate(current, x_hold, y_hold, config.bins)
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    loss_fn = nn.BCEWithLogitsLoss()
+
+    # Phase 3: full-batch optimisation, checking for pre-emption every few steps.
+    model.train()
+    for step in range(config.steps):
+        if cancel is not None and step % config.check_every == 0 and cancel():
+            raise InterruptedError("training cancelled")
+        optimizer.zero_grad(set_to_none=True)
+        loss = loss_fn(model(x_train).reshape(-1), y_train)
+        loss.backward()
+        optimizer.step()
+
+    # Phase 4: compare on held-out data; keep the better model.
+    after = evaluate(model, x_hold, y_hold, config.bins)
+    swapped = after.brier < before.brier
+    kept = model if swapped else current
+
+    # Phase 5: the abstention threshold for the kept model, on the same held-out examples.
+    probs = predict(kept, x_hold).cpu().tolist()
+    threshold, precision, coverage = threshold_for_precision(probs, y_hold.cpu().tolist(), config.target_precision)
+    result = TrainResult(True, swapped, before, after, threshold, precision, coverage, device,
+                         time.monotonic() - started)
+    return kept.to("cpu"), result

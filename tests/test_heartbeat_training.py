@@ -1,0 +1,90 @@
+"""Calibration training: Brier improves on a synthetic set; the model is swapped only on improvement."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from rusta_lsp.heartbeat.training import (
+    TrainConfig,
+    expected_calibration_error,
+    split,
+    threshold_for_precision,
+    train_calibrator,
+)
+
+
+def synthetic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Labels drawn from a known logistic model: p = sigmoid(2*x0 - x1)."""
+    g = torch.Generator().manual_seed(seed)
+    x = torch.randn(n, 3, generator=g)
+    p = torch.sigmoid(2 * x[:, 0] - x[:, 1])
+    return x, (torch.rand(n, generator=g) < p).float()
+
+
+def zero_model() -> nn.Module:
+    model = nn.Linear(3, 1)
+    nn.init.zeros_(model.weight)
+    nn.init.zeros_(model.bias)
+    return model  # predicts 0.5 everywhere: Brier 0.25
+
+
+def test_training_improves_brier_and_swaps():
+    x, y = synthetic(400, seed=1)
+    current = zero_model()
+    kept, result = train_calibrator(x, y, current, TrainConfig(device="cpu"))
+    assert result.trained and result.swapped
+    assert kept is not current
+    assert result.after.brier < result.before.brier - 0.03
+    assert abs(result.before.brier - 0.25) < 1e-6
+    assert result.after.ece < 0.1
+    assert result.device == "cpu"
+
+
+def test_model_kept_when_the_candidate_is_worse_on_held_out_data():
+    # Train and held-out examples disagree: what the candidate learns is wrong on held-out data.
+    x, y = synthetic(200, seed=2)
+    config = TrainConfig(device="cpu", seed=5)
+    train_idx, _ = split(len(y), config.holdout_fraction, config.seed)
+    y = (x[:, 0] > 0).float()
+    y[train_idx] = 1 - y[train_idx]
+    current = nn.Linear(3, 1)
+    with torch.no_grad():
+        current.weight[:] = torch.tensor([[3.0, 0.0, 0.0]])
+        current.bias.zero_()
+    kept, result = train_calibrator(x, y, current, config)
+    assert result.trained and not result.swapped
+    assert kept is current
+    assert result.after.brier > result.before.brier
+
+
+def test_too_few_examples_keep_the_model():
+    x, y = synthetic(10, seed=3)
+    current = zero_model()
+    kept, result = train_calibrator(x, y, current, TrainConfig(device="cpu"))
+    assert kept is current and not result.trained and "need" in result.reason
+
+
+def test_cancel_interrupts_training():
+    x, y = synthetic(100, seed=4)
+    try:
+        train_calibrator(x, y, zero_model(), TrainConfig(device="cpu"), cancel=lambda: True)
+    except InterruptedError:
+        return
+    raise AssertionError("training ignored the cancel request")
+
+
+def test_threshold_meets_target_precision_with_most_coverage():
+    probs = [0.99, 0.95, 0.9, 0.8, 0.7, 0.6, 0.5, 0.4]
+    labels = [1, 1, 1, 1, 0, 1, 0, 0]
+    threshold, precision, coverage = threshold_for_precision(probs, labels, 0.8)
+    assert threshold == 0.6 and precision == 5 / 6 and coverage == 6 / 8
+    threshold, precision, coverage = threshold_for_precision([0.9, 0.8], [0, 0], 0.95)
+    assert threshold > 0.9 and coverage == 0.0
+
+
+def test_ece_is_zero_when_confidence_matches_frequency():
+    probs = torch.tensor([0.25] * 4 + [0.75] * 4)
+    labels = torch.tensor([1.0, 0, 0, 0, 1, 1, 1, 0])
+    assert expected_calibration_error(probs, labels) < 1e-6
+    assert abs(expected_calibration_error(torch.tensor([0.9] * 4), torch.tensor([0.0] * 4)) - 0.9) < 1e-6
