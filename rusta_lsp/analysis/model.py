@@ -55,16 +55,34 @@ class Span:
         return self.start_byte <= offset < self.end_byte
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class Ref:
-    """An identifier an item's body or signature mentions (not resolved)."""
+    """An identifier an item's body or signature mentions (not resolved).
+
+    Kept small (a file has thousands): an identifier sits on one line, so its end is derived.
+    """
 
     name: str
-    span: Span
-    # "call" (f(..)), "method" (x.f(..)), "field" (x.f), "type", "path" (a::b), "macro" (m!), "ident"
+    # "call" (f(..)), "method" (x.f(..)), "field" (x.f), "type", "path" (a::b), "macro" (m!),
+    # "token" (an identifier inside a macro's arguments: a token, not an expression)
     kind: str
+    line: int  # 1-based
+    col: int  # 1-based, Unicode scalar values
+    start_byte: int
     # For path refs, the qualifier as written (`Ledger` in `Ledger::new`), else "".
     qualifier: str = ""
+
+    @property
+    def end_col(self) -> int:
+        return self.col + len(self.name)
+
+    @property
+    def end_byte(self) -> int:
+        return self.start_byte + len(self.name.encode("utf-8"))
+
+    @property
+    def span(self) -> Span:
+        return Span(self.start_byte, self.end_byte, Pos(self.line, self.col), Pos(self.line, self.end_col))
 
 
 @dataclass
@@ -108,6 +126,8 @@ class FileAnalysis:
     # `mod foo;` declarations (no body): name, span, and the `#[path = "..."]` value if any.
     mod_decls: list[ModDecl] = field(default_factory=list)
     line_count: int = 0
+    # Inner doc comment (`//!`) of the file's module.
+    module_doc: str = ""
     # Why the file was skipped (non-UTF-8, binary), or None when it was parsed.
     skipped: str | None = None
 
@@ -118,6 +138,8 @@ class ModDecl:
     span: Span
     path_attr: str | None = None
     cfg_test: bool = False
+    # Module the declaration sits in (`crate::a` for `mod a { mod b; }`), for locating its file.
+    parent_module: str = "crate"
 
 
 @dataclass

@@ -26,6 +26,8 @@ class LineIndex:
             starts.append(i + 1)
             i = find(b"\n", i + 1)
         self.line_starts = starts
+        # Most files are ASCII: then a column is a byte distance and nothing needs decoding.
+        self.ascii = self.data.isascii()
 
     @property
     def line_count(self) -> int:
@@ -53,11 +55,23 @@ class LineIndex:
         """rustc position (1-based line and column in scalar values) of a byte offset."""
         offset = min(max(offset, 0), len(self.data))
         line0 = self.line_of_byte(offset)
-        prefix = self.data[self.line_starts[line0] : offset]
+        return self.pos_in_line(line0, offset - self.line_starts[line0])
+
+    def pos_in_line(self, line0: int, byte_col: int) -> Pos:
+        """rustc position from a 0-based line and a byte column (tree-sitter's points)."""
+        if self.ascii:
+            return Pos(line0 + 1, byte_col + 1)
+        start = self.line_starts[line0]
+        prefix = self.data[start : start + byte_col]
         return Pos(line0 + 1, len(prefix.decode("utf-8", errors="replace")) + 1)
 
     def span(self, start_byte: int, end_byte: int) -> Span:
         return Span(start_byte, end_byte, self.pos(start_byte), self.pos(end_byte))
+
+    def node_span(self, node) -> Span:
+        """Span of a tree-sitter node, using the points it already carries (no search)."""
+        (srow, scol), (erow, ecol) = node.start_point, node.end_point
+        return Span(node.start_byte, node.end_byte, self.pos_in_line(srow, scol), self.pos_in_line(erow, ecol))
 
     def offset(self, pos: Pos) -> int:
         """Byte offset of a rustc position; clamped into the file and the line."""

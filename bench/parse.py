@@ -1,0 +1,75 @@
+"""Analysis throughput against a raw tree-sitter parse of the same files, in the same run.
+
+    python bench/parse.py [CORPUS_DIR ...]   (default: the Debian librust crates `make bench` installs)
+
+Prints lines/s for both and their ratio (goal: the analysis keeps at least 50% of the raw
+throughput). Repeats REPEATS times and reports the best round of each, since shared machines are
+noisy and the best round is the one least disturbed.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rusta_lsp.analysis.parser import analyze_source, parse_tree  # noqa: E402
+from rusta_lsp.analysis.workspace import discover_workspace  # noqa: E402
+
+DEFAULT_CORPUS = Path("/usr/share/cargo/registry")
+REPEATS = int(os.environ.get("REPEATS", "3"))
+
+
+def load_corpus(dirs: list[Path]) -> list[tuple[str, str, bytes, bool]]:
+    """(path, module path, source, is test file) of every file the workspace discovery finds."""
+    files = []
+    for crate_dir in dirs:
+        ws = discover_workspace(crate_dir)
+        for f in ws.files:
+            files.append((f.path, f.module_path, (crate_dir / f.path).read_bytes(), f.target == "test"))
+    return files
+
+
+def best_time(fn) -> float:
+    best = float("inf")
+    for _ in range(REPEATS):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> None:
+    roots = [Path(a) for a in sys.argv[1:]] or [DEFAULT_CORPUS]
+    crate_dirs = [d for r in roots for d in (sorted(r.iterdir()) if (r / "Cargo.toml").exists() is False else [r])
+                  if (d / "Cargo.toml").exists()]
+    files = load_corpus(crate_dirs)
+    lines = sum(src.count(b"\n") + 1 for _, _, src, _ in files)
+    if lines < 100_000:
+        print(f"warning: corpus has only {lines} lines (goal: at least 100k)")
+
+    def raw():
+        for _, _, src, _ in files:
+            parse_tree(src)
+
+    def analysis():
+        for path, module, src, test in files:
+            analyze_source(src, path, module, test_file=test)
+
+    floor = best_time(raw)
+    ours = best_time(analysis)
+    print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+          f"Python {platform.python_version()}")
+    print(f"corpus: {len(crate_dirs)} crates, {len(files)} files, {lines} lines; best of {REPEATS}")
+    print(f"raw tree-sitter parse: {lines / floor:12,.0f} lines/s  ({floor:.2f} s)")
+    print(f"analysis:              {lines / ours:12,.0f} lines/s  ({ours:.2f} s)")
+    ratio = floor / ours
+    print(f"ratio: {ratio:.0%} of raw throughput (goal: >= 50%) -> {'met' if ratio >= 0.5 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()

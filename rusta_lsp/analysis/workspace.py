@@ -1,0 +1,233 @@
+"""Cargo workspace discovery and the module tree.
+
+The analysis reads files only through a `FileSource`, so callers decide what "the file" is:
+`DiskSource` reads the disk; the memory layer overlays open editor buffers on it.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import logging
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Iterator, Protocol
+
+from .model import Crate, FileAnalysis, SourceFile, Target, Workspace
+from .parser import analyze_source
+
+log = logging.getLogger(__name__)
+
+# Directories that never hold sources worth analysing.
+IGNORED_DIRS = {"target", ".git", "node_modules", ".venv", ".rusta"}
+
+
+class FileSource(Protocol):
+    def read_bytes(self, rel: str) -> bytes | None: ...
+    def is_file(self, rel: str) -> bool: ...
+    def walk_rs(self, rel_dir: str) -> Iterator[str]: ...
+
+
+@dataclass
+class DiskSource:
+    root: Path
+
+    def read_bytes(self, rel: str) -> bytes | None:
+        try:
+            return (self.root / rel).read_bytes()
+        except OSError:
+            return None
+
+    def is_file(self, rel: str) -> bool:
+        return (self.root / rel).is_file()
+
+    def walk_rs(self, rel_dir: str) -> Iterator[str]:
+        base = self.root / rel_dir
+        for dirpath, dirnames, filenames in os.walk(base):
+            dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
+            for name in sorted(filenames):
+                if name.endswith(".rs"):
+                    yield Path(dirpath, name).relative_to(self.root).as_posix()
+
+    def glob_dirs(self, pattern: str) -> list[str]:
+        return sorted(
+            p.relative_to(self.root).as_posix() for p in self.root.glob(pattern) if p.is_dir()
+        )
+
+
+def _join(*parts: str) -> str:
+    joined = PurePosixPath(*[p for p in parts if p])
+    # Normalise `a/../b` from #[path] attributes without touching the file system.
+    out: list[str] = []
+    for part in joined.parts:
+        if part == "..":
+            if out:
+                out.pop()
+        elif part != ".":
+            out.append(part)
+    return "/".join(out)
+
+
+def _load_manifest(source: FileSource, rel: str, errors: list[str]) -> dict | None:
+    data = source.read_bytes(rel)
+    if data is None:
+        return None
+    try:
+        return tomllib.loads(data.decode("utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as err:
+        errors.append(f"{rel}: cannot read manifest ({err})")
+        return None
+
+
+def _crate_targets(source: FileSource, crate_dir: str, manifest: dict, name: str) -> list[Target]:
+    targets: list[Target] = []
+    lib = manifest.get("lib") or {}
+    lib_path = lib.get("path") or "src/lib.rs"
+    if source.is_file(_join(crate_dir, lib_path)):
+        targets.append(Target("lib", lib.get("name", name).replace("-", "_"), _join(crate_dir, lib_path)))
+    declared = {}
+    for kind, key, folder in (("bin", "bin", "src/bin"), ("test", "test", "tests"),
+                              ("example", "example", "examples"), ("bench", "bench", "benches")):
+        for entry in manifest.get(key) or []:
+            path = entry.get("path") or f"{folder}/{entry.get('name', '')}.rs"
+            declared[_join(crate_dir, path)] = Target(kind, entry.get("name", ""), _join(crate_dir, path))
+    if source.is_file(_join(crate_dir, "src/main.rs")):
+        declared.setdefault(_join(crate_dir, "src/main.rs"), Target("bin", name, _join(crate_dir, "src/main.rs")))
+    # Auto-discovered targets: one file per target, or a folder with main.rs.
+    for kind, folder in (("bin", "src/bin"), ("test", "tests"), ("example", "examples"), ("bench", "benches")):
+        base = _join(crate_dir, folder)
+        for rel in source.walk_rs(base):
+            tail = rel[len(base) + 1 :]
+            parts = tail.split("/")
+            if len(parts) == 1:
+                declared.setdefault(rel, Target(kind, parts[0][:-3], rel))
+            elif len(parts) == 2 and parts[1] == "main.rs":
+                declared.setdefault(rel, Target(kind, parts[0], rel))
+    targets.extend(declared.values())
+    return targets
+
+
+def discover_workspace(root: Path, source: FileSource | None = None) -> Workspace:
+    """Crates, targets and source files (with module paths) under `root`. Never raises on bad input."""
+    return _discover(root, source, {})
+
+
+def _discover(root: Path, source: FileSource | None, parsed: dict[str, FileAnalysis]) -> Workspace:
+    """`parsed` collects the analyses made while following `mod` declarations, for reuse."""
+    root = Path(root).resolve()
+    source = source or DiskSource(root)
+    ws = Workspace(root=str(root))
+    top = _load_manifest(source, "Cargo.toml", ws.errors)
+    crate_dirs: list[str] = []
+    if top is not None:
+        if "package" in top:
+            crate_dirs.append("")
+        members = (top.get("workspace") or {}).get("members") or []
+        excluded = set((top.get("workspace") or {}).get("exclude") or [])
+        for pattern in members:
+            matches = source.glob_dirs(pattern) if isinstance(source, DiskSource) else [pattern]
+            crate_dirs.extend(m for m in matches if m not in excluded and m not in crate_dirs)
+    else:
+        ws.errors.append("no Cargo.toml at the workspace root; analysing loose .rs files")
+
+    seen: set[str] = set()
+    for crate_dir in crate_dirs:
+        manifest_rel = _join(crate_dir, "Cargo.toml")
+        manifest = _load_manifest(source, manifest_rel, ws.errors)
+        if manifest is None or "package" not in manifest:
+            continue
+        name = str(manifest["package"].get("name", crate_dir or root.name))
+        crate = Crate(name=name, root=crate_dir, manifest=manifest_rel)
+        crate.targets = _crate_targets(source, crate_dir, manifest, name)
+        ws.crates.append(crate)
+        for folder in ("src", "tests", "examples", "benches"):
+            ws.watch_dirs.append(_join(crate_dir, folder) or ".")
+        for target in crate.targets:
+            _walk_modules(source, target.root, crate.name, target.kind, ws, seen, parsed)
+        # Files no `mod` reaches (cfg'd by macros, build scripts, leftovers) are still analysed.
+        for folder in ("src", "tests", "examples", "benches"):
+            for rel in source.walk_rs(_join(crate_dir, folder)):
+                if rel not in seen:
+                    seen.add(rel)
+                    kind = "lib" if folder == "src" else folder.rstrip("s").replace("benche", "bench")
+                    ws.files.append(SourceFile(rel, crate.name, _guess_module(rel, crate_dir), kind))
+    if not ws.crates:
+        for rel in source.walk_rs(""):
+            ws.files.append(SourceFile(rel, root.name, _guess_module(rel, ""), "lib"))
+    ws.watch_dirs = [d for d in dict.fromkeys(ws.watch_dirs)]
+    return ws
+
+
+def _guess_module(rel: str, crate_dir: str) -> str:
+    tail = rel[len(crate_dir) + 1 :] if crate_dir else rel
+    parts = tail[:-3].split("/")
+    if parts and parts[0] in ("src", "tests", "examples", "benches"):
+        parts = parts[1:]
+    if parts and parts[-1] in ("mod", "lib", "main"):
+        parts = parts[:-1]
+    return "::".join(["crate"] + parts)
+
+
+def _walk_modules(source: FileSource, root_file: str, crate: str, kind: str,
+                  ws: Workspace, seen: set[str], parsed: dict[str, FileAnalysis]) -> None:
+    """Follow `mod x;` declarations from a target root, honouring mod.rs layouts and #[path]."""
+    pending = [(root_file, "crate", True)]
+    while pending:
+        rel, module_path, is_mod_root = pending.pop()
+        if rel in seen:
+            continue
+        data = source.read_bytes(rel)
+        if data is None:
+            continue
+        seen.add(rel)
+        ws.files.append(SourceFile(rel, crate, module_path, kind))
+        analysis = parsed[rel] = analyze_source(data, rel, module_path, test_file=kind == "test")
+        if analysis.skipped:
+            continue
+        file_dir = str(PurePosixPath(rel).parent)
+        # Children of lib.rs, main.rs and mod.rs live beside them; children of foo.rs in foo/.
+        own_dir = file_dir if is_mod_root else _join(file_dir, PurePosixPath(rel).stem)
+        for decl in analysis.mod_decls:
+            inline = decl.parent_module[len(module_path) :].strip(":").split("::")
+            inline = [p for p in inline if p]
+            child_module = f"{decl.parent_module}::{decl.name}"
+            if decl.path_attr:
+                base = file_dir if not inline else _join(own_dir, *inline)
+                candidates = [(_join(base, decl.path_attr), decl.path_attr.endswith("mod.rs"))]
+            else:
+                base = _join(own_dir, *inline)
+                candidates = [(_join(base, f"{decl.name}.rs"), False),
+                              (_join(base, decl.name, "mod.rs"), True)]
+            for candidate, child_is_root in candidates:
+                if source.is_file(candidate):
+                    pending.append((candidate, child_module, child_is_root))
+                    break
+
+
+def analyze_workspace(root: Path, source: FileSource | None = None) -> tuple[Workspace, list[FileAnalysis]]:
+    """Discover and analyse every source file. Files that cannot be read are skipped and logged."""
+    source = source or DiskSource(Path(root).resolve())
+    parsed: dict[str, FileAnalysis] = {}
+    ws = _discover(root, source, parsed)
+    analyses = []
+    for file in ws.files:
+        analysis = parsed.get(file.path)
+        if analysis is None:
+            data = source.read_bytes(file.path)
+            if data is None:
+                log.info("skipping %s: cannot read", file.path)
+                continue
+            analysis = analyze_source(data, file.path, file.module_path, test_file=file.target == "test")
+        if analysis.skipped:
+            log.info("skipping %s: %s", file.path, analysis.skipped)
+        analyses.append(analysis)
+    return ws, analyses
+
+
+def is_watched(rel: str) -> bool:
+    """Whether a changed path matters to the analysis: Rust sources and manifests outside target/."""
+    parts = rel.split("/")
+    if any(p in IGNORED_DIRS for p in parts[:-1]):
+        return False
+    return rel.endswith(".rs") or fnmatch.fnmatch(parts[-1], "Cargo.toml")
