@@ -1,0 +1,320 @@
+// The VS Code side of Rusta: starts `rusta serve` over stdio beside rust-analyzer and adds
+// commands and a language status item. Logic worth testing lives in the pure modules.
+import * as fs from "fs";
+import * as path from "path";
+import * as vscode from "vscode";
+import {
+  CloseAction,
+  DidChangeConfigurationNotification,
+  ErrorAction,
+  ExecuteCommandRequest,
+  FeatureState,
+  LanguageClient,
+  LanguageClientOptions,
+  ServerOptions,
+  State,
+  StaticFeature,
+  WorkDoneProgress,
+  WorkDoneProgressCreateRequest,
+} from "vscode-languageclient/node";
+import { Discovery, findServer } from "./discovery";
+import { ExplainResult, explainMarkdown } from "./explain";
+import { RestartBudget } from "./restarts";
+import { CLIENT_SETTINGS, SERVER_SETTINGS, toServerOptions, touches } from "./settings";
+import { HeartbeatParams, ProgressValue, StatusModel } from "./status";
+
+const EXPLAIN_SCHEME = "rusta-explain";
+
+let rusta: Rusta | undefined;
+
+export async function activate(context: vscode.ExtensionContext): Promise<void> {
+  rusta = new Rusta(context);
+  await rusta.start();
+}
+
+export async function deactivate(): Promise<void> {
+  await rusta?.stop();
+}
+
+function setting<T>(key: string): T | undefined {
+  return vscode.workspace.getConfiguration("rusta").get<T>(key);
+}
+
+class Rusta {
+  private client?: LanguageClient;
+  private readonly output = vscode.window.createOutputChannel("Rusta");
+  private readonly statusItem = vscode.languages.createLanguageStatusItem("rusta.status", { language: "rust" });
+  private readonly status = new StatusModel();
+  private readonly budget = new RestartBudget();
+  private readonly explainDocs = new Map<string, string>();
+  private readonly explainChanged = new vscode.EventEmitter<vscode.Uri>();
+
+  constructor(private readonly context: vscode.ExtensionContext) {
+    this.statusItem.name = "Rusta";
+    this.statusItem.command = { title: "Show logs", command: "rusta.showLogs" };
+    this.render();
+    const commands: [string, () => unknown][] = [
+      ["rusta.restart", () => this.restart()],
+      ["rusta.explain", () => this.explainAtCursor()],
+      ["rusta.drill", () => this.drillNow()],
+      ["rusta.report", () => this.showReport()],
+      ["rusta.showLogs", () => this.output.show(true)],
+    ];
+    context.subscriptions.push(
+      this.output,
+      this.statusItem,
+      this.explainChanged,
+      ...commands.map(([id, run]) => vscode.commands.registerCommand(id, run)),
+      vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, {
+        onDidChange: this.explainChanged.event,
+        provideTextDocumentContent: (uri) => this.explainDocs.get(uri.toString()) ?? "",
+      }),
+      vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
+    );
+  }
+
+  async start(): Promise<void> {
+    const found = await this.discover();
+    if (!found.ok) {
+      this.status.failed(found.message);
+      this.render();
+      this.output.appendLine(`[rusta] ${found.message} Install: ${found.installCommand}`);
+      void this.reportMissingServer(found);
+      return;
+    }
+    const { command, args, source } = found.server;
+    this.output.appendLine(`[rusta] starting ${command} ${args.join(" ")} (found via ${source})`);
+    const serverOptions: ServerOptions = { command, args, options: { env: process.env } };
+    const clientOptions: LanguageClientOptions = {
+      documentSelector: [{ scheme: "file", language: "rust" }],
+      diagnosticCollectionName: "rusta",
+      outputChannel: this.output,
+      initializationOptions: this.serverOptions(),
+      errorHandler: {
+        error: () => ({ action: ErrorAction.Continue }),
+        closed: () => this.serverClosed(),
+      },
+    };
+    const client = new LanguageClient("rusta", "Rusta", serverOptions, clientOptions);
+    client.registerFeature(new ProgressStatusFeature(client, (token, value) => this.progress(token, value)));
+    client.onDidChangeState((event) => {
+      if (event.newState === State.Running) {
+        this.status.started(source);
+        this.render();
+      }
+    });
+    this.client = client;
+    try {
+      await client.start();
+    } catch (err) {
+      this.status.failed(`The server did not start: ${String(err)}`);
+      this.render();
+      void vscode.window
+        .showErrorMessage(`Rusta: the server (${command}) did not start. See the logs.`, "Show logs")
+        .then((choice) => choice && this.output.show(true));
+      return;
+    }
+    client.onNotification("rusta/heartbeat", (params: HeartbeatParams) => {
+      this.status.heartbeatChanged(params);
+      this.render();
+    });
+  }
+
+  async stop(): Promise<void> {
+    const client = this.client;
+    this.client = undefined;
+    if (client && client.state !== State.Stopped) {
+      await client.stop().catch((err) => this.output.appendLine(`[rusta] stop failed: ${String(err)}`));
+    }
+  }
+
+  private async restart(): Promise<void> {
+    this.budget.reset();
+    await this.stop();
+    await this.start();
+  }
+
+  private serverOptions() {
+    return toServerOptions((key) => setting(key));
+  }
+
+  private async discover(): Promise<Discovery> {
+    return findServer({
+      serverPath: setting<string>("server.path"),
+      pythonPath: setting<string>("server.pythonPath"),
+      interpreter: await pythonExtensionInterpreter(),
+      searchPath: process.env.PATH,
+    });
+  }
+
+  private async reportMissingServer(found: Extract<Discovery, { ok: false }>): Promise<void> {
+    const choice = await vscode.window.showErrorMessage(
+      `Rusta: ${found.message} Install it with \`${found.installCommand}\`, or set rusta.server.path.`,
+      "Copy install command",
+      "Open settings",
+    );
+    if (choice === "Copy install command") {
+      await vscode.env.clipboard.writeText(found.installCommand);
+    } else if (choice === "Open settings") {
+      await vscode.commands.executeCommand("workbench.action.openSettings", "rusta.server");
+    }
+  }
+
+  private serverClosed() {
+    if (this.budget.allowRestart(Date.now())) {
+      this.output.appendLine("[rusta] the server stopped; restarting");
+      return { action: CloseAction.Restart };
+    }
+    const message =
+      `Rusta: the server stopped ${this.budget.recentCrashes} times within ${this.budget.windowMs / 60000} minutes ` +
+      `and will not be restarted automatically. See "Rusta: Show logs", then run "Rusta: Restart server".`;
+    this.status.failed(message);
+    this.render();
+    return { action: CloseAction.DoNotRestart, message };
+  }
+
+  private configurationChanged(event: vscode.ConfigurationChangeEvent): void {
+    const affects = (section: string) => event.affectsConfiguration(section);
+    if (touches(affects, CLIENT_SETTINGS)) {
+      void this.restart();
+    } else if (touches(affects, SERVER_SETTINGS) && this.client?.state === State.Running) {
+      void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: this.serverOptions() });
+    }
+  }
+
+  private progress(token: string | number, value: ProgressValue): void {
+    this.status.progress(token, value);
+    this.render();
+  }
+
+  private render(): void {
+    const view = this.status.view();
+    this.statusItem.text = view.text;
+    this.statusItem.detail = view.detail;
+    this.statusItem.busy = view.busy;
+    this.statusItem.severity = view.error ? vscode.LanguageStatusSeverity.Error : vscode.LanguageStatusSeverity.Information;
+  }
+
+  private runningClient(): LanguageClient | undefined {
+    if (this.client?.state === State.Running) {
+      return this.client;
+    }
+    void vscode.window.showWarningMessage("Rusta: the server is not running. See \"Rusta: Show logs\".");
+    return undefined;
+  }
+
+  private async explainAtCursor(): Promise<void> {
+    const editor = vscode.window.activeTextEditor;
+    const client = this.runningClient();
+    if (!editor || !client) {
+      return;
+    }
+    const document = editor.document;
+    const result: ExplainResult = await client.sendRequest("rusta/explain", {
+      textDocument: { uri: document.uri.toString() },
+      position: editor.selection.active,
+    });
+    const root = vscode.workspace.getWorkspaceFolder(document.uri)?.uri ?? vscode.Uri.file(path.dirname(document.uri.fsPath));
+    const markdown = explainMarkdown(result, (anchor) =>
+      vscode.Uri.joinPath(root, anchor.path).with({ fragment: `L${anchor.start_line}` }).toString(),
+    );
+    const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: `/${result.symbol || "explanation"}.md` });
+    this.explainDocs.set(uri.toString(), markdown);
+    this.explainChanged.fire(uri);
+    await vscode.commands.executeCommand("markdown.showPreviewToSide", uri);
+  }
+
+  private async executeServerCommand(command: string): Promise<unknown> {
+    const client = this.runningClient();
+    if (!client) {
+      return undefined;
+    }
+    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.toString();
+    return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: folder ? [folder] : [] });
+  }
+
+  private async drillNow(): Promise<void> {
+    const result = await vscode.window.withProgress(
+      { location: vscode.ProgressLocation.Notification, title: "Rusta: drilling" },
+      () => this.executeServerCommand("rusta.drillNow"),
+    );
+    if (result !== undefined) {
+      this.output.appendLine(`[rusta] drill: ${JSON.stringify(result)}`);
+      void vscode.window.showInformationMessage("Rusta: drill finished. Details are in the logs.");
+    }
+  }
+
+  private async showReport(): Promise<void> {
+    const result = (await this.executeServerCommand("rusta.showReport")) as { path?: string } | undefined;
+    if (!result?.path) {
+      return;
+    }
+    const dir = vscode.Uri.file(path.dirname(result.path));
+    const panel = vscode.window.createWebviewPanel("rusta.report", "Rusta report", vscode.ViewColumn.Active, {
+      localResourceRoots: [dir],
+    });
+    // A <base> lets the report's relative images load from its own folder.
+    const base = `<base href="${panel.webview.asWebviewUri(dir).toString()}/">`;
+    const html = await fs.promises.readFile(result.path, "utf8");
+    panel.webview.html = html.includes("<head>") ? html.replace("<head>", `<head>${base}`) : base + html;
+  }
+}
+
+/**
+ * Takes over window/workDoneProgress/create (registered after the built-in progress feature,
+ * so its handler wins) to feed $/progress into the status item.
+ */
+class ProgressStatusFeature implements StaticFeature {
+  constructor(
+    private readonly client: LanguageClient,
+    private readonly onProgress: (token: string | number, value: ProgressValue) => void,
+  ) {}
+
+  fillClientCapabilities(capabilities: { window?: { workDoneProgress?: boolean } }): void {
+    capabilities.window = { ...capabilities.window, workDoneProgress: true };
+  }
+
+  initialize(): void {
+    this.client.onRequest(WorkDoneProgressCreateRequest.type, ({ token }) => {
+      const subscription = this.client.onProgress(WorkDoneProgress.type, token, (value) => {
+        this.onProgress(token, value);
+        if (value.kind === "end") {
+          subscription.dispose();
+        }
+      });
+    });
+  }
+
+  getState(): FeatureState {
+    return { kind: "static" };
+  }
+
+  clear(): void {}
+}
+
+interface PythonExtensionApi {
+  environments?: {
+    getActiveEnvironmentPath(resource?: vscode.Uri): { path: string };
+    resolveEnvironment(env: { path: string }): Promise<{ executable?: { uri?: vscode.Uri } } | undefined>;
+  };
+}
+
+/** The active interpreter of the Python extension, when it is installed. */
+async function pythonExtensionInterpreter(): Promise<string | undefined> {
+  const extension = vscode.extensions.getExtension<PythonExtensionApi>("ms-python.python");
+  if (!extension) {
+    return undefined;
+  }
+  try {
+    const api = extension.isActive ? extension.exports : await extension.activate();
+    const resource = vscode.workspace.workspaceFolders?.[0]?.uri;
+    const active = api.environments?.getActiveEnvironmentPath(resource);
+    if (!active) {
+      return undefined;
+    }
+    const resolved = await api.environments?.resolveEnvironment(active);
+    return resolved?.executable?.uri?.fsPath ?? active.path;
+  } catch {
+    return undefined;
+  }
+}

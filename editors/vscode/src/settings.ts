@@ -1,0 +1,47 @@
+// Pure: VS Code settings -> the server's initializationOptions (DESIGN.md "Settings").
+// No `vscode` import, so unit tests run under plain node.
+
+/** Settings the server reads, as dotted keys below `rusta.`; the wire tree nests them. */
+export const SERVER_SETTINGS = [
+  "memory.uri",
+  "model.embedding",
+  "model.generator",
+  "device",
+  "abstain.targetPrecision",
+  "heartbeat.enabled",
+  "heartbeat.idleSeconds",
+  "heartbeat.cpuSecondsPerHour",
+  "cargo.checkArgs",
+  "cargo.targetDir",
+] as const;
+
+/** Settings that change how the client starts the server: a change restarts it. */
+export const CLIENT_SETTINGS = ["server.path", "server.pythonPath"] as const;
+
+export type Options = { [key: string]: unknown };
+
+/**
+ * Builds the nested camelCase tree, e.g. {"memory": {"uri": ...}, "abstain": {"targetPrecision": 0.95}}.
+ * `read` returns the value of `rusta.<key>`; undefined values are left out so the server keeps its defaults.
+ */
+export function toServerOptions(read: (key: string) => unknown): Options {
+  const options: Options = {};
+  for (const key of SERVER_SETTINGS) {
+    const value = read(key);
+    if (value === undefined || value === null) {
+      continue;
+    }
+    const parts = key.split(".");
+    let node = options;
+    for (const part of parts.slice(0, -1)) {
+      node = (node[part] ??= {}) as Options;
+    }
+    node[parts[parts.length - 1]] = value;
+  }
+  return options;
+}
+
+/** Whether a configuration change touches one of the given `rusta.` keys. */
+export function touches(affects: (section: string) => boolean, keys: readonly string[]): boolean {
+  return keys.some((key) => affects(`rusta.${key}`));
+}

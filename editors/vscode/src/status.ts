@@ -1,0 +1,92 @@
+// Pure: what the language status item shows, folded from $/progress and rusta/heartbeat.
+
+export interface StatusView {
+  text: string;
+  detail: string;
+  busy: boolean;
+  error: boolean;
+}
+
+/** LSP WorkDoneProgress values (begin/report/end). */
+export interface ProgressValue {
+  kind: "begin" | "report" | "end";
+  title?: string;
+  message?: string;
+  percentage?: number;
+}
+
+/** The `rusta/heartbeat` notification; read leniently, extra fields are ignored. */
+export interface HeartbeatParams {
+  state?: string;
+  job?: string | null;
+  budgetLeft?: number;
+  message?: string;
+}
+
+const BUSY_STATES = new Set(["busy", "running", "reflecting", "drilling", "training"]);
+
+interface Job {
+  title: string;
+  message?: string;
+  percentage?: number;
+}
+
+export class StatusModel {
+  private jobs = new Map<string, Job>();
+  private heartbeat: HeartbeatParams = {};
+  private failure?: string;
+  private server = "starting";
+
+  started(source: string): void {
+    this.server = `running (${source})`;
+    this.failure = undefined;
+  }
+
+  failed(reason: string): void {
+    this.failure = reason;
+    this.jobs.clear();
+  }
+
+  progress(token: string | number, value: ProgressValue): void {
+    const key = String(token);
+    if (value.kind === "end") {
+      this.jobs.delete(key);
+      return;
+    }
+    const job = this.jobs.get(key) ?? { title: value.title ?? "working" };
+    job.message = value.message ?? job.message;
+    job.percentage = value.percentage ?? job.percentage;
+    this.jobs.set(key, job);
+  }
+
+  heartbeatChanged(params: HeartbeatParams): void {
+    this.heartbeat = params ?? {};
+  }
+
+  view(): StatusView {
+    if (this.failure) {
+      return { text: "Rusta: error", detail: this.failure, busy: false, error: true };
+    }
+    const beat = this.heartbeat;
+    const heartbeatBusy = BUSY_STATES.has(beat.state ?? "") || Boolean(beat.job);
+    const details = [`server ${this.server}`];
+    if (beat.state) {
+      const budget = beat.budgetLeft === undefined ? "" : `, budget left ${Math.round(beat.budgetLeft)} s`;
+      details.push(`heartbeat ${beat.state}${beat.job ? `: ${beat.job}` : ""}${budget}`);
+    }
+    if (beat.state === "error") {
+      return { text: "Rusta: heartbeat error", detail: beat.message ?? details.join(" · "), busy: false, error: true };
+    }
+    const [first] = this.jobs.values();
+    if (first) {
+      const pct = first.percentage === undefined ? "" : ` ${Math.round(first.percentage)}%`;
+      const more = this.jobs.size > 1 ? ` (+${this.jobs.size - 1})` : "";
+      details.unshift([first.title, first.message].filter(Boolean).join(": "));
+      return { text: `Rusta: ${first.title}${pct}${more}`, detail: details.join(" · "), busy: true, error: false };
+    }
+    if (heartbeatBusy) {
+      return { text: `Rusta: ${beat.job ?? beat.state}`, detail: details.join(" · "), busy: true, error: false };
+    }
+    return { text: "Rusta: idle", detail: details.join(" · "), busy: false, error: false };
+  }
+}
