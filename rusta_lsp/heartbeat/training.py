@@ -18,6 +18,7 @@ import torch
 from torch import nn
 
 from ..device import pick_device
+from ..patches.confidence import precision_threshold
 
 
 @dataclass
@@ -111,17 +112,11 @@ def threshold_for_precision(probs: list[float], labels: list[float], target: flo
     Returns (threshold, precision, coverage). When no threshold reaches the target, the threshold
     sits above every score: abstain on all, coverage 0.
     """
-    pairs = sorted(zip(probs, labels), key=lambda p: -p[0])
-    best = (min(1.0, max(probs, default=0.0) + 1e-6), 1.0, 0.0)
-    right = 0
-    for i, (p, label) in enumerate(pairs, start=1):
-        right += label >= 0.5
-        # Only cut between distinct scores: equal scores are offered together or not at all.
-        if i < len(pairs) and pairs[i][0] == p:
-            continue
-        if right / i >= target:
-            best = (p, right / i, i / len(pairs))
-    return best
+    threshold = precision_threshold(probs, [label >= 0.5 for label in labels], target)
+    if threshold is None:
+        return min(1.0, max(probs, default=0.0) + 1e-6), 1.0, 0.0
+    offered = [label for p, label in zip(probs, labels) if p >= threshold]
+    return threshold, sum(label >= 0.5 for label in offered) / len(offered), len(offered) / len(probs)
 
 
 # --- training --------------------------------------------------------------------------------
@@ -148,7 +143,8 @@ def train_calibrator(
     """
     started = time.monotonic()
     device = pick_device(config.device)
-    x, y = x.float(), y.float()
+    dtype = next(current.parameters()).dtype
+    x, y = x.to(dtype), y.to(dtype)
     if len(y) < config.min_examples:
         return current, TrainResult(False, False, None, None, 1.0, 1.0, 0.0, device, 0.0,
                                     f"{len(y)} labelled examples, need {config.min_examples}")
