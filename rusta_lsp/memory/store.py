@@ -271,8 +271,14 @@ class Memory:
         except Exception:
             return 0
 
-    def embedded_hashes(self) -> set[str]:
-        rows = self._query("vectors", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
+    def embedded_hashes(self, among: list[str] | None = None) -> set[str]:
+        """Text hashes that have a vector (all of them, or those of `among`)."""
+        if among is not None:
+            if not among:
+                return set()
+            rows = self._select("vectors", sql_in("text_hash", among), ["text_hash"])
+        else:
+            rows = self._query("vectors", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
         return {r["text_hash"] for r in rows}
 
     def unembedded(self) -> list[tuple[str, str]]:
@@ -280,7 +286,7 @@ class Memory:
         done = self.embedded_hashes()
         todo: dict[str, str] = {}
         for name, column in (("items", "embed_text"), ("passages", "text")):
-            rows = self._query(name, lambda t, c=column: t.search().select(["text_hash", c]).limit(_NO_LIMIT))
+            rows = self._select(name, "text_hash != ''", ["text_hash", column])
             for row in rows:
                 if row["text_hash"] not in done:
                     todo.setdefault(row["text_hash"], row[column])
