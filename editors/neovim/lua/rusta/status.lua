@@ -1,0 +1,86 @@
+-- Server state folded from $/progress and rusta/heartbeat, for the statusline and vim.notify.
+local M = {}
+
+-- rusta/heartbeat states (heartbeat/loop.py): disabled, running, over-budget, waiting, idle.
+local function present(value)
+  return value ~= nil and value ~= vim.NIL
+end
+
+local state = { jobs = {}, order = {}, heartbeat = {}, failure = nil }
+
+function M.reset()
+  state = { jobs = {}, order = {}, heartbeat = {}, failure = nil }
+end
+
+function M.failed(reason)
+  state.failure = reason
+  state.jobs, state.order = {}, {}
+end
+
+function M.started()
+  state.failure = nil
+end
+
+--- Folds one WorkDoneProgress value; returns the job's title for notifications.
+---@param token string|integer
+---@param value {kind: string, title?: string, message?: string, percentage?: number}
+---@return string
+function M.progress(token, value)
+  local key = tostring(token)
+  local job = state.jobs[key]
+  if value.kind == 'end' then
+    state.jobs[key] = nil
+    state.order = vim.tbl_filter(function(k)
+      return k ~= key
+    end, state.order)
+    return job and job.title or 'job'
+  end
+  if not job then
+    job = { title = value.title or 'working' }
+    state.jobs[key] = job
+    table.insert(state.order, key)
+  end
+  job.message = value.message or job.message
+  job.percentage = value.percentage or job.percentage
+  return job.title
+end
+
+--- Stores the latest rusta/heartbeat params; returns true when the state changed.
+function M.heartbeat(params)
+  local before = state.heartbeat.state
+  state.heartbeat = params or {}
+  return state.heartbeat.state ~= before
+end
+
+--- {text, busy, error} for the current state.
+function M.view()
+  if state.failure then
+    return { text = 'Rusta: error', busy = false, error = true, detail = state.failure }
+  end
+  local beat = state.heartbeat
+  if beat.state == 'error' then
+    return { text = 'Rusta: heartbeat error', busy = false, error = true, detail = beat.message }
+  end
+  local first = state.order[1]
+  if first then
+    local job = state.jobs[first]
+    local pct = job.percentage and (' ' .. math.floor(job.percentage + 0.5) .. '%') or ''
+    local more = #state.order > 1 and (' (+' .. (#state.order - 1) .. ')') or ''
+    return { text = 'Rusta: ' .. job.title .. pct .. more, busy = true, error = false, detail = job.message }
+  end
+  if beat.state == 'running' or present(beat.job) then
+    local what = present(beat.job) and beat.job or beat.state
+    local progress = present(beat.progress) and beat.progress or {}
+    local pct = type(progress.percentage) == 'number' and (' ' .. math.floor(progress.percentage + 0.5) .. '%') or ''
+    return { text = 'Rusta: ' .. what .. pct, busy = true, error = false, detail = progress.message }
+  end
+  local detail = beat.state and ('heartbeat ' .. beat.state) or nil
+  return { text = 'Rusta: idle', busy = false, error = false, detail = detail }
+end
+
+--- For 'statusline': `set statusline+=%{v:lua.require'rusta'.statusline()}`.
+function M.statusline()
+  return M.view().text
+end
+
+return M
