@@ -225,6 +225,27 @@ def analyze_workspace(root: Path, source: FileSource | None = None) -> tuple[Wor
     return ws, analyses
 
 
+def find_workspace_root(path: str | Path) -> Path:
+    """The workspace a path belongs to: the nearest directory with a Cargo.toml, or an enclosing
+    one whose manifest declares `[workspace]`; the path's directory when there is none."""
+    start = Path(path).resolve()
+    here = start if start.is_dir() else start.parent
+    root = None
+    for candidate in [here, *here.parents]:
+        manifest = candidate / "Cargo.toml"
+        if not manifest.is_file():
+            continue
+        if root is None:
+            root = candidate
+        else:
+            try:
+                if "[workspace]" in manifest.read_text(errors="replace"):
+                    root = candidate
+            except OSError:
+                pass
+    return root or here
+
+
 def is_watched(rel: str) -> bool:
     """Whether a changed path matters to the analysis: Rust sources and manifests outside target/."""
     parts = rel.split("/")

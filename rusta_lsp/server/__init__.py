@@ -1,0 +1,16 @@
+"""The language server. The only package that imports pygls or lsprotocol."""
+
+from __future__ import annotations
+
+import logging
+
+
+def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
+    from .app import RustaServer
+
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    server = RustaServer()
+    if tcp:
+        server.start_tcp(host, port)
+    else:
+        server.start_io()

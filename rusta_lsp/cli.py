@@ -1,0 +1,166 @@
+"""`rusta serve|demo|doctor|index|search|explain|fix|drill|report`.
+
+Exit codes: 0 on success (even when the code has errors), 2 on bad usage or bad input with a
+one-line message (never a traceback), 1 on an internal error (one line; `RUSTA_DEBUG=1` shows
+the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+import traceback
+
+from . import __version__
+from .config import RustaConfig, read_config
+from .errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # argparse prints usage over several lines; we print one
+        raise UsageError(f"{message} (see `{self.prog} --help`)")
+
+
+# Subcommands implemented by the packages that own them: (module, function).
+COMMANDS = {
+    "index": ("rusta_lsp.memory.commands", "index_command"),
+    "search": ("rusta_lsp.memory.commands", "search_command"),
+    "explain": ("rusta_lsp.explain.commands", "explain_command"),
+    "fix": ("rusta_lsp.patches.commands", "fix_command"),
+    "drill": ("rusta_lsp.heartbeat.commands", "drill_command"),
+    "report": ("rusta_lsp.heartbeat.commands", "report_command"),
+}
+
+
+def _settings_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--memory", metavar="DIR", help="memory location (LanceDB URI or folder); sets memory.uri")
+    p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], help="torch device for models")
+    p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
+                   help="any setting of DESIGN.md, e.g. --set abstain.targetPrecision=0.9 (repeatable)")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="rusta", description="Rusta: a memory, cited explanations and "
+                     "cargo-verified fixes for Rust workspaces.")
+    parser.add_argument("--version", action="version", version=f"rusta {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+
+    p = sub.add_parser("serve", help="run the language server (stdio by default)")
+    p.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    p.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    p.add_argument("--host", default="127.0.0.1", help="TCP address to bind (default: 127.0.0.1)")
+    p.add_argument("--port", type=int, default=2087, help="TCP port (default: 2087)")
+
+    p = sub.add_parser("demo", help="show what Rusta does on an example crate")
+    p.add_argument("path", nargs="?", default=None, help="crate to use (default: examples/ledger)")
+    _settings_args(p)
+
+    p = sub.add_parser("doctor", help="check Python, torch and device, cargo, memory and models")
+    p.add_argument("path", nargs="?", default=".", help="workspace whose memory location to show")
+    p.add_argument("--json", action="store_true")
+    _settings_args(p)
+
+    p = sub.add_parser("index", help="bring the workspace memory up to date")
+    p.add_argument("path", help="workspace or crate root")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--no-embed", action="store_true", help="skip filling vectors")
+    _settings_args(p)
+
+    p = sub.add_parser("search", help="hybrid search over the workspace memory")
+    p.add_argument("query")
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument("-k", type=int, default=10, help="number of hits")
+    p.add_argument("--json", action="store_true")
+    _settings_args(p)
+
+    p = sub.add_parser("explain", help="explain the symbol at FILE:LINE:COL with cited evidence")
+    p.add_argument("target", metavar="FILE:LINE:COL", help="1-based line and column")
+    p.add_argument("--json", action="store_true")
+    _settings_args(p)
+
+    p = sub.add_parser("fix", help="cargo-verified patches for the workspace's errors")
+    p.add_argument("path", help="crate or workspace root")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--apply", action="store_true", help="write the best patch that clears the threshold")
+    _settings_args(p)
+
+    p = sub.add_parser("drill", help="practise on mutations of the workspace's own code")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--budget", type=float, required=True, metavar="SECONDS")
+    _settings_args(p)
+
+    p = sub.add_parser("report", help="fix rate, calibration and principles learned so far")
+    p.add_argument("path")
+    p.add_argument("--json", action="store_true")
+    p.add_argument("--html", metavar="OUT", help="write an HTML report with plots")
+    _settings_args(p)
+    return parser
+
+
+def config_from_args(args: argparse.Namespace) -> RustaConfig:
+    raw: dict = {}
+    for setting in getattr(args, "settings", []):
+        key, sep, value = setting.partition("=")
+        if not sep or not key:
+            raise UsageError(f"--set expects KEY=VALUE, got {setting!r}")
+        try:
+            raw[key] = json.loads(value)
+        except json.JSONDecodeError:
+            raw[key] = value
+    if getattr(args, "memory", None):
+        raw["memory.uri"] = args.memory
+    if getattr(args, "device", None):
+        raw["device"] = args.device
+    config, problems = read_config(raw)
+    if problems:
+        raise UsageError("; ".join(problems))
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+        if args.command is None:
+            parser.print_help()
+            return 2
+        if args.command == "serve":
+            from .server import serve
+
+            serve(tcp=args.tcp, host=args.host, port=args.port)
+            return 0
+        args.config = config_from_args(args)
+        if args.command == "doctor":
+            from .doctor import doctor_command
+
+            return doctor_command(args)
+        if args.command == "demo":
+            from .demo import demo_command
+
+            return demo_command(args)
+        module_name, function = COMMANDS[args.command]
+        if importlib.util.find_spec(module_name) is None:
+            raise UsageError(f"rusta {args.command}: not implemented yet")
+        return getattr(importlib.import_module(module_name), function)(args)
+    except UsageError as err:
+        print(f"rusta: {err}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("rusta: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 0
+    except Exception as err:  # one line for users; the traceback when asked
+        if os.environ.get("RUSTA_DEBUG"):
+            traceback.print_exc()
+        print(f"rusta: internal error: {type(err).__name__}: {err} (RUSTA_DEBUG=1 shows details)",
+              file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

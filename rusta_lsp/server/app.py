@@ -1,0 +1,279 @@
+"""The Rusta language server: pygls plumbing, lifecycle dispatch to features, background tasks.
+
+Heavy work never runs on the event loop: features call `await server.run_blocking(fn, ...)`,
+which uses Rusta's own executor (pygls' thread pool also reads stdin; saturating it would stop
+the server from reading `$/cancelRequest`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import logging
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
+from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+from pygls.lsp.server import LanguageServer
+from pygls.protocol import LanguageServerProtocol
+
+from .. import __version__
+from ..analysis.model import Workspace
+from ..analysis.workspace import discover_workspace
+from ..config import RustaConfig, read_config
+from .documents import Document, relative_to, uri_to_path
+from .features.base import Feature
+
+log = logging.getLogger(__name__)
+T = TypeVar("T")
+
+
+class _Unanswerable:
+    """Stands in for a message pygls could not deserialize (already answered with an error)."""
+
+    jsonrpc = None
+
+
+class RustaProtocol(LanguageServerProtocol):
+    def structure_message(self, data: dict[str, Any]):
+        try:
+            return super().structure_message(data)
+        except JsonRpcInvalidParams as err:
+            # pygls logs and drops a request whose params do not fit its type: answer it instead.
+            if isinstance(data, dict) and "id" in data and "method" in data:
+                self._send_response(data["id"], None, types.ResponseError(
+                    code=types.ErrorCodes.InvalidParams,
+                    message=f"invalid params for {data['method']}",
+                ))
+                return _Unanswerable()
+            raise err
+
+    def handle_message(self, message):
+        if isinstance(message, _Unanswerable):
+            return
+        super().handle_message(message)
+
+
+class Cancelled(Exception):
+    """Raised inside work whose cancel event was set."""
+
+
+class ProgressReporter:
+    """Reports one job's `$/progress`; `cancel` is set when the client cancels the job."""
+
+    def __init__(self, server: RustaServer, token: str | None):
+        self.server = server
+        self.token = token
+        self.cancel = threading.Event()
+        self.percentage = 0
+
+    def report(self, percentage: int | None = None, message: str | None = None) -> None:
+        """Thread-safe: may be called from executor threads."""
+        if percentage is not None:
+            self.percentage = max(0, min(100, int(percentage)))
+        if self.token is None:
+            return
+        value = types.WorkDoneProgressReport(percentage=self.percentage, message=message,
+                                             cancellable=True)
+        self.server.call_soon(self.server.work_done_progress.report, self.token, value)
+
+
+class RustaServer(LanguageServer):
+    def __init__(self, features: list[type[Feature]] | None = None):
+        super().__init__("rusta", __version__, protocol_cls=RustaProtocol,
+                         text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
+        self.config = RustaConfig()
+        self.root: Path | None = None
+        self.workspace_model = Workspace(root="")
+        self.documents: dict[str, Document] = {}
+        # Our own workers for parsing, indexing and cargo; sized for a laptop, not a build farm.
+        self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-work")
+        self.loop: asyncio.AbstractEventLoop | None = None
+        self.tasks: set[asyncio.Task] = set()
+        self._progress_ids = itertools.count(1)
+        self.features: list[Feature] = [cls(self) for cls in (features or default_features())]
+        self._register_lifecycle()
+        for feature in self.features:
+            self._guard(feature, "register", feature.register)
+
+    # --- plumbing the features use -------------------------------------------------------
+
+    async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
+        """Start a tracked background task; its errors are logged, never lost."""
+        task = asyncio.ensure_future(coro)
+        task.set_name(name)
+        self.tasks.add(task)
+
+        def done(t: asyncio.Task) -> None:
+            self.tasks.discard(t)
+            if not t.cancelled() and t.exception() is not None:
+                log.error("background task %s failed", name, exc_info=t.exception())
+
+        task.add_done_callback(done)
+        return task
+
+    def call_soon(self, fn: Callable[..., Any], *args: Any) -> None:
+        """Run `fn` on the event loop from any thread."""
+        if self.loop is None or self.loop.is_closed():
+            return
+        if threading.current_thread() is threading.main_thread() and self.loop.is_running():
+            try:
+                if asyncio.get_running_loop() is self.loop:
+                    fn(*args)
+                    return
+            except RuntimeError:
+                pass
+        self.loop.call_soon_threadsafe(fn, *args)
+
+    def notify(self, method: str, params: Any) -> None:
+        """Send a notification from any thread."""
+        self.call_soon(self.protocol.notify, method, params)
+
+    @contextlib.asynccontextmanager
+    async def progress(self, title: str, message: str | None = None) -> AsyncIterator[ProgressReporter]:
+        """`$/progress` begin/report/end around a job, when the client supports it."""
+        token = None
+        caps = self.client_capabilities.window
+        if caps is not None and caps.work_done_progress:
+            token = f"rusta/{title.lower().replace(' ', '-')}/{next(self._progress_ids)}"
+            try:
+                await self.work_done_progress.create_async(token)
+            except Exception as err:  # the client refused: work on without a bar
+                log.info("progress not created: %s", err)
+                token = None
+        reporter = ProgressReporter(self, token)
+        if token is not None:
+            self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
+                title=title, message=message, percentage=0, cancellable=True))
+            future = self.work_done_progress.tokens.get(token)
+            if future is not None:
+                future.add_done_callback(lambda f: f.cancelled() and reporter.cancel.set())
+        ended = "done"
+        try:
+            yield reporter
+        except Cancelled:
+            ended = "cancelled"
+        except Exception:
+            ended = "failed"
+            raise
+        finally:
+            if reporter.cancel.is_set() and ended == "done":
+                ended = "cancelled"
+            if token is not None:
+                self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=ended))
+                self.work_done_progress.tokens.pop(token, None)
+
+    def show_message(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
+        self.window_show_message(types.ShowMessageParams(type=kind, message=f"Rusta: {message}"))
+
+    def document(self, uri: str) -> Document:
+        """The open document, or the file on disk read into a Document."""
+        doc = self.documents.get(uri)
+        if doc is not None:
+            return doc
+        text_doc = self.workspace.get_text_document(uri)
+        return self._make_document(uri, text_doc.source, text_doc.version)
+
+    def _make_document(self, uri: str, text: str, version: int | None) -> Document:
+        path = uri_to_path(uri)
+        rel = relative_to(self.root, path, uri)
+        source_file = next((f for f in self.workspace_model.files if f.path == rel), None)
+        return Document(uri=uri, path=path, rel=rel, text=text, version=version,
+                        module_path=source_file.module_path if source_file else "crate",
+                        test_file=source_file is not None and source_file.target == "test")
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    def _guard(self, feature: Feature, hook: str, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except Exception:
+            log.exception("feature %s failed in %s", feature.name, hook)
+            return None
+
+    async def _dispatch(self, hook: str, *args: Any) -> None:
+        for feature in self.features:
+            try:
+                await getattr(feature, hook)(*args)
+            except Exception:
+                log.exception("feature %s failed in %s", feature.name, hook)
+
+    def _apply_options(self, options: Any) -> None:
+        config, problems = read_config(options or {})
+        self.config = config
+        for problem in problems:
+            log.warning("setting %s", problem)
+            self.show_message(f"setting {problem}")
+
+    def _register_lifecycle(self) -> None:
+        @self.feature(types.INITIALIZE)
+        def initialize(params: types.InitializeParams) -> None:
+            self.loop = asyncio.get_running_loop()
+            folders = params.workspace_folders or []
+            root = uri_to_path(folders[0].uri) if folders else None
+            if root is None and params.root_uri:
+                root = uri_to_path(params.root_uri)
+            if root is None and params.root_path:
+                root = Path(params.root_path)
+            self.root = root.resolve() if root else None
+            self._initial_options = params.initialization_options
+
+        @self.feature(types.INITIALIZED)
+        async def initialized(params: types.InitializedParams) -> None:
+            self.loop = asyncio.get_running_loop()
+            self._apply_options(getattr(self, "_initial_options", None))
+            if self.root is not None:
+                self.workspace_model = await self.run_blocking(discover_workspace, self.root)
+            await self._dispatch("on_initialized")
+
+        @self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
+        async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
+            settings = params.settings
+            if isinstance(settings, dict) and "rusta" in settings:
+                settings = settings["rusta"]
+            if settings:
+                self._apply_options(settings)
+                await self._dispatch("on_config_changed")
+
+        @self.feature(types.TEXT_DOCUMENT_DID_OPEN)
+        async def did_open(params: types.DidOpenTextDocumentParams) -> None:
+            item = params.text_document
+            doc = self.documents[item.uri] = self._make_document(item.uri, item.text, item.version)
+            await self._dispatch("on_document_opened", doc)
+
+        @self.feature(types.TEXT_DOCUMENT_DID_CHANGE)
+        async def did_change(params: types.DidChangeTextDocumentParams) -> None:
+            uri = params.text_document.uri
+            source = self.workspace.get_text_document(uri).source  # pygls applied the edits
+            doc = self.documents[uri] = self._make_document(uri, source, params.text_document.version)
+            await self._dispatch("on_document_changed", doc)
+
+        @self.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
+        async def did_save(params: types.DidSaveTextDocumentParams) -> None:
+            await self._dispatch("on_document_saved", self.document(params.text_document.uri))
+
+        @self.feature(types.TEXT_DOCUMENT_DID_CLOSE)
+        async def did_close(params: types.DidCloseTextDocumentParams) -> None:
+            doc = self.documents.pop(params.text_document.uri, None)
+            if doc is not None:
+                await self._dispatch("on_document_closed", doc)
+
+        @self.feature(types.SHUTDOWN)
+        async def shutdown(params: Any) -> None:
+            await self._dispatch("on_shutdown")
+            for task in list(self.tasks):
+                task.cancel()
+            self.executor.shutdown(wait=False, cancel_futures=True)
+
+
+def default_features() -> list[type[Feature]]:
+    from .features import all_features
+
+    return all_features()
