@@ -1,0 +1,104 @@
+"""Text edits and candidate patches, in byte offsets of the files as cargo last saw them."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+
+from .diagnostics import Diagnostic
+
+
+@dataclass(frozen=True)
+class Edit:
+    path: str  # relative to the workspace root
+    start: int  # byte offsets into the file's UTF-8 text
+    end: int
+    new_text: str
+
+
+@dataclass
+class Candidate:
+    diagnostic: Diagnostic
+    title: str  # "add `use std::io::Write;`"
+    edits: tuple[Edit, ...]
+    source: str  # generator name: rustc, rules, imports, exemplars, model
+    applicability: str | None = None  # rustc's, for rustc suggestions
+    # Filled by verification and confidence.
+    verified: bool = False
+    reason: str = ""  # why it was not verified
+    errors_before: int = 0
+    errors_after: int | None = None
+    verified_siblings: int = 0  # other verified candidates for the same diagnostic
+    confidence: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def edit_key(self) -> frozenset:
+        return frozenset(self.edits)
+
+    @property
+    def edit_size(self) -> int:
+        return sum(len(e.new_text) + (e.end - e.start) for e in self.edits)
+
+
+# Macros and holes that compile (or nearly) without doing the job: never verified, never offered.
+PLACEHOLDER = re.compile(r"\b(todo|unimplemented)!|/\*.*?\*/|\.\.\.", re.S)
+
+
+def has_placeholder(candidate: Candidate) -> bool:
+    """True when the candidate brings a placeholder in: `todo!()`, `/* value */`, `...`."""
+    if candidate.applicability == "HasPlaceholders":
+        return True
+    return any(PLACEHOLDER.search(edit.new_text) for edit in candidate.edits)
+
+
+def overlapping(a: tuple[Edit, ...], b: tuple[Edit, ...]) -> bool:
+    """Whether two edit sets touch the same text (identical edits merge instead)."""
+    for x in a:
+        for y in b:
+            if x == y or x.path != y.path:
+                continue
+            if x.start < y.end and y.start < x.end:
+                return True
+            if x.start == x.end == y.start == y.end:
+                # Two whole lines inserted at one place (two `use`s) can both go in.
+                return not (x.new_text.endswith("\n") and y.new_text.endswith("\n"))
+    return False
+
+
+def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
+    """Apply non-overlapping edits of one file; identical edits count once."""
+    unique = sorted(set(edits), key=lambda e: (e.start, e.end), reverse=True)
+    for e in unique:
+        data = data[: e.start] + e.new_text.encode("utf-8") + data[e.end :]
+    return data
+
+
+def map_offset(offset: int, edits: list[Edit]) -> int:
+    """Where a byte offset of the old text lands after the edits (inside a replaced range: its start)."""
+    shift = 0
+    for e in set(edits):
+        if e.end <= offset and (e.start < offset or e.start == e.end):
+            shift += len(e.new_text.encode("utf-8")) - (e.end - e.start)
+        elif e.start < offset < e.end:
+            shift += e.start - offset
+    return offset + shift
+
+
+def describe(edits: tuple[Edit, ...], original: dict[str, bytes]) -> str:
+    """A short title for an edit set: "add `use std::io::Write;`", "replace `s` with `&s`"."""
+    if len(edits) == 1:
+        e = edits[0]
+        old = original.get(e.path, b"")[e.start : e.end].decode("utf-8", "replace")
+        new = e.new_text.strip()
+        if not old:
+            return f"add `{_clip(new)}`" if new else "insert text"
+        if not new:
+            return f"remove `{_clip(old)}`"
+        return f"replace `{_clip(old)}` with `{_clip(new)}`"
+    return "; ".join(describe((e,), original) for e in sorted(edits, key=lambda e: e.start))
+
+
+def _clip(text: str, limit: int = 60) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"

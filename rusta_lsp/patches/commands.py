@@ -1,0 +1,84 @@
+"""`rusta fix [--json] [--memory DIR] [--apply] PATH`: verified patches for the workspace's errors."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+from pathlib import Path
+
+from ..config import RustaConfig, memory_uri
+from .engine import FixReport, PatchEngine, apply_report
+from .oracle import Cancelled
+
+
+def add_arguments(parser) -> None:
+    parser.add_argument("path", help="crate or workspace root (the folder holding Cargo.toml)")
+    parser.add_argument("--json", action="store_true", help="print the JSON contract")
+    parser.add_argument("--memory", help="memory folder or LanceDB URI (default: per workspace in the cache)")
+    parser.add_argument("--apply", action="store_true",
+                        help="write the best patch of each error whose confidence clears the threshold")
+
+
+def _fail(message: str) -> int:
+    print(f"rusta fix: {message}", file=sys.stderr)
+    return 2
+
+
+def _open_memory(uri: str, root: Path):
+    """The workspace memory for imports and exemplars; fixing works without one."""
+    try:
+        from ..memory.store import Memory
+
+        return Memory.open(uri, root)
+    except Exception as err:  # noqa: BLE001 — an unreadable memory only costs two generators
+        print(f"rusta fix: memory unavailable ({err}); fixing without it", file=sys.stderr)
+        return None
+
+
+def fix_command(args) -> int:
+    root = Path(args.path)
+    if not root.is_dir() or not (root / "Cargo.toml").is_file():
+        return _fail(f"{args.path}: not a crate or workspace root (no Cargo.toml)")
+    if shutil.which("cargo") is None:
+        return _fail("cargo not found on PATH")
+    config = getattr(args, "config", None) or RustaConfig()
+    if args.memory:
+        config.memory.uri = args.memory
+    memory = _open_memory(memory_uri(config, root), root)
+    try:
+        engine = PatchEngine(root, config, memory)
+        report = engine.fix()
+        if report.cargo_error:
+            return _fail(f"cargo failed: {report.cargo_error}")
+        written = apply_report(engine.root, report) if args.apply else {}
+        if written:
+            engine.note_applied(written)
+    except Cancelled:
+        return _fail("interrupted")
+    finally:
+        if memory is not None:
+            memory.close()
+    if args.json:
+        print(json.dumps(report.to_json(), ensure_ascii=False, indent=2))
+    else:
+        print(summary(report, written))
+    return 0
+
+
+def summary(report: FixReport, written: dict) -> str:
+    lines = []
+    for fix in report.fixes:
+        code = f"[{fix.diagnostic.code}]" if fix.diagnostic.code else ""
+        lines.append(f"{fix.path}:{fix.start.line}:{fix.start.col}: error{code}: {fix.diagnostic.message}")
+        if fix.best is not None:
+            lines.append(f"  fix (verified, {fix.best.confidence:.0%}, {fix.best.source}): {fix.best.title}")
+        else:
+            lines.append(f"  abstained: {fix.reason}")
+    offered = sum(f.best is not None for f in report.fixes)
+    lines.append(
+        f"{len(report.fixes)} error(s), {offered} with a verified fix at confidence >= "
+        f"{report.threshold:.0%}; {report.cargo_runs} cargo run(s) in {report.seconds:.1f}s"
+        + (f"; applied to {len(written)} file(s)" if written else "")
+    )
+    return "\n".join(lines)

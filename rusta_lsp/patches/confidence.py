@@ -1,0 +1,187 @@
+"""Confidence: a calibrated probability that a patch is right, from a logistic regression.
+
+`features(candidate, context)` turns a checked candidate into numbers (names in FEATURES);
+`Calibrator.predict` maps them to a probability. Without a trained model the PRIOR weights are
+used: hand-set, then checked against bench/fix.py's mutation corpus. The heartbeat trains a model
+on labelled drills (`Calibrator.fit`) and saves it under the memory folder (`save`/`load`).
+A diagnostic is answered only when its best patch reaches the threshold for
+`abstain.targetPrecision`; otherwise Rusta abstains and says why.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from .candidate import Candidate
+
+SOURCES = ("rustc", "rules", "imports", "exemplars", "model")
+APPLICABILITY = ("MachineApplicable", "MaybeIncorrect", "HasPlaceholders", "Unspecified")
+FEATURES = (
+    *(f"source={s}" for s in SOURCES),
+    *(f"applicability={a}" for a in APPLICABILITY),
+    "verified",
+    "errors_before_log",  # log1p of the errors in the workspace before the patch
+    "errors_after_log",  # log1p of the errors after it (verification's run)
+    "fixes_all",  # no error left after the patch
+    "edit_size_log",  # log1p of characters inserted plus removed
+    "edit_count",
+    "first_choice",  # the generator ranked it first for this diagnostic
+    "verified_siblings_log",  # other verified patches for the same diagnostic: ambiguity
+    "history_rate",  # smoothed share of right patches for (error code, generator) so far
+    "history_count_log",
+    "exemplar_support_log",  # how many of the user's own fixes back an exemplar template
+)
+
+# Prior weights (logit contributions). Verification dominates; rustc's MachineApplicable and a
+# unique verified answer are strong; competing verified answers and model output are weak.
+PRIOR = {
+    "source=rustc": 0.6, "source=rules": -0.2, "source=imports": 0.4, "source=exemplars": 0.2,
+    "source=model": -1.5,
+    "applicability=MachineApplicable": 2.0, "applicability=MaybeIncorrect": 0.0,
+    "applicability=HasPlaceholders": -4.0, "applicability=Unspecified": -0.5,
+    "verified": 6.0, "errors_before_log": 0.0, "errors_after_log": -0.3, "fixes_all": 0.3,
+    "edit_size_log": -0.25, "edit_count": -0.2, "first_choice": 0.6,
+    "verified_siblings_log": -2.0, "history_rate": 1.5, "history_count_log": 0.0,
+    "exemplar_support_log": 0.5,
+}
+PRIOR_BIAS = -4.0
+# Devlog events recording whether a patch was right: feedback on code actions, labelled drills.
+OUTCOME_EVENT = "patch_outcome"  # payload: {"code": str, "source": str, "correct": bool}
+
+
+@dataclass
+class ConfidenceContext:
+    """What features need beyond the candidate: the (code, source) history from memory."""
+
+    history: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)  # -> (right, total)
+    rank: int = 0  # position among its diagnostic's candidates
+
+
+def history_from_rows(rows) -> dict[tuple[str, str], tuple[int, int]]:
+    stats: dict[tuple[str, str], tuple[int, int]] = {}
+    for row in rows:
+        key = (row.get("code") or "", row.get("source") or "")
+        right, total = stats.get(key, (0, 0))
+        stats[key] = (right + bool(row.get("correct")), total + 1)
+    return stats
+
+
+def features(candidate: Candidate, context: ConfidenceContext) -> list[float]:
+    code = candidate.diagnostic.code or ""
+    right, total = context.history.get((code, candidate.source), (0, 0))
+    after = candidate.errors_after if candidate.errors_after is not None else candidate.errors_before
+    values = {
+        **{f"source={s}": float(candidate.source == s) for s in SOURCES},
+        **{f"applicability={a}": float(candidate.applicability == a) for a in APPLICABILITY},
+        "verified": float(candidate.verified),
+        "errors_before_log": math.log1p(candidate.errors_before),
+        "errors_after_log": math.log1p(after),
+        "fixes_all": float(candidate.verified and after == 0),
+        "edit_size_log": math.log1p(candidate.edit_size),
+        "edit_count": float(len(candidate.edits)),
+        "first_choice": float(context.rank == 0),
+        "verified_siblings_log": math.log1p(candidate.verified_siblings),
+        "history_rate": (right + 1) / (total + 2) - 0.5,
+        "history_count_log": math.log1p(total),
+        "exemplar_support_log": math.log1p(candidate.extra.get("exemplars", 0)),
+    }
+    return [values[name] for name in FEATURES]
+
+
+class Calibrator:
+    """Logistic regression over FEATURES: p = sigmoid(w·x + b)."""
+
+    def __init__(self, names: tuple[str, ...] = FEATURES):
+        self.names = tuple(names)
+        self.linear = torch.nn.Linear(len(self.names), 1, dtype=torch.float64)
+        self.trained = False
+        self.threshold_override: float | None = None  # set by training from held-out precision
+
+    @classmethod
+    def prior(cls) -> "Calibrator":
+        cal = cls()
+        with torch.no_grad():
+            cal.linear.weight.copy_(torch.tensor([[PRIOR[n] for n in cal.names]], dtype=torch.float64))
+            cal.linear.bias.fill_(PRIOR_BIAS)
+        return cal
+
+    def predict(self, features: list[float]) -> float:
+        return self.predict_many([features])[0]
+
+    def predict_many(self, rows: list[list[float]]) -> list[float]:
+        if not rows:
+            return []
+        with torch.no_grad():
+            x = torch.tensor(rows, dtype=torch.float64)
+            return torch.sigmoid(self.linear(x)).squeeze(1).tolist()
+
+    def fit(self, rows: list[list[float]], labels: list[bool], epochs: int = 300,
+            l2: float = 1e-2, device: str = "cpu") -> "Calibrator":
+        """Fit by full-batch LBFGS on log loss with an L2 pull toward the prior weights."""
+        prior = Calibrator.prior().linear.weight.detach().to(device)
+        self.linear.to(device)
+        x = torch.tensor(rows, dtype=torch.float64, device=device)
+        y = torch.tensor([float(v) for v in labels], dtype=torch.float64, device=device)
+        opt = torch.optim.LBFGS(self.linear.parameters(), max_iter=epochs, line_search_fn="strong_wolfe")
+
+        def closure():
+            opt.zero_grad()
+            logits = self.linear(x).squeeze(1)
+            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
+            loss = loss + l2 * ((self.linear.weight - prior) ** 2).sum()
+            loss.backward()
+            return loss
+
+        opt.step(closure)
+        self.linear.to("cpu")
+        self.trained = True
+        return self
+
+    def threshold(self, target_precision: float) -> float:
+        """The confidence a patch needs: calibrated probabilities make it the target itself,
+        unless training measured a threshold that reaches the target on held-out drills."""
+        return self.threshold_override if self.threshold_override is not None else target_precision
+
+    def save(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        torch.save({"names": list(self.names), "state": self.linear.state_dict(),
+                    "threshold": self.threshold_override}, path)
+
+    @classmethod
+    def load(cls, path: Path) -> "Calibrator | None":
+        """The saved model, or None when missing, unreadable, or trained on other features."""
+        try:
+            saved = torch.load(path, weights_only=True)
+            cal = cls(tuple(saved["names"]))
+            if cal.names != FEATURES:
+                return None
+            cal.linear.load_state_dict(saved["state"])
+        except (OSError, KeyError, RuntimeError, ValueError):
+            return None
+        cal.trained = True
+        cal.threshold_override = saved.get("threshold")
+        return cal
+
+
+def calibrator_path(state_dir: Path) -> Path:
+    return state_dir / "calibrator.pt"
+
+
+def load_calibrator(state_dir: Path) -> Calibrator:
+    return Calibrator.load(calibrator_path(state_dir)) or Calibrator.prior()
+
+
+def precision_threshold(scores: list[float], labels: list[bool], target: float) -> float | None:
+    """Lowest threshold whose offered set (score >= t) reaches `target` precision, or None."""
+    pairs = sorted(zip(scores, labels), reverse=True)
+    best = None
+    right = 0
+    for i, (score, label) in enumerate(pairs, 1):
+        right += bool(label)
+        if right / i >= target:
+            best = score
+    return best

@@ -1,0 +1,306 @@
+"""The patch engine: shadow sync → cargo → generators → verification → confidence → cache.
+
+`PatchEngine(root, config, memory).fix(overlays, cancel)` is what the CLI, the server and the
+heartbeat's drills call. It never writes the user's files; `apply_report` does, for `--apply`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..analysis.model import Pos
+from ..analysis.positions import LineIndex
+from ..config import RustaConfig
+from .candidate import Candidate, Edit, apply_edits, overlapping
+from .confidence import (
+    OUTCOME_EVENT, ConfidenceContext, features, history_from_rows, load_calibrator,
+)
+from .diagnostics import Diagnostic, DiagSpan
+from .generators import GenContext, exemplars, imports, model, rules, rustc
+from .oracle import CargoOracle
+from .shadow import ShadowWorkspace, state_dir
+from .verify import Verifier, error_key, merge
+
+GENERATORS = (rustc, imports, exemplars, rules, model)
+
+
+@dataclass
+class DiagnosticFix:
+    diagnostic: Diagnostic
+    path: str
+    start: Pos
+    end: Pos
+    patches: list[Candidate] = field(default_factory=list)  # verified, best first
+    abstained: bool = True
+    reason: str | None = None
+    tried: int = 0  # candidates generated
+
+    @property
+    def best(self) -> Candidate | None:
+        return None if self.abstained or not self.patches else self.patches[0]
+
+
+@dataclass
+class FixReport:
+    fixes: list[DiagnosticFix]
+    contents: dict[str, bytes]  # the text every byte offset refers to
+    threshold: float
+    seconds: float = 0.0
+    cargo_runs: int = 0
+    cargo_error: str | None = None  # cargo failed without compiler messages (bad manifest, ...)
+
+    def edit_json(self, edit: Edit) -> dict:
+        index = LineIndex(self.contents.get(edit.path, b""))
+        start, end = index.pos(edit.start), index.pos(edit.end)
+        return {"path": edit.path, "start_line": start.line, "start_col": start.col,
+                "end_line": end.line, "end_col": end.col, "new_text": edit.new_text}
+
+    def to_json(self) -> dict:
+        """DESIGN.md's `rusta fix --json` contract."""
+        return {"diagnostics": [
+            {
+                "code": f.diagnostic.code, "message": f.diagnostic.message, "path": f.path,
+                "start_line": f.start.line, "start_col": f.start.col,
+                "abstained": f.abstained, "reason": f.reason,
+                "patches": [
+                    {"title": c.title, "confidence": round(c.confidence, 4), "verified": c.verified,
+                     "source": c.source, "edits": [self.edit_json(e) for e in c.edits]}
+                    for c in f.patches
+                ],
+            }
+            for f in self.fixes
+        ]}
+
+
+def patched(contents: dict[str, bytes], edits) -> dict[str, bytes]:
+    by_path: dict[str, list[Edit]] = {}
+    for e in edits:
+        by_path.setdefault(e.path, []).append(e)
+    return {p: apply_edits(contents.get(p, b""), es) for p, es in by_path.items()}
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+class PatchEngine:
+    def __init__(self, root: Path, config: RustaConfig | None = None, memory=None,
+                 workers: int = 1, budget_s: float = 90.0, generators=GENERATORS):
+        self.root = Path(root).resolve()
+        self.config = config or RustaConfig()
+        self.memory = memory
+        self.generators = generators
+        self.state = state_dir(self.root, self.config)
+        self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=i) for i in range(workers)]
+        self.oracle = CargoOracle(self.config.cargo.check_args)
+        self.verifier = Verifier(self.shadows, self.oracle, budget_s=budget_s)
+        self.calibrator = load_calibrator(self.state)
+        self.last: FixReport | None = None
+        self._cache: dict[tuple, tuple[dict[str, str], DiagnosticFix]] = {}
+        self._lock = threading.Lock()  # one fix at a time: the shadow is a single tree
+
+    # --- the pipeline --------------------------------------------------------------------------
+
+    def fix(self, overlays: dict[str, str] | None = None, cancel=None) -> FixReport:
+        with self._lock:
+            started = time.monotonic()
+            runs = self.oracle.runs
+            changed = [s.sync(overlays) for s in self.shadows][0]
+            if not changed and self.last is not None:
+                return self.last
+            shadow = self.shadows[0]
+            contents = dict(shadow.contents)
+            baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
+            errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
+            self._learn(errors, contents)
+            cargo_error = None
+            if baseline.success is False and not baseline.errors:
+                cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
+            fixes = self._fixes(errors, contents, cancel)
+            report = FixReport(fixes, contents, self.calibrator.threshold(self.config.abstain.target_precision),
+                               cargo_error=cargo_error)
+            report.seconds = time.monotonic() - started
+            report.cargo_runs = self.oracle.runs - runs
+            self.last = report
+            self._save_state(errors, contents)
+            return report
+
+    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel) -> list[DiagnosticFix]:
+        ctx = GenContext(contents, self.config, self.memory, errors)
+        fixes, queues = [], {}
+        for diag in errors:
+            fix = self._cached(diag, contents)
+            if fix is None:
+                fix = self._new_fix(diag, contents)
+                queues[error_key(diag)] = self._candidates(diag, ctx)
+                fix.tried = len(queues[error_key(diag)])
+            fixes.append(fix)
+        if queues:
+            self.verifier.verify(queues, errors, cancel)
+        history = self._history()
+        threshold = self.calibrator.threshold(self.config.abstain.target_precision)
+        for fix in fixes:
+            cands = queues.get(error_key(fix.diagnostic))
+            if cands is None:
+                continue
+            verified = [c for c in cands if c.verified]
+            for rank, cand in enumerate(cands):
+                cand.verified_siblings = len(verified) - 1 if cand.verified else len(verified)
+                cand.extra["features"] = features(cand, ConfidenceContext(history, rank))
+                cand.confidence = self.calibrator.predict(cand.extra["features"])
+            fix.patches = sorted(verified, key=lambda c: -c.confidence)
+            fix.abstained, fix.reason = self._abstain(fix, cands, threshold)
+            self._store(fix, contents)
+        return fixes
+
+    def _candidates(self, diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
+        """Every generator's proposals, duplicates dropped, in the order the prior would rank them
+        if they verified (so the batch round tries the likeliest first)."""
+        seen, out = set(), []
+        for gen in self.generators:
+            for cand in gen.generate(diag, ctx):
+                # Two edits that produce the same text (`&` inserted, `s` replaced by `&s`) are one.
+                result = tuple(sorted((p, _digest(t)) for p, t in patched(ctx.contents, cand.edits).items()))
+                if result not in seen:
+                    seen.add(result)
+                    out.append(cand)
+        hopeful = ConfidenceContext(rank=1)
+
+        def prior(c: Candidate) -> float:
+            c.verified = True
+            score = self.calibrator.predict(features(c, hopeful))
+            c.verified = False
+            return score
+
+        return sorted(out, key=prior, reverse=True)
+
+    @staticmethod
+    def _abstain(fix: DiagnosticFix, cands: list[Candidate], threshold: float) -> tuple[bool, str | None]:
+        if not cands:
+            return True, "no candidate fix (none of the generators had a proposal)"
+        if not fix.patches:
+            reasons = sorted({c.reason for c in cands if c.reason})
+            return True, f"{len(cands)} candidate(s), none verified by cargo: " + "; ".join(reasons)
+        best = fix.patches[0]
+        if best.confidence < threshold:
+            return True, f"best verified patch has confidence {best.confidence:.2f}, below {threshold:.2f}"
+        return False, None
+
+    def _new_fix(self, diag: Diagnostic, contents: dict[str, bytes]) -> DiagnosticFix:
+        p = diag.primary
+        index = LineIndex(contents[p.path])
+        return DiagnosticFix(diag, p.path, index.pos(p.byte_start), index.pos(p.byte_end))
+
+    # --- cache: per diagnostic, valid while the files it and its patches touch are unchanged ------
+
+    def _cache_key(self, diag: Diagnostic, contents: dict[str, bytes]) -> tuple:
+        p = diag.primary
+        return (*error_key(diag), p.byte_end, _digest(contents[p.path]))
+
+    def _cached(self, diag: Diagnostic, contents: dict[str, bytes]) -> DiagnosticFix | None:
+        entry = self._cache.get(self._cache_key(diag, contents))
+        if entry is None:
+            return None
+        hashes, fix = entry
+        if any(_digest(contents.get(path, b"")) != h for path, h in hashes.items()):
+            return None
+        return fix
+
+    def _store(self, fix: DiagnosticFix, contents: dict[str, bytes]) -> None:
+        paths = {e.path for c in fix.patches for e in c.edits} | {fix.path}
+        hashes = {p: _digest(contents.get(p, b"")) for p in paths}
+        self._cache[self._cache_key(fix.diagnostic, contents)] = (hashes, fix)
+
+    def fixes_at(self, path: str, line: int) -> list[DiagnosticFix]:
+        """Cached fixes whose diagnostic starts on `line` (1-based) of `path`: for code actions."""
+        if self.last is None:
+            return []
+        return [f for f in self.last.fixes if f.path == path and f.start.line <= line <= f.end.line]
+
+    # --- memory: (code, generator) history and the user's own fixes as exemplars ---------------
+
+    def _history(self) -> dict:
+        if self.memory is None:
+            return {}
+        try:
+            return history_from_rows(e["payload"] for e in self.memory.events(OUTCOME_EVENT))
+        except Exception:  # noqa: BLE001 — no history yet
+            return {}
+
+    def _state_file(self) -> Path:
+        return self.state / "patches-last-run.json"
+
+    def _save_state(self, errors: list[Diagnostic], contents: dict[str, bytes]) -> None:
+        paths = {d.primary.path for d in errors}
+        state = {
+            "errors": [{"code": d.code, "message": d.message, "path": d.primary.path,
+                        "start": d.primary.byte_start, "end": d.primary.byte_end} for d in errors],
+            "files": {p: contents[p].decode("utf-8", "replace") for p in paths},
+        }
+        self.state.mkdir(parents=True, exist_ok=True)
+        self._state_file().write_text(json.dumps(state))
+
+    def _learn(self, errors: list[Diagnostic], contents: dict[str, bytes]) -> None:
+        """Errors of the previous run that the user's own edit made vanish become exemplars."""
+        if self.memory is None:
+            return
+        try:
+            state = json.loads(self._state_file().read_text())
+        except (OSError, ValueError):
+            return
+        now = {(d.code, d.message, d.primary.path) for d in errors}
+        rows = []
+        for old in state.get("errors", []):
+            before = state["files"].get(old["path"], "").encode()
+            after = contents.get(old["path"])
+            if after is None or (old["code"], old["message"], old["path"]) in now or before == after:
+                continue
+            if _digest(after) in self._applied_digests():
+                continue  # our own patch, not the user's
+            diag = _stub(old)
+            row = exemplars.exemplar_row(diag, before, after)
+            if row:
+                rows.append(row)
+        if rows:
+            try:
+                self.memory.put_rows(exemplars.TABLE, rows, "id")
+            except Exception:  # noqa: BLE001 — learning is best effort; fixing goes on
+                pass
+
+    def _applied_digests(self) -> set[str]:
+        try:
+            return set(json.loads((self.state / "patches-applied.json").read_text()))
+        except (OSError, ValueError):
+            return set()
+
+    def note_applied(self, texts: dict[str, bytes]) -> None:
+        """Remember file texts our patches produced, so they are not learned as the user's fixes."""
+        digests = self._applied_digests() | {_digest(t) for t in texts.values()}
+        self.state.mkdir(parents=True, exist_ok=True)
+        (self.state / "patches-applied.json").write_text(json.dumps(sorted(digests)[-500:]))
+
+
+def _stub(row: dict) -> Diagnostic:
+    span = DiagSpan(row["path"], row["start"], row["end"], 0, 0, 0, 0, True)
+    return Diagnostic("error", row["message"], row["code"], (span,))
+
+
+def apply_report(root: Path, report: FixReport) -> dict[str, bytes]:
+    """Write the best patch of every diagnostic that cleared the threshold into the user's files.
+    Edits are merged (the same `use` once); returns the new texts written."""
+    kept: list[Edit] = []
+    for edit in merge([f.best for f in report.fixes if f.best is not None]):
+        if not overlapping((edit,), tuple(kept)):
+            kept.append(edit)
+    written = {}
+    for path, data in patched(report.contents, kept).items():
+        if (root / path).read_bytes() != report.contents[path]:
+            continue  # the file changed since the check: the offsets no longer hold
+        (root / path).write_bytes(data)
+        written[path] = data
+    return written

@@ -1,0 +1,197 @@
+"""The shadow workspace: a mirror of the user's workspace where candidates are applied and checked.
+
+The user's files are only ever read. The mirror holds the sources and manifests with unsaved
+buffers overlaid, the nearest `.cargo/config.toml` (offline sources, registry replacement), and
+cargo builds it into its own persistent target directory, so the user's builds and
+rust-analyzer's are never blocked by cargo's lock on `target/`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Iterator
+
+from ..config import RustaConfig, cache_home, memory_uri
+from .candidate import Edit, apply_edits
+
+# Folders never mirrored: build output, VCS data, editor and tool state.
+SKIP_DIRS = {"target", ".git", ".hg", ".svn", "node_modules", ".rusta", ".venv", "__pycache__", ".idea", ".vscode"}
+MAX_FILE_BYTES = 8 * 1024 * 1024
+
+
+def state_dir(root: Path, config: RustaConfig) -> Path:
+    """A local folder for the patch engine's state: the memory folder when it is a local path,
+    else one per workspace in the cache (a remote memory URI cannot hold a cargo target)."""
+    uri = memory_uri(config, root)
+    if "://" not in uri:
+        return Path(uri)
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return cache_home() / "state" / f"{root.resolve().name}-{digest}"
+
+
+def shadow_base(root: Path, config: RustaConfig) -> Path:
+    return state_dir(root, config) / "shadow"
+
+
+def target_dir(root: Path, config: RustaConfig) -> Path:
+    if config.cargo.target_dir:
+        return Path(config.cargo.target_dir).expanduser()
+    return shadow_base(root, config) / "target"
+
+
+def find_cargo_config(root: Path) -> Path | None:
+    """The nearest `.cargo/config.toml` (or legacy `config`) at or above the workspace root."""
+    for folder in [root, *root.parents]:
+        for name in ("config.toml", "config"):
+            candidate = folder / ".cargo" / name
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+class ShadowWorkspace:
+    def __init__(self, root: Path, mirror: Path, target: Path):
+        self.root = root.resolve()
+        self.mirror = mirror
+        self.target = target
+        self.mirror.mkdir(parents=True, exist_ok=True)
+        self.target.mkdir(parents=True, exist_ok=True)
+        if self.mirror.resolve() == self.root:
+            raise ValueError("the shadow mirror must not be the workspace itself")
+        # A memory folder inside the workspace must not be mirrored into itself.
+        self._own = {self.mirror.resolve(), self.target.resolve()}
+        self._stats: dict[str, tuple[int, int]] = {}  # rel path -> (size, mtime_ns) last copied
+        self._overlaid: set[str] = set()
+        self.contents: dict[str, bytes] = {}  # rel path -> bytes cargo will see (sources only)
+
+    @classmethod
+    def for_workspace(cls, root: Path, config: RustaConfig, slot: int = 0) -> "ShadowWorkspace":
+        base = shadow_base(root, config)
+        target = target_dir(root, config)
+        if slot:
+            target = target / f"slot-{slot}"
+        return cls(root, base / (f"mirror-{slot}" if slot else "mirror"), target)
+
+    # --- sync ------------------------------------------------------------------------------
+
+    def _user_files(self) -> Iterator[tuple[str, Path]]:
+        for dirpath, dirnames, filenames in os.walk(self.root):
+            dirnames[:] = [
+                d for d in dirnames
+                if d not in SKIP_DIRS and (not d.startswith(".") or d == ".cargo")
+                and not (Path(dirpath) / d / "CACHEDIR.TAG").exists()
+                and (Path(dirpath) / d).resolve() not in self._own
+            ]
+            for name in filenames:
+                full = Path(dirpath) / name
+                rel = full.relative_to(self.root).as_posix()
+                yield rel, full
+
+    def sync(self, overlays: dict[str, str] | None = None) -> list[str]:
+        """Bring the mirror up to date; returns the relative paths whose content changed."""
+        overlays = {k: v for k, v in (overlays or {}).items()}
+        changed = []
+        present = set()
+        for rel, full in self._user_files():
+            present.add(rel)
+            if rel in overlays:
+                continue
+            try:
+                st = full.stat()
+            except OSError:
+                continue
+            if st.st_size > MAX_FILE_BYTES:
+                continue
+            stamp = (st.st_size, st.st_mtime_ns)
+            if self._stats.get(rel) == stamp and rel not in self._overlaid:
+                continue
+            data = full.read_bytes()
+            self._stats[rel] = stamp
+            self._overlaid.discard(rel)
+            if self._write(rel, data):
+                changed.append(rel)
+        for rel, text in overlays.items():
+            present.add(rel)
+            self._overlaid.add(rel)
+            self._stats.pop(rel, None)
+            if self._write(rel, text.encode("utf-8")):
+                changed.append(rel)
+        changed += self._drop_missing(present)
+        self._sync_cargo_config(present)
+        return changed
+
+    def _write(self, rel: str, data: bytes) -> bool:
+        dest = self.mirror / rel
+        if rel in self.contents and self.contents[rel] == data:
+            return False
+        if rel not in self.contents and dest.is_file() and dest.read_bytes() == data:
+            self._remember(rel, data)
+            return False
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        dest.write_bytes(data)  # a fresh mtime, so cargo's fingerprint sees the change
+        self._remember(rel, data)
+        return True
+
+    def _remember(self, rel: str, data: bytes) -> None:
+        if rel.endswith(".rs") or rel.endswith(".toml"):
+            self.contents[rel] = data
+
+    def _drop_missing(self, present: set[str]) -> list[str]:
+        gone = []
+        for dirpath, dirnames, filenames in os.walk(self.mirror):
+            dirnames[:] = [d for d in dirnames if d not in SKIP_DIRS]
+            for name in filenames:
+                rel = (Path(dirpath) / name).relative_to(self.mirror).as_posix()
+                # Cargo writes a lock file when the user has none; keeping it saves a resolution.
+                if rel not in present and rel not in (".cargo/config.toml", "Cargo.lock"):
+                    (Path(dirpath) / name).unlink()
+                    self.contents.pop(rel, None)
+                    self._stats.pop(rel, None)
+                    gone.append(rel)
+        return gone
+
+    def _sync_cargo_config(self, present: set[str]) -> None:
+        """Cargo reads config from the folders above the workspace too; the mirror lives elsewhere."""
+        if ".cargo/config.toml" in present or ".cargo/config" in present:
+            return
+        found = find_cargo_config(self.root)
+        dest = self.mirror / ".cargo" / "config.toml"
+        if found is None:
+            dest.unlink(missing_ok=True)
+            return
+        data = found.read_bytes()
+        if not dest.is_file() or dest.read_bytes() != data:
+            dest.parent.mkdir(parents=True, exist_ok=True)
+            dest.write_bytes(data)
+
+    # --- candidates --------------------------------------------------------------------------
+
+    def read(self, rel: str) -> bytes:
+        if rel in self.contents:
+            return self.contents[rel]
+        return (self.mirror / rel).read_bytes()
+
+    @contextmanager
+    def applied(self, edits: list[Edit]) -> Iterator[dict[str, bytes]]:
+        """Write the edits into the mirror for the duration of the block, then put the text back."""
+        by_path: dict[str, list[Edit]] = {}
+        for e in edits:
+            by_path.setdefault(e.path, []).append(e)
+        originals = {rel: self.read(rel) for rel in by_path}
+        patched = {rel: apply_edits(originals[rel], es) for rel, es in by_path.items()}
+        try:
+            for rel, data in patched.items():
+                (self.mirror / rel).write_bytes(data)
+            yield patched
+        finally:
+            for rel, data in originals.items():
+                (self.mirror / rel).write_bytes(data)
+
+    def clear(self) -> None:
+        shutil.rmtree(self.mirror, ignore_errors=True)
+        self._stats.clear()
+        self.contents.clear()

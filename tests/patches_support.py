@@ -1,0 +1,36 @@
+"""Helpers for the patch-engine tests: copies of the example crates and a shared cargo target."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from pathlib import Path
+
+from rusta_lsp.config import RustaConfig, read_config
+
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+# One target directory for every test run: dependencies and std metadata stay built between runs.
+SHARED_TARGET = Path(os.environ.get("RUSTA_TEST_TARGET", Path(tempfile.gettempdir()) / "rusta-test-target"))
+
+
+def copy_example(name: str, dest: Path) -> Path:
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("target"))
+    return dest
+
+
+def config_for(memory_dir: Path, **options) -> RustaConfig:
+    config, problems = read_config(
+        {"memory": {"uri": str(memory_dir)}, "cargo": {"targetDir": str(SHARED_TARGET)}, **options}
+    )
+    assert not problems, problems
+    return config
+
+
+def tree_bytes(root: Path) -> dict[str, bytes]:
+    """Every file under root (but target/) with its bytes: to prove a workspace untouched."""
+    return {
+        p.relative_to(root).as_posix(): p.read_bytes()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and "target" not in p.relative_to(root).parts
+    }

@@ -1,0 +1,157 @@
+"""The patch engine end to end on the broken example crates: cargo in a shadow, real rustc."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import threading
+import time
+
+import pytest
+from patches_support import config_for, copy_example, tree_bytes
+
+from rusta_lsp.patches.candidate import PLACEHOLDER
+from rusta_lsp.patches.commands import fix_command
+from rusta_lsp.patches.engine import PatchEngine, apply_report
+from rusta_lsp.patches.oracle import Cancelled, CargoOracle
+
+pytestmark = pytest.mark.slow
+
+
+def _engine(tmp_path, example, **options):
+    root = copy_example(example, tmp_path / "ws")
+    return root, PatchEngine(root, config_for(tmp_path / "memory", **options))
+
+
+def test_same_missing_use_from_several_errors_is_inserted_once(tmp_path):
+    root, engine = _engine(tmp_path, "broken-imports", abstain={"targetPrecision": 0.5})
+    report = engine.fix()
+    hashmap = [f for f in report.fixes if "HashMap" in f.diagnostic.message]
+    assert len(hashmap) == 4  # E0425 and E0433 in two functions
+    assert {f.patches[0].title for f in hashmap} == {"add `use std::collections::HashMap;`"}
+    written = apply_report(root, report)
+    text = written["src/lib.rs"].decode()
+    assert text.count("use std::collections::HashMap;") == 1
+    assert text.count("use std::io::Write;") == 1
+    after = PatchEngine(root, engine.config).fix()
+    assert after.fixes == [] and after.cargo_error is None
+
+
+def test_type_and_ownership_errors_get_verified_patches(tmp_path):
+    root, engine = _engine(tmp_path, "broken-types")
+    report = engine.fix()
+    by_line = {f.start.line: f for f in report.fixes}
+    assert set(by_line) == {14, 18, 23, 29}
+    for fix in report.fixes:
+        assert fix.patches, fix.reason
+        assert all(p.verified for p in fix.patches)
+        confidences = [p.confidence for p in fix.patches]
+        assert confidences == sorted(confidences, reverse=True)
+    assert by_line[29].patches[0].edits[0].new_text.strip() == "mut"
+
+
+def test_errors_without_a_local_fix_are_abstained_and_no_placeholder_is_offered(tmp_path):
+    for example in ("broken-nofix", "broken-match"):
+        _, engine = _engine(tmp_path / example, example)
+        report = engine.fix()
+        assert {f.diagnostic.code for f in report.fixes} <= {"E0061", "E0063", "E0004"}
+        assert report.fixes
+        for fix in report.fixes:
+            assert fix.abstained and fix.reason
+            for patch in fix.patches:
+                assert not any(PLACEHOLDER.search(e.new_text) for e in patch.edits)
+    # rustc did propose placeholders (`todo!()`, `/* f64 */`): they were rejected, not missed.
+    assert "placeholder" in report.fixes[0].reason
+
+
+def test_user_workspace_is_byte_identical_after_any_number_of_fixes(tmp_path):
+    root, engine = _engine(tmp_path, "broken-types")
+    before = tree_bytes(root)
+    source = (root / "src/lib.rs").read_text()
+    for i in range(3):
+        engine.fix(overlays={"src/lib.rs": source + f"\n// unsaved edit {i}\n"})
+        engine.fix()
+    assert tree_bytes(root) == before
+    assert not (root / "target").exists()
+    assert engine.shadows[0].mirror != root and root not in engine.shadows[0].mirror.parents
+
+
+def test_unsaved_buffer_is_what_cargo_checks(tmp_path):
+    root, engine = _engine(tmp_path, "broken-match")
+    text = (root / "src/lib.rs").read_text()
+    fixed = text.replace("Light::Green => 0,", "Light::Green => 0,\n        Light::Amber => 5,")
+    assert engine.fix().fixes
+    assert engine.fix(overlays={"src/lib.rs": fixed}).fixes == []
+    assert engine.fix().fixes  # the saved file is still broken
+
+
+def test_cancel_kills_cargo(tmp_path):
+    slow = tmp_path / "cargo"
+    slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
+    slow.chmod(0o755)
+    oracle = CargoOracle(["check"], cargo=str(slow))
+    cancel = threading.Event()
+    threading.Timer(0.3, cancel.set).start()
+    started = time.monotonic()
+    with pytest.raises(Cancelled):
+        oracle.check(tmp_path, tmp_path / "target", cancel)
+    assert time.monotonic() - started < 10
+
+
+def test_new_edit_cancels_the_running_fix(tmp_path):
+    root, engine = _engine(tmp_path, "broken-types")
+    cancel = threading.Event()
+    cancel.set()  # an edit arrived before the check could finish
+    with pytest.raises(Cancelled):
+        engine.fix(cancel=cancel)
+    assert engine.fix().fixes  # the next run is unaffected
+
+
+def _run_cli(capsys, path, *flags, config=None):
+    args = argparse.Namespace(path=str(path), json="--json" in flags, memory=None,
+                              apply="--apply" in flags, config=config)
+    code = fix_command(args)
+    out = capsys.readouterr()
+    return code, out.out, out.err
+
+
+def test_cli_json_contract_with_non_ascii_columns(tmp_path, capsys):
+    root = copy_example("broken-imports", tmp_path / "ws")
+    config = config_for(tmp_path / "memory")
+    code, out, _ = _run_cli(capsys, root, "--json", config=config)
+    assert code == 0
+    data = json.loads(out)
+    assert set(data) == {"diagnostics"}
+    for diag in data["diagnostics"]:
+        assert set(diag) == {"code", "message", "path", "start_line", "start_col", "abstained", "reason", "patches"}
+        assert diag["path"] == "src/lib.rs"
+        for patch in diag["patches"]:
+            assert set(patch) == {"title", "confidence", "verified", "source", "edits"}
+            for edit in patch["edits"]:
+                assert set(edit) == {"path", "start_line", "start_col", "end_line", "end_col", "new_text"}
+                assert not os.path.isabs(edit["path"])
+    write = next(d for d in data["diagnostics"] if d["code"] == "E0599")
+    line = (root / "src/lib.rs").read_text().splitlines()[write["start_line"] - 1]
+    assert line[write["start_col"] - 1 :].startswith("write_all")  # scalar values, after «héllo»
+
+
+def test_cli_apply_writes_only_patches_above_the_threshold(tmp_path, capsys):
+    root = copy_example("broken-types", tmp_path / "ws")
+    config = config_for(tmp_path / "memory")
+    _, out, _ = _run_cli(capsys, root, "--json", config=config)
+    offered = [d for d in json.loads(out)["diagnostics"] if not d["abstained"]]
+    assert offered
+    before = (root / "src/lib.rs").read_text()
+    code, out, _ = _run_cli(capsys, root, "--apply", config=config)
+    assert code == 0 and "applied to 1 file" in out
+    after = (root / "src/lib.rs").read_text()
+    assert after != before
+    remaining = PatchEngine(root, config).fix().fixes
+    assert len(remaining) == 4 - len(offered)  # each applied patch fixed its error, broke nothing
+
+
+def test_cli_rejects_a_folder_without_a_manifest(tmp_path, capsys):
+    code, out, err = _run_cli(capsys, tmp_path, "--json")
+    assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
