@@ -224,7 +224,7 @@ class Ingestor:
 
     def embed_pending(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> int:
         """Embed every item and passage that has no vector yet. Returns how many were embedded."""
-        if self.embedder is None or not self.embedder.available:
+        if self.embedder is None:
             return 0
         return self._embed(self.memory.unembedded(), progress, cancel)
 

@@ -95,7 +95,7 @@ def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]
         "vectors",
         lambda t: t.search(vector.tolist(), vector_column_name="vector")
         .metric("cosine")
-        .select(["text_hash"])
+        .select(["text_hash", "_distance"])
         .limit(depth),
     )
     rank = {row["text_hash"]: i for i, row in enumerate(nearest)}

@@ -271,6 +271,9 @@ class Memory:
         except Exception:
             return 0
 
+    def has_vectors(self) -> bool:
+        return self._table_rows("vectors") > 0
+
     def embedded_hashes(self, among: list[str] | None = None) -> set[str]:
         """Text hashes that have a vector (all of them, or those of `among`)."""
         if among is not None:
