@@ -52,8 +52,7 @@ def search(memory: "Memory", query: str, k: int = 10, mode: str = "hybrid") -> l
     if mode in ("hybrid", "fts"):
         text = fts_query(query)
         if text:
-            lists.append(_fts(memory, "items", "search_text", text, depth))
-            lists.append(_fts(memory, "passages", "text", text, depth))
+            lists.append(_fts_ranked(memory, text, depth))
     if mode in ("hybrid", "vector"):
         lists.append(_vector(memory, query, depth))
     fused: dict[tuple, float] = {}
@@ -73,13 +72,20 @@ def _key(kind: str, record) -> tuple:
     return ("passage", record.path, record.start_line)
 
 
-def _fts(memory: "Memory", table: str, column: str, text: str, depth: int) -> list[tuple[str, object]]:
-    columns = _ITEM_COLUMNS if table == "items" else _PASSAGE_COLUMNS
-    rows = memory._query(
-        table,
-        lambda t: t.search(text, query_type="fts", fts_columns=column).select([*columns, "_score"]).limit(depth),
-    )
-    return [_record(table, row, columns) for row in rows]
+def _fts_ranked(memory: "Memory", text: str, depth: int) -> list[tuple[str, object]]:
+    """Items and passages in one list by BM25 score (one scorer, so the scores compare)."""
+    scored = []
+    for table, column, columns in (("items", "search_text", _ITEM_COLUMNS),
+                                   ("passages", "text", _PASSAGE_COLUMNS)):
+        rows = memory._query(
+            table,
+            lambda t, c=column, cs=columns: t.search(text, query_type="fts", fts_columns=c)
+            .select([*cs, "_score"])
+            .limit(depth),
+        )
+        scored.extend((row["_score"], _record(table, row, columns)) for row in rows)
+    scored.sort(key=lambda pair: -pair[0])
+    return [record for _, record in scored[:depth]]
 
 
 def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]]:

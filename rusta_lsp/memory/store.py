@@ -87,7 +87,7 @@ class Memory:
 
     def _heal(self) -> None:
         """Create missing tables; drop and recreate mismatched or unreadable ones."""
-        names = set(self._db.table_names(limit=1000))
+        names = self._table_names()
         version = self._meta_value("schema_version") if "meta" in names else None
         rebuild = version is not None and version != str(schema.SCHEMA_VERSION)
         if rebuild:
@@ -99,7 +99,7 @@ class Memory:
         if rebuild:
             for name in [*schema.DERIVED, "vectors"]:
                 self._drop(name)
-            names = set(self._db.table_names(limit=1000))
+            names = self._table_names()
         for name, expected in schema.DERIVED.items():
             if name not in names:
                 self._db.create_table(name, schema=expected)
@@ -117,6 +117,9 @@ class Memory:
                 names.discard(name)
             if name not in names:
                 self._db.create_table(name, schema=expected)
+
+    def _table_names(self) -> set[str]:
+        return set(self._db.list_tables(limit=10_000).tables)
 
     def _readable(self, name: str, expected: pa.Schema | None) -> bool:
         try:
@@ -342,7 +345,7 @@ class Memory:
         different model (another size) replaces it."""
         if not rows:
             return 0
-        names = set(self._db.table_names(limit=1000))
+        names = self._table_names()
         expected = schema.vectors_schema(dim)
         if "vectors" in names and self._write_table("vectors").schema != expected:
             self._say("embedding model changed: recomputing vectors")
@@ -358,7 +361,7 @@ class Memory:
         """Forget vectors no item or passage uses any more (writer thread)."""
 
         def prune() -> int:
-            if "vectors" not in set(self._db.table_names(limit=1000)):
+            if "vectors" not in self._table_names():
                 return 0
             used: set[str] = set()
             for name in ("items", "passages"):

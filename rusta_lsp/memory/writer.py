@@ -23,6 +23,8 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
+from lancedb.index import FTS
+
 log = logging.getLogger(__name__)
 
 OPTIMIZE_EVERY = 20  # commits per table between compactions
@@ -203,7 +205,7 @@ class Writer:
             table = self._open_table(name)
             if table.count_rows() == 0:
                 continue
-            table.create_fts_index(column, replace=True, use_tantivy=False)
+            table.create_index(column, config=FTS(), replace=True)
             self._fts_ready.add(name)
             self._committed(name)
 

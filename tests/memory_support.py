@@ -1,0 +1,84 @@
+"""Helpers for the memory tests: small crates on disk, a tiny random embedding model."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Callable
+
+LIB_RS = '''//! A tiny ledger crate for memory tests.
+
+pub mod store;
+
+/// Adds two amounts without overflow checks.
+pub fn add(a: u64, b: u64) -> u64 {
+    a + b
+}
+'''
+
+STORE_RS = '''/// Keeps balances by account.
+pub struct Ledger {
+    total: u64,
+}
+
+impl Ledger {
+    /// Creates an empty ledger.
+    pub fn new() -> Ledger {
+        Ledger { total: 0 }
+    }
+
+    /// Applies a deposit to the ledger.
+    pub fn apply(&mut self, amount: u64) {
+        self.total = crate::add(self.total, amount);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn apply_adds() {
+        let mut ledger = Ledger::new();
+        ledger.apply(3);
+        assert_eq!(ledger.total, 3);
+    }
+}
+'''
+
+
+def write_ledger_crate(root: Path) -> Path:
+    """A one-crate workspace: lib.rs, store.rs (with a test module) and a README."""
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "ledger"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src" / "lib.rs").write_text(LIB_RS)
+    (root / "src" / "store.rs").write_text(STORE_RS)
+    (root / "README.md").write_text("# Ledger\n\nA ledger that keeps balances of accounts.\n\n"
+                                    "## Usage\n\nOpen one ledger per customer and record every deposit.\n")
+    return root
+
+
+def make_tiny_model(folder: Path, hidden: int = 32) -> Path:
+    """A randomly initialised BERT with its own word-piece vocabulary, saved like a hub model."""
+    from transformers import BertConfig, BertModel, BertTokenizer
+
+    folder.mkdir(parents=True, exist_ok=True)
+    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "fn", "ledger", "apply", "add", "new",
+             "struct", "deposit", "balance", "crate", "store", "pub", "u64", "the", "a", ":", "(", ")"]
+    vocab = folder / "vocab.txt"
+    vocab.write_text("\n".join(words) + "\n")
+    BertTokenizer(vocab_file=str(vocab)).save_pretrained(folder)
+    config = BertConfig(vocab_size=len(words), hidden_size=hidden, num_hidden_layers=1,
+                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=64)
+    BertModel(config).save_pretrained(folder)
+    return folder
+
+
+def wait_for(condition: Callable[[], object], timeout: float = 15.0, interval: float = 0.1):
+    """Poll until `condition()` is truthy; returns its value (the watcher works asynchronously)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value or time.monotonic() > deadline:
+            return value
+        time.sleep(interval)
