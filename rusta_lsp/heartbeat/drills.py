@@ -244,6 +244,11 @@ class Driller:
 
     def run_round(self, ctx: JobContext, max_drills: int | None = None) -> dict:
         """Drill until the budget is spent (or `max_drills`); store every outcome; return a summary."""
+        # Drills need a clean baseline: with errors already there, outcomes would mix both.
+        baseline = self.engine.fix(cancel=ctx.cancel)
+        if baseline.fixes or baseline.cargo_error:
+            reason = baseline.cargo_error or f"the workspace has {len(baseline.fixes)} error(s) of its own"
+            return {**summarize([], self.state, {}), "skipped": f"no drills: {reason}"}
         self.state.round += 1
         rng = random.Random(f"{self.seed}:{self.state.round}")
         rows = self.history()
@@ -299,7 +304,8 @@ class Driller:
             "on_target": fix.diagnostic.code in mutation.expected_codes,
             "outcome": outcome,
             "abstained": fix.abstained,
-            "correct": outcome == "restored",
+            # Whether the best patch was right, offered or not: what its confidence should predict.
+            "correct": bool(best and best["correct"]),
             "source": best["source"] if best else "",
             "confidence": best["confidence"] if best else None,
             "threshold": report.threshold,
