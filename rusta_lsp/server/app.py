@@ -11,6 +11,7 @@ import asyncio
 import contextlib
 import itertools
 import logging
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -142,7 +143,8 @@ class RustaServer(LanguageServer):
         token = None
         caps = self.client_capabilities.window
         if caps is not None and caps.work_done_progress:
-            token = f"rusta/{title.lower().replace(' ', '-')}/{next(self._progress_ids)}"
+            slug = re.sub(r"\W+", "-", title.lower()).strip("-")
+            token = f"{slug}/{next(self._progress_ids)}"
             try:
                 await self.work_done_progress.create_async(token)
             except Exception as err:  # the client refused: work on without a bar

@@ -6,6 +6,7 @@ from .base import Feature
 
 
 def all_features() -> list[type[Feature]]:
+    from .explain import ExplainFeature
     from .symbols import SymbolsFeature
 
-    return [SymbolsFeature]
+    return [SymbolsFeature, ExplainFeature]

@@ -8,7 +8,11 @@ they stay thin: get the document, call the analysis (in an executor when heavy),
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import inspect
+import logging
+from typing import TYPE_CHECKING, Any, Callable
+
+log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
     from ..app import RustaServer
@@ -22,7 +26,36 @@ class Feature:
         self.server = server
 
     def register(self) -> None:
-        """Add request and notification handlers. Called once, before the server starts."""
+        """Add request and notification handlers (with `self.handle`). Called once, before start."""
+
+    def handle(self, method: str, handler: Callable[..., Any], options: Any = None) -> None:
+        """Register a bound method for an LSP method or a command (`workspace/executeCommand`
+        names go through `handle_command`). Errors are logged under the feature's name; pygls then
+        answers the request with an error and the server keeps serving."""
+        self.server.feature(method, options)(self._barrier(handler, method))
+
+    def handle_command(self, command: str, handler: Callable[..., Any]) -> None:
+        self.server.command(command)(self._barrier(handler, command))
+
+    def _barrier(self, handler: Callable[..., Any], what: str) -> Callable[..., Any]:
+        feature = self.name
+
+        if inspect.iscoroutinefunction(handler):
+            async def wrapped(params):
+                try:
+                    return await handler(params)
+                except Exception:
+                    log.exception("feature %s failed on %s", feature, what)
+                    raise
+        else:
+            def wrapped(params):
+                try:
+                    return handler(params)
+                except Exception:
+                    log.exception("feature %s failed on %s", feature, what)
+                    raise
+        wrapped.__name__ = f"{feature}_{handler.__name__}"
+        return wrapped
 
     async def on_initialized(self) -> None:
         """The client is ready and the config is read: start background work here."""

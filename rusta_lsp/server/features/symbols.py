@@ -24,8 +24,8 @@ class SymbolsFeature(Feature):
         self.table = SymbolTable()
 
     def register(self) -> None:
-        self.server.feature(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL)(self.document_symbol)
-        self.server.feature(types.WORKSPACE_SYMBOL)(self.workspace_symbol)
+        self.handle(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, self.document_symbol)
+        self.handle(types.WORKSPACE_SYMBOL, self.workspace_symbol)
 
     async def on_initialized(self) -> None:
         if self.server.root is not None:

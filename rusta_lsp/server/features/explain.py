@@ -1,0 +1,159 @@
+"""textDocument/hover (Markdown with clickable anchors) and the custom request `rusta/explain`.
+
+Both run the explain pipeline in the server's executor; the event loop only converts positions
+and results. Explanations are cached per document version inside the Explainer; any edit, save
+or close clears them, since an anchor in another file may have moved.
+"""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from lsprotocol import types
+from pygls.exceptions import JsonRpcInvalidParams
+
+from ...config import memory_uri
+from ...explain.engine import Explainer, Layout
+from ...explain.render import file_uri_link, markdown, to_json
+from ...memory.store import Memory
+from .. import convert
+from ..documents import Document
+from .base import Feature
+
+log = logging.getLogger(__name__)
+
+EXPLAIN = "rusta/explain"
+
+
+class ExplainFeature(Feature):
+    name = "explain"
+
+    def __init__(self, server):
+        super().__init__(server)
+        self.explainer: Explainer | None = None
+        self._own_memory: Memory | None = None
+        self._prose_loaded = False
+
+    def register(self) -> None:
+        self.handle(types.TEXT_DOCUMENT_HOVER, self.hover)
+        self.handle(EXPLAIN, self.explain)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def on_initialized(self) -> None:
+        if self.server.root is not None:
+            self.explainer = await self.server.run_blocking(self._make_explainer)
+
+    def _make_explainer(self) -> Explainer:
+        root = self.server.root
+        # The memory feature owns the writable memory; read through it when present, else
+        # open our own read-only handle on the same URI (one writer only).
+        memory = getattr(self.server, "memory", None)
+        if memory is None:
+            memory = self._own_memory = Memory.open(memory_uri(self.server.config, root), root, read_only=True)
+        return Explainer(memory, root, Layout.of(self.server.workspace_model), buffers=self._buffer)
+
+    def _buffer(self, rel: str) -> str | None:
+        for doc in list(self.server.documents.values()):
+            if doc.rel == rel:
+                return doc.text
+        return None
+
+    def _current(self) -> Explainer | None:
+        explainer = self.explainer
+        if explainer is not None:
+            shared = getattr(self.server, "memory", None)
+            if shared is not None and explainer.index is not shared:
+                explainer.index = shared  # the memory feature started after us
+                explainer.invalidate()
+        return explainer
+
+    async def on_config_changed(self) -> None:
+        self._prose_loaded = False
+        if self.explainer is not None:
+            self.explainer.generator = None
+            self.explainer.invalidate()
+
+    async def on_document_changed(self, doc: Document) -> None:
+        self._invalidate()
+
+    async def on_document_saved(self, doc: Document) -> None:
+        self._invalidate()
+
+    async def on_document_closed(self, doc: Document) -> None:
+        self._invalidate()
+
+    def _invalidate(self) -> None:
+        if self.explainer is not None:
+            self.explainer.invalidate()
+
+    async def on_shutdown(self) -> None:
+        if self._own_memory is not None:
+            self._own_memory.close()
+
+    # --- handlers ------------------------------------------------------------------------
+
+    def _offset(self, doc: Document, position: types.Position) -> int:
+        return convert.offset(doc.index, position, self.server.workspace.position_encoding)
+
+    async def hover(self, params: types.HoverParams) -> types.Hover | None:
+        explainer = self._current()
+        if explainer is None:
+            return None
+        doc = self.server.document(params.text_document.uri)
+        offset = self._offset(doc, params.position)
+        explanation = await self.server.run_blocking(
+            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version)
+        )
+        if explanation.span is None:
+            return None  # whitespace, comments, literals: nothing to say
+        encoding = self.server.workspace.position_encoding
+        start, end = explanation.span
+        return types.Hover(
+            contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
+                                         value=markdown(explanation, file_uri_link(self.server.root))),
+            range=types.Range(start=convert.position(doc.index, start, encoding),
+                              end=convert.position(doc.index, end, encoding)),
+        )
+
+    async def explain(self, params: Any) -> dict:
+        """{textDocument: {uri}, position: {line, character}} -> the `rusta explain --json` contract."""
+        uri, position = _explain_params(params)
+        explainer = self._current()
+        if explainer is None:
+            raise JsonRpcInvalidParams("rusta/explain needs a workspace folder")
+        doc = self.server.document(uri)
+        offset = self._offset(doc, position)
+        prose = await self.server.run_blocking(self._load_prose, explainer)
+        explanation = await self.server.run_blocking(
+            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version, prose=prose)
+        )
+        return to_json(explanation)
+
+    def _load_prose(self, explainer: Explainer) -> bool:
+        """Load `model.generator` once, on the first explain request that could use it."""
+        setting = self.server.config.model.generator
+        if not setting:
+            return False
+        if not self._prose_loaded:
+            from ...explain.prose import Prose
+
+            self._prose_loaded = True
+            try:
+                explainer.generator = Prose.load(setting, self.server.config.device)
+            except Exception as err:  # a missing model must not break explanations
+                log.warning("explain: cannot load model.generator %r: %s", setting, err)
+                self.server.show_message(f"cannot load model.generator {setting!r}: {err}")
+        return explainer.generator is not None
+
+
+def _explain_params(params: Any) -> tuple[str, types.Position]:
+    try:
+        uri = params.textDocument.uri
+        line, character = params.position.line, params.position.character
+    except AttributeError:
+        raise JsonRpcInvalidParams("expected {textDocument: {uri}, position: {line, character}}") from None
+    if not isinstance(uri, str) or not all(isinstance(v, int) and v >= 0 for v in (line, character)):
+        raise JsonRpcInvalidParams("expected a string uri and non-negative integer line and character")
+    return uri, types.Position(line=line, character=character)

@@ -1,0 +1,75 @@
+"""Shared helpers for end-to-end tests that drive `rusta serve` with pytest-lsp."""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from pathlib import Path
+
+from lsprotocol import types
+from pygls.uris import from_fs_path
+
+SERVER_COMMAND = [sys.executable, "-m", "rusta_lsp.cli", "serve"]
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def client_capabilities() -> types.ClientCapabilities:
+    return types.ClientCapabilities(
+        window=types.WindowClientCapabilities(work_done_progress=True),
+        text_document=types.TextDocumentClientCapabilities(
+            document_symbol=types.DocumentSymbolClientCapabilities(hierarchical_document_symbol_support=True),
+            hover=types.HoverClientCapabilities(content_format=[types.MarkupKind.Markdown]),
+        ),
+        workspace=types.WorkspaceClientCapabilities(workspace_folders=True, configuration=True),
+    )
+
+
+def init_params(root: Path, options: dict | None = None) -> types.InitializeParams:
+    uri = from_fs_path(str(root))
+    return types.InitializeParams(
+        capabilities=client_capabilities(), root_uri=uri,
+        workspace_folders=[types.WorkspaceFolder(uri=uri, name=root.name)],
+        initialization_options=options or {},
+    )
+
+
+async def wait_for_progress(client, title_prefix: str = "", timeout: float = 120.0) -> None:
+    """Wait until every `$/progress` whose title starts with `title_prefix` has ended."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        pending = []
+        started = False
+        for token, values in client.progress_reports.items():
+            if not values or not isinstance(values[0], types.WorkDoneProgressBegin):
+                continue
+            if not values[0].title.startswith(title_prefix):
+                continue
+            started = True
+            if not isinstance(values[-1], types.WorkDoneProgressEnd):
+                pending.append(token)
+        if started and not pending:
+            return
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError(f"progress {title_prefix!r} did not end: {pending or 'never started'}")
+        await asyncio.sleep(0.05)
+
+
+def open_document(client, path: Path, text: str | None = None, version: int = 1) -> str:
+    uri = from_fs_path(str(path))
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="rust", version=version, text=path.read_text() if text is None else text)))
+    return uri
+
+
+async def send_raw_request(client, method: str, params, timeout: float = 30.0):
+    """Send a request exactly as given (no typing on the client side), await the answer.
+
+    Raises the JsonRpcException the server answered with."""
+    import uuid
+    from concurrent.futures import Future
+
+    msg_id = str(uuid.uuid4())
+    future: Future = Future()
+    client.protocol._request_futures[msg_id] = future
+    client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
+    return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
