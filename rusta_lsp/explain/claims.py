@@ -1,0 +1,308 @@
+"""Claims about a symbol, each carrying the anchors that are its evidence.
+
+Every claim is phrased so that it is true of its anchors: "declared as ..." of the definition,
+"used by ..." of a reference, "the only method named ..." when scope could not pin the receiver.
+The verifier (verify.py) later drops any claim whose anchors do not hold in the current files.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from ..memory.records import ItemRecord, RefRecord
+from .locate import Target
+from .resolve import Candidate, PINNED, Resolver, _owner
+from .scopes import Binding, shadowed, text
+
+ANCHOR_KINDS = ("definition", "doc", "reference", "test", "history", "related")
+KIND_LABELS = {
+    "fn": "function", "method": "method", "struct": "struct", "enum": "enum", "variant": "enum variant",
+    "field": "field", "trait": "trait", "impl": "impl block", "mod": "module", "const": "constant",
+    "static": "static", "type": "type alias", "macro": "macro", "use": "import", "union": "union",
+}  # fmt: skip
+# Which reference kinds (analysis Ref.kind) can name an item of each kind.
+REF_KINDS = {
+    "method": {"method", "path"}, "field": {"field"}, "fn": {"call", "path"}, "macro": {"macro"},
+    "struct": {"type", "path", "call"}, "enum": {"type", "path"}, "union": {"type", "path"},
+    "trait": {"type", "path"}, "type": {"type", "path"}, "variant": {"path", "call"},
+    "const": {"path"}, "static": {"path"}, "mod": {"path"},
+}  # fmt: skip
+MAX_SIGNATURE = 160
+
+
+@dataclass(frozen=True)
+class Anchor:
+    path: str  # relative to the workspace root
+    start_line: int  # 1-based, inclusive
+    end_line: int
+    kind: str  # one of ANCHOR_KINDS
+    needle: str = field(default="", compare=False)  # text the range must still contain
+
+    def to_json(self) -> dict:
+        return {"path": self.path, "start_line": self.start_line, "end_line": self.end_line, "kind": self.kind}
+
+
+@dataclass
+class Claim:
+    text: str
+    anchors: list[Anchor]
+
+    def to_json(self) -> dict:
+        return {"text": self.text, "anchors": [a.to_json() for a in self.anchors]}
+
+
+@dataclass
+class Explanation:
+    symbol: str
+    abstained: bool
+    reason: str | None
+    claims: list[Claim] = field(default_factory=list)
+    dropped: list[Claim] = field(default_factory=list)  # claims the verifier rejected
+    prose: list[Claim] = field(default_factory=list)  # generated sentences, each tied to an anchor
+    kind: str = ""  # the subject's kind label, for the heading
+    span: tuple[int, int] | None = None  # bytes of the identifier explained, in its document
+
+
+@dataclass
+class Limits:
+    callers: int = 5
+    tests: int = 5
+    related: int = 2
+
+
+def _article(word: str) -> str:
+    return "an" if word[:1] in "aeiou" else "a"
+
+
+def _code(text_: str) -> str:
+    text_ = re.sub(r"\s+", " ", text_).strip()
+    if len(text_) > MAX_SIGNATURE:
+        text_ = text_[: MAX_SIGNATURE - 1] + "…"
+    return f"`{text_.replace('`', 'ˋ')}`"
+
+
+def _short(qualified: str) -> str:
+    return qualified[len("crate::"):] if qualified.startswith("crate::") else qualified
+
+
+def _times(n: int) -> str:
+    return {1: "once", 2: "twice"}.get(n, f"{n} times")
+
+
+def summary(doc: str) -> str:
+    """The doc comment's first paragraph, cut at its first sentence when that is long enough."""
+    paragraph = doc.strip().split("\n\n", 1)[0]
+    paragraph = re.sub(r"\s+", " ", paragraph).strip()
+    match = re.match(r"(.{20,}?[.!?])(\s|$)", paragraph)
+    result = match.group(1) if match else paragraph
+    return result if len(result) <= 300 else result[:299] + "…"
+
+
+def doc_needle(doc: str) -> str:
+    """A few words of the doc's first line: present in the comment however it was written."""
+    first = next((line.strip() for line in doc.splitlines() if line.strip()), "")
+    return " ".join(re.findall(r"[\w']+", first)[:3])
+
+
+def describe(item: ItemRecord) -> str:
+    label = KIND_LABELS.get(item.kind, item.kind)
+    owner = _owner(item) if item.kind in ("method", "field", "variant", "type", "const") else None
+    of = ""
+    if owner and item.parent and item.parent != "crate" and item.parent.split("::")[-1] != item.name:
+        of = f" of `{owner}`"
+        if item.trait_name:
+            of += f" (in its `{item.trait_name}` impl)"
+    return f"{_article(label)} {label}{of}"
+
+
+def definition_claim(candidate: Candidate, lead: str = "") -> Claim:
+    item = candidate.item
+    hedge = "" if candidate.confidence >= PINNED else f" (likely: {candidate.why})"
+    text_ = f"{lead}`{_short(item.qualified)}` is {describe(item)}{hedge}, declared as {_code(item.signature)}."
+    return Claim(text_, [Anchor(item.path, item.start_line, item.end_line, "definition", item.name)])
+
+
+def doc_claim(item: ItemRecord) -> Claim | None:
+    if not item.doc.strip() or item.doc_start_line is None:
+        return None
+    end = item.doc_end_line or item.doc_start_line
+    return Claim(f"Docs: {summary(item.doc)}", [Anchor(item.path, item.doc_start_line, end, "doc", doc_needle(item.doc))])
+
+
+def candidate_claims(candidates: list[Candidate], limit: int = 6) -> list[Claim]:
+    out = []
+    for candidate in candidates[:limit]:
+        item = candidate.item
+        out.append(Claim(
+            f"Candidate: `{_short(item.qualified)}`, {describe(item)} ({candidate.why}), declared as {_code(item.signature)}.",
+            [Anchor(item.path, item.start_line, item.end_line, "definition", item.name)],
+        ))
+    return out
+
+
+def _module(item: ItemRecord) -> list[str]:
+    parts = item.qualified.split("::")
+    return parts[:-2] if item.kind in ("method", "field", "variant") else parts[:-1]
+
+
+def _common(a: list[str], b: list[str]) -> int:
+    n = 0
+    while n < min(len(a), len(b)) and a[n] == b[n]:
+        n += 1
+    return n
+
+
+def _relevant(ref: RefRecord, item: ItemRecord, unique: bool, rivals: list[ItemRecord],
+              line_text: Callable[[str, int], str]) -> bool:
+    """Whether a stored reference names this item (not a namesake elsewhere)."""
+    if ref.path == item.path and item.start_line <= ref.line <= item.end_line:
+        return False  # inside its own definition
+    if rivals:
+        # Namesakes with the same owner name (`bytes::Regex::new`, `unicode::Regex::new`): count
+        # the reference only when it sits strictly closer, by module, to this item than to any rival.
+        where = ref.enclosing.split("::")
+        mine = _common(where, _module(item))
+        if any(_common(where, _module(r)) >= mine for r in rivals):
+            return False
+    owner = _owner(item)
+    if ref.kind == "token":
+        # Inside macro arguments (`assert_eq!(Ledger::new(), ..)`) only the text tells: accept
+        # `Owner::name`, or a name nothing else in the workspace shares that is not a member.
+        before = line_text(ref.path, ref.line)[: ref.col - 1].rstrip()
+        if owner and item.kind in ("method", "fn", "const", "variant", "type") and before.endswith(f"{owner}::"):
+            return True
+        return unique and item.kind not in ("method", "field")
+    if ref.kind not in REF_KINDS.get(item.kind, set()):
+        return False
+    if unique:
+        return True
+    qualifier = ref.qualifier.rsplit("::", 1)[-1] if ref.qualifier else ""
+    if qualifier:
+        return qualifier == owner or (qualifier == "Self" and _inside_owner(ref, item))
+    # Unqualified: a method or field of the same type (`self.x`), or a same-module call.
+    if item.kind in ("method", "field"):
+        return _inside_owner(ref, item)
+    return ref.path == item.path
+
+
+def _inside_owner(ref: RefRecord, item: ItemRecord) -> bool:
+    owner = _owner(item)
+    module = item.qualified.rsplit("::", 2)[0] if item.kind in ("method", "field") else ""
+    return bool(owner and module and ref.enclosing.startswith(f"{module}::{owner}::"))
+
+
+def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
+                 line_text: Callable[[str, int], str]) -> list[Claim]:
+    """Callers (non-test references) and the tests that exercise the item."""
+    index = resolver.index
+    namesakes = [r for r in resolver.by_name(item.name) if r.kind not in ("use", "impl")]
+    unique = len(namesakes) <= 1
+    rivals = [r for r in namesakes if r.qualified != item.qualified and _owner(r) == _owner(item)]
+    refs = [r for r in index.references(item.name) if _relevant(r, item, unique, rivals, line_text)]
+    claims: list[Claim] = []
+    seen: set[str] = set()
+    for ref in refs:
+        if ref.in_test or ref.enclosing in seen or len(seen) >= limits.callers:
+            continue
+        seen.add(ref.enclosing)
+        claims.append(Claim(
+            f"Used by `{_short(ref.enclosing)}`.",
+            [Anchor(ref.path, ref.line, ref.end_line, "reference", item.name)],
+        ))
+    in_tests = {r.enclosing for r in refs if r.in_test}
+    if in_tests:
+        tests = [t for t in index.tests_referencing(item.name) if t.qualified in in_tests]
+        for test in tests[: limits.tests]:
+            claims.append(Claim(
+                f"Exercised by test `{_short(test.qualified)}`.",
+                [Anchor(test.path, test.start_line, test.end_line, "test", item.name)],
+            ))
+    return claims
+
+
+def related_claims(index, item: ItemRecord, limits: Limits) -> list[Claim]:
+    """README and docs passages that mention the item by name."""
+    search = getattr(index, "search", None)
+    if search is None or limits.related <= 0:
+        return []
+    word = re.compile(rf"(?<![\w]){re.escape(item.name)}(?![\w])")
+    out = []
+    for hit in search(f"{item.name} {summary(item.doc)}", k=8, mode="fts"):
+        passage = hit.passage
+        if hit.kind != "passage" or passage is None or not word.search(passage.text):
+            continue
+        line = next((n for n, l in enumerate(passage.text.splitlines()) if word.search(l)), 0)
+        excerpt = passage.text.splitlines()[line].strip() if passage.text else ""
+        out.append(Claim(
+            f"Mentioned in `{passage.path}`: “{excerpt[:160]}”",
+            [Anchor(passage.path, passage.start_line, passage.end_line, "related", item.name)],
+        ))
+        if len(out) >= limits.related:
+            break
+    return out
+
+
+def _event_phrase(kind: str, code: str, outcome: str, count: int) -> str:
+    what = code or "a diagnostic"
+    if kind == "feedback":
+        if outcome == "rejected":
+            return f"A suggested fix for {what} was rejected here {_times(count)}."
+        return f"{what} was fixed here {_times(count)}."
+    if kind == "diagnostic":
+        return f"{what} was reported here {_times(count)}."
+    if kind == "drill":
+        done = {"restored": "fixed", "abstained": "left alone (abstained)"}.get(outcome, outcome or "attempted")
+        return f"A drill broke this code with {what} {_times(count)}; it was {done}."
+    if "fix" in kind or outcome in ("applied", "accepted", "fixed", "restored"):
+        return f"{what} was fixed here {_times(count)}."
+    return f"{kind.replace('_', ' ').capitalize()} ({what}) {_times(count)}."
+
+
+def history_claims(events: list[dict], item: ItemRecord) -> list[Claim]:
+    """What the devlog remembers about the lines of this item."""
+    counts: Counter[tuple[str, str, str]] = Counter()
+    for event in events:
+        line = event.get("line")
+        if event.get("path") != item.path or line is None or not item.start_line <= line <= item.end_line:
+            continue
+        payload = event.get("payload") or {}
+        outcome = payload.get("outcome") or payload.get("action") or ""
+        counts[(event.get("kind", ""), str(payload.get("code") or ""), str(outcome))] += 1
+    anchor = Anchor(item.path, item.start_line, item.end_line, "history", item.name)
+    return [Claim(_event_phrase(kind, code, outcome, n), [anchor]) for (kind, code, outcome), n in counts.most_common(3)]
+
+
+def local_claims(binding: Binding, path: str, line_of) -> list[Claim]:
+    """A local variable: where it is bound, with which annotation, and what it shadows."""
+    def anchor(node) -> Anchor:
+        return Anchor(path, line_of(node.start_byte), line_of(max(node.end_byte - 1, node.start_byte)),
+                      "definition", binding.name)
+
+    how = {
+        "let": "bound by `let`", "parameter": "a parameter", "closure parameter": "a closure parameter",
+        "match arm": "bound by a `match` arm pattern", "if let": "bound by an `if let` pattern",
+        "while let": "bound by a `while let` pattern", "for": "bound by a `for` loop pattern",
+    }[binding.kind]
+    typed = f" of type {_code(text(binding.type_node))}" if binding.type_node is not None else ""
+    claims = [Claim(f"`{binding.name}` is a local variable{typed}, {how} on line {line_of(binding.ident.start_byte)}.",
+                    [anchor(binding.decl)])]
+    earlier = shadowed(binding)
+    if earlier is not None:
+        claims.append(Claim(
+            f"It shadows an earlier `{binding.name}` bound on line {line_of(earlier.ident.start_byte)}.",
+            [anchor(earlier.decl)],
+        ))
+    return claims
+
+
+def generic_claim(target: Target, path: str, line_of) -> Claim:
+    owner = target.generic_owner
+    name_node = owner.child_by_field_name("name") if owner is not None else None
+    owner_name = text(name_node) or "this item"
+    start = line_of(owner.start_byte) if owner is not None else line_of(target.start_byte)
+    end = line_of(max(owner.end_byte - 1, owner.start_byte)) if owner is not None else start
+    return Claim(f"`{target.name}` is a generic type parameter of `{owner_name}`.",
+                 [Anchor(path, start, end, "definition", target.name)])

@@ -1,0 +1,82 @@
+"""Explanations as Markdown (hover, CLI JSON), terminal text, and the JSON contract of DESIGN.md.
+
+Everything shown is a claim with its anchors: the renderers add links and layout, never facts.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+from .claims import Anchor, Explanation
+
+
+def fragment(anchor: Anchor) -> str:
+    if anchor.start_line == anchor.end_line:
+        return f"#L{anchor.start_line}"
+    return f"#L{anchor.start_line}-L{anchor.end_line}"
+
+
+def relative_link(anchor: Anchor) -> str:
+    return anchor.path + fragment(anchor)
+
+
+def file_uri_link(root: Path) -> Callable[[Anchor], str]:
+    """Clickable editor links: file URIs with a #L<start>-L<end> fragment."""
+    base = Path(root).resolve()
+
+    def link(anchor: Anchor) -> str:
+        return (base / anchor.path).as_uri() + fragment(anchor)
+
+    return link
+
+
+def _label(anchor: Anchor) -> str:
+    lines = str(anchor.start_line) if anchor.start_line == anchor.end_line else f"{anchor.start_line}-{anchor.end_line}"
+    return f"{anchor.path}:{lines}"
+
+
+def _escape(text: str) -> str:
+    return text.replace("[", "\\[").replace("]", "\\]")
+
+
+def markdown(explanation: Explanation, link: Callable[[Anchor], str] = relative_link) -> str:
+    heading = f"**`{explanation.symbol}`**" if explanation.symbol else "**Rusta**"
+    if explanation.kind and not explanation.abstained:
+        heading += f" · {explanation.kind}"
+    lines = [heading, ""]
+    if explanation.abstained:
+        lines += [f"_Rusta abstains: {explanation.reason}_", ""]
+    for claim in explanation.claims:
+        refs = " ".join(f"[{_escape(_label(a))}]({link(a)})" for a in claim.anchors)
+        lines.append(f"- {claim.text} {refs}")
+    if explanation.prose:
+        lines += ["", "_Generated summary (each sentence tied to its evidence):_", ""]
+        for claim in explanation.prose:
+            refs = " ".join(f"[{_escape(_label(a))}]({link(a)})" for a in claim.anchors)
+            lines.append(f"> {claim.text} {refs}")
+    return "\n".join(lines).rstrip() + "\n"
+
+
+def terminal(explanation: Explanation) -> str:
+    heading = explanation.symbol or "(nothing)"
+    if explanation.kind and not explanation.abstained:
+        heading += f" ({explanation.kind})"
+    lines = [heading]
+    if explanation.abstained:
+        lines.append(f"  abstained: {explanation.reason}")
+    for claim in [*explanation.claims, *explanation.prose]:
+        lines.append(f"  • {claim.text}")
+        for anchor in claim.anchors:
+            lines.append(f"      {_label(anchor)} [{anchor.kind}]")
+    return "\n".join(lines) + "\n"
+
+
+def to_json(explanation: Explanation, link: Callable[[Anchor], str] = relative_link) -> dict:
+    return {
+        "symbol": explanation.symbol,
+        "abstained": explanation.abstained,
+        "reason": explanation.reason,
+        "claims": [c.to_json() for c in [*explanation.claims, *explanation.prose]],
+        "markdown": markdown(explanation, link),
+    }

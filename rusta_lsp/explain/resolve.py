@@ -1,0 +1,432 @@
+"""From a located target to ranked candidate definitions, each with a resolution confidence.
+
+The current file is read from its own analysis (the buffer may be unsaved); everything else from
+the memory. Confidence follows how the name was found: where Rust's scoping rules pin it down
+(definition site, a `use`, a crate-rooted path, a typed receiver) it is high; a workspace-wide
+guess by name alone is low, and several equally plausible candidates mean "ambiguous".
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from typing import Protocol
+
+from ..analysis.model import FileAnalysis, Item
+from ..memory.records import ItemRecord, RefRecord
+from .locate import Receiver, Target
+
+TYPE_KINDS = {"struct", "enum", "trait", "type", "union"}
+CALL_KINDS = {"fn", "struct", "variant"}
+VALUE_KINDS = {"const", "static", "fn", "variant", "struct", "mod"}
+PATH_KINDS = {"fn", "method", "struct", "enum", "variant", "trait", "type", "union", "const", "static", "mod", "macro"}
+EXTERNAL_ROOTS = {"std", "core", "alloc", "proc_macro", "test"}
+# Names the standard prelude brings into every module; without a workspace import they are std's.
+PRELUDE = {
+    "Some", "None", "Ok", "Err", "Option", "Result", "Vec", "String", "Box", "ToString", "ToOwned",
+    "Clone", "Copy", "Default", "Drop", "Eq", "PartialEq", "Ord", "PartialOrd", "Iterator",
+    "IntoIterator", "Extend", "From", "Into", "TryFrom", "TryInto", "AsRef", "AsMut", "Fn", "FnMut",
+    "FnOnce", "Send", "Sync", "Sized", "Debug", "Hash", "drop",
+}  # fmt: skip
+
+PINNED = 0.95  # Rust's scoping rules name this item
+LIKELY = 0.85  # a glob import or a typed receiver points at it
+GUESS = 0.6  # the only item of that name in the workspace, but scope does not prove it
+TIE = 0.1  # candidates closer than this are equally plausible
+FLOOR = 0.5  # below this nothing is stated
+
+
+class Index(Protocol):
+    """What resolution reads from the memory (rusta_lsp.memory.store.Memory provides it)."""
+
+    def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]: ...
+    def lookup_path(self, qualified: str) -> list[ItemRecord]: ...
+    def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]: ...
+    def tests_referencing(self, name: str) -> list[ItemRecord]: ...
+
+
+@dataclass
+class Candidate:
+    item: ItemRecord
+    confidence: float
+    why: str  # how it was found, shown to the user
+
+
+@dataclass
+class Resolution:
+    candidates: list[Candidate] = field(default_factory=list)
+    reason: str | None = None  # why nothing (or nothing unique) can be stated
+
+    @property
+    def best(self) -> Candidate | None:
+        """The candidate to explain, or None when resolution abstains (empty, weak or tied)."""
+        if self.reason or not self.candidates:
+            return None
+        return self.candidates[0]
+
+
+def record_of(item: Item, path: str) -> ItemRecord:
+    doc = item.doc_span
+    return ItemRecord(
+        path=path, qualified=item.path, name=item.name, kind=item.kind, signature=item.signature,
+        doc=item.doc, start_line=item.span.start_line, end_line=item.span.end_line,
+        doc_start_line=doc.start_line if doc else None, doc_end_line=doc.end_line if doc else None,
+        is_test=item.is_test, parent=item.parent, impl_type=item.impl_type,
+        trait_name=item.trait_name, visibility=item.visibility,
+    )
+
+
+def type_name(type_text: str) -> str | None:
+    """The nominal head of a type as written: `&'a mut Vec<T>` -> `Vec`; None for tuples and slices."""
+    text = re.sub(r"^(&\s*('\w+\s+)?(mut\s+)?|\*(const|mut)\s+|dyn\s+|impl\s+)+", "", type_text.strip())
+    match = re.match(r"[A-Za-z_][\w:]*", text)
+    return match.group(0).rsplit("::", 1)[-1] if match else None
+
+
+def _field_type(signature: str) -> str | None:
+    # Field signatures read `pub name: Type`.
+    _, sep, rest = signature.partition(":")
+    return type_name(rest.rstrip(",")) if sep else None
+
+
+def _owner(record: ItemRecord) -> str | None:
+    """The type a member belongs to: the impl's self type, or the last segment of its parent."""
+    if record.impl_type:
+        return record.impl_type
+    if record.parent and "<" not in record.parent:
+        return record.parent.rsplit("::", 1)[-1]
+    return None
+
+
+@dataclass
+class FileContext:
+    """The file being explained, analysed from its current text."""
+
+    path: str  # relative to the workspace root
+    analysis: FileAnalysis
+    crate_root: str = ""  # directory of the crate holding the file ("" for the root crate)
+    crate_roots: list[str] = field(default_factory=list)  # every crate's directory
+    crate_names: dict[str, str] = field(default_factory=dict)  # `regex_syntax` -> its directory
+    records: list[ItemRecord] = field(default_factory=list)
+    item_macros: list[str] = field(default_factory=list)  # macros invoked where items are declared
+
+    def __post_init__(self) -> None:
+        if not self.records:
+            self.records = [record_of(item, self.path) for item in self.analysis.items]
+
+
+class Resolver:
+    def __init__(self, index: Index, ctx: FileContext):
+        self.index = index
+        self.ctx = ctx
+
+    # --- lookups merging the current buffer over the memory ----------------------------------
+
+    def _crate_of(self, path: str) -> str:
+        best = ""
+        for root in self.ctx.crate_roots:
+            if (not root or path.startswith(root + "/")) and len(root) >= len(best):
+                best = root
+        return best
+
+    def by_name(self, name: str) -> list[ItemRecord]:
+        stored = [r for r in self.index.lookup_name(name) if r.path != self.ctx.path]
+        return [r for r in self.ctx.records if r.name == name] + stored
+
+    def by_path(self, qualified: str, crate: str | None) -> list[ItemRecord]:
+        """Items at a qualified path, within one crate when paths are crate-rooted."""
+        local = []
+        if crate is None or crate == self.ctx.crate_root:
+            local = [r for r in self.ctx.records if r.qualified == qualified]
+        stored = [r for r in self.index.lookup_path(qualified) if r.path != self.ctx.path]
+        found = local + stored
+        if crate is not None and self.ctx.crate_roots:
+            found = [r for r in found if self._crate_of(r.path) == crate]
+        return found
+
+    def _use_targets(self, module: str) -> dict[str, str]:
+        return {item.name: item.use_target for item in self.ctx.analysis.items
+                if item.kind == "use" and item.parent == module and item.use_target}
+
+    # --- entry ---------------------------------------------------------------------------
+
+    def module_of(self, target: Target) -> str:
+        return "::".join([self.ctx.analysis.module_path, *target.inline_modules])
+
+    def resolve(self, target: Target) -> Resolution:
+        module = self.module_of(target)
+        role = target.role
+        if role == "definition":
+            return self._definition(target)
+        if role == "macro":
+            return self._macro(target.name)
+        if role in ("path", "use"):
+            return self._path(target.segments, module, PATH_KINDS)
+        if role == "type":
+            return self._name(target.name, module, TYPE_KINDS)
+        if role == "call":
+            return self._name(target.name, module, CALL_KINDS)
+        if role == "value":
+            return self._name(target.name, module, VALUE_KINDS)
+        if role == "self":
+            return self._self(target, module)
+        if role in ("method", "field"):
+            return self._member(target, module)
+        return Resolution(reason=f"`{target.name}` is not something Rusta resolves")
+
+    def _definition(self, target: Target) -> Resolution:
+        for item in self.ctx.analysis.items:
+            if item.name_span.start_byte == target.start_byte and item.kind != "impl":
+                return Resolution([Candidate(record_of(item, self.ctx.path), 1.0, "defined here")])
+        return Resolution(reason=f"`{target.name}` is declared inside a function body, which is not indexed")
+
+    def _macro(self, name: str) -> Resolution:
+        found = [r for r in self.by_name(name) if r.kind == "macro"]
+        if not found:
+            return Resolution(reason=f"macro `{name}!` is not defined in this workspace (std or a dependency)")
+        return _rank([Candidate(r, PINNED if len(found) == 1 else GUESS, "macro_rules! definition") for r in found])
+
+    # --- names and paths -----------------------------------------------------------------
+
+    def _name(self, name: str, module: str, kinds: set[str]) -> Resolution:
+        imported = self._use_targets(module).get(name)
+        if imported:
+            found = self._path(imported.split("::"), module, kinds | PATH_KINDS, via=f"imported by `use {imported}`")
+            if found.reason and imported.split("::")[0] not in EXTERNAL_ROOTS:
+                found.reason = f"`{name}` is imported from `{imported}`, which is not defined in the workspace"
+            return found
+        local = [r for r in self.ctx.records if r.name == name and r.parent == module and r.kind in kinds]
+        if local:
+            return _rank([Candidate(r, PINNED, "defined in this module") for r in local])
+        globbed = []
+        for target in self._use_targets_glob(module):
+            globbed += [r for r in self.by_path(f"{target}::{name}", self._crate_for_path(target)) if r.kind in kinds]
+        if globbed:
+            return _rank([Candidate(r, LIKELY, "brought in by a glob import") for r in globbed])
+        if name in PRELUDE:
+            return Resolution(reason=f"`{name}` comes from Rust's standard prelude, outside the workspace")
+        anywhere = [r for r in self.by_name(name) if r.kind in kinds]
+        if not anywhere:
+            return Resolution(reason=self._not_found(name))
+        score = GUESS if len(anywhere) == 1 else GUESS / 2
+        return _rank([Candidate(r, score, f"the only {r.kind} named `{name}` in the workspace"
+                                if len(anywhere) == 1 else f"one of {len(anywhere)} items named `{name}`")
+                      for r in anywhere], ambiguity=f"`{name}` is not imported or defined in this module")
+
+    def _use_targets_glob(self, module: str) -> list[str]:
+        return [item.use_target[:-3] for item in self.ctx.analysis.items
+                if item.kind == "use" and item.parent == module and item.use_target and item.use_target.endswith("::*")]
+
+    def _crate_for_path(self, qualified: str) -> str | None:
+        return self.ctx.crate_root if qualified.split("::")[0] == "crate" else None
+
+    def _not_found(self, name: str) -> str:
+        reason = f"`{name}` is not defined in the workspace (std, a dependency, or an item a macro generates)"
+        if self.ctx.item_macros:
+            shown = ", ".join(f"`{m}!`" for m in self.ctx.item_macros[:3])
+            reason += f"; this file invokes {shown} where items are declared, which the parser cannot expand"
+        return reason
+
+    def _path(self, segments: list[str], module: str, kinds: set[str], via: str = "") -> Resolution:
+        base, rest, crate, why = self._path_base(segments, module)
+        if base is None:
+            return Resolution(reason=why)
+        why = via or why
+        if not rest:
+            qualified = "::".join(base)
+            if qualified == "crate":
+                return Resolution(reason=f"`{segments[-1]}` names the root module of a crate, not an item")
+            found = self.by_path(qualified, crate)
+            if not found and len(base) == 1:
+                return self._name(base[0], module, kinds)
+        else:
+            qualified = "::".join(base + rest)
+            found = self.by_path(qualified, crate)
+        found = [r for r in found if r.kind in kinds or r.kind == "use"]
+        found = _inherent_first(self._follow_uses(found))
+        if not found and rest and crate is None:
+            # An unrooted path (`Ledger::new`): match its tail anywhere, lower confidence.
+            suffix = "::".join(segments)
+            found = [r for r in self.by_name(segments[-1])
+                     if (r.qualified.endswith("::" + suffix) or _member_of(r, segments)) and r.kind in kinds]
+            if found:
+                return _rank([Candidate(r, GUESS if len(found) == 1 else GUESS / 2, f"matches `{suffix}`")
+                              for r in found], ambiguity=f"`{suffix}` matches several items")
+        if not found:
+            if rest:
+                owner = "::".join(base + rest[:-1])
+                return Resolution(reason=f"`{owner}` has no `{rest[-1]}` in the workspace's source: it may "
+                                  "come from a trait outside the workspace, a derive, or a macro")
+            return Resolution(reason=self._not_found("::".join(segments)))
+        return _rank([Candidate(r, PINNED, why) for r in found])
+
+    def _follow_uses(self, found: list[ItemRecord], depth: int = 0) -> list[ItemRecord]:
+        """Replace re-exports (`pub use a::B;`) by what they import."""
+        out = []
+        for record in found:
+            if record.kind != "use" or depth > 4:
+                out.append(record)
+                continue
+            target = self._use_target_of(record)
+            if target and target.split("::")[0] == "crate":
+                out += self._follow_uses(self.by_path(target, self._crate_of(record.path)), depth + 1)
+        return out
+
+    def _use_target_of(self, record: ItemRecord) -> str | None:
+        # Stored use rows carry the target in their signature (`use a::b::C as D`); read our own
+        # analysis when it is this file, else reconstruct from the signature text.
+        for item in self.ctx.analysis.items:
+            if item.kind == "use" and item.path == record.qualified and record.path == self.ctx.path:
+                return item.use_target
+        match = re.search(r"use\s+([\w:]+)(?:\s+as\s+(\w+))?\s*$", record.signature)
+        if match and (match.group(2) or match.group(1).rsplit("::", 1)[-1]) == record.name:
+            target = match.group(1)
+            parent_module = (record.parent or "crate").split("::")
+            if target.startswith("self::"):
+                return "::".join(parent_module + target.split("::")[1:])
+            return target
+        return None
+
+    def _path_base(self, segments: list[str], module: str,
+                   depth: int = 0) -> tuple[list[str] | None, list[str], str | None, str]:
+        """Resolve a path's head: (absolute prefix, remaining segments, crate dir or None, why)."""
+        head, rest = segments[0], segments[1:]
+        here = self.ctx.crate_root
+        if head == "crate":
+            return ["crate"], rest, here, "by its crate path"
+        if head == "self":
+            return module.split("::"), rest, here, "by its module path"
+        if head == "super":
+            parts = module.split("::")
+            while segments and segments[0] == "super":
+                segments = segments[1:]
+                if len(parts) > 1:
+                    parts = parts[:-1]
+            return parts, segments, here, "by its module path"
+        if head in EXTERNAL_ROOTS:
+            return None, [], None, f"`{'::'.join(segments)}` is in Rust's standard library, outside the workspace"
+        imported = self._use_targets(module).get(head)
+        if imported and depth < 4:
+            parts = imported.split("::")
+            if parts[0] in EXTERNAL_ROOTS:
+                return None, [], None, f"`{head}` is imported from `{imported}`, outside the workspace"
+            base, tail, crate, _ = self._path_base(parts + rest, module, depth + 1)
+            if base is None or (crate is None and parts[0] not in self.ctx.crate_names):
+                return None, [], None, f"`{head}` is imported from `{imported}`, outside the workspace"
+            return base, tail, crate, f"imported by `use {imported}`"
+        if any(r.name == head and r.parent == module and r.kind in TYPE_KINDS | {"mod", "trait"}
+               for r in self.ctx.records):
+            return module.split("::") + [head], rest, here, "defined in this module"
+        if head in self.ctx.crate_names:
+            return ["crate"], rest, self.ctx.crate_names[head], f"in crate `{head}`"
+        if self.by_path(f"{module}::{head}", here):
+            return module.split("::") + [head], rest, here, "a child module"
+        return [head], rest, None, "by name"
+
+    # --- self, methods, fields -----------------------------------------------------------
+
+    def _self(self, target: Target, module: str) -> Resolution:
+        if target.impl_type:
+            found = self._name(target.impl_type, module, TYPE_KINDS)
+            for candidate in found.candidates:
+                candidate.why = f"`{target.name}` in an impl of `{target.impl_type}`"
+            return found
+        if target.trait_name:
+            found = self._name(target.trait_name, module, {"trait"})
+            for candidate in found.candidates:
+                candidate.why = f"`{target.name}` inside trait `{target.trait_name}` is the implementing type"
+            return found
+        return Resolution(reason=f"`{target.name}` is used outside an impl or trait")
+
+    def receiver_type(self, receiver: Receiver | None, module: str) -> str | None:
+        """Follow `a.b.c` field by field from a known root type; None when a step is unknown."""
+        if receiver is None:
+            return None
+        current = receiver.root_type
+        for name in receiver.fields:
+            fields = [r for r in self.by_name(name) if r.kind == "field" and _owner(r) == current]
+            if len(fields) != 1:
+                return None
+            current = _field_type(fields[0].signature)
+            if current is None:
+                return None
+        return current
+
+    def _member(self, target: Target, module: str) -> Resolution:
+        name = target.name
+        kinds = {"method"} if target.role == "method" else {"field"}
+        label = "method" if target.role == "method" else "field"
+        owner = target.owner or self.receiver_type(target.receiver, module)
+        if owner == "Self":
+            owner = target.impl_type
+        if owner:  # an alias (`use item::Item as Product`) names the type it imports
+            named = self._name(owner, module, TYPE_KINDS).best
+            owner = named.item.name if named is not None else owner
+        found = [r for r in self.by_name(name) if r.kind in kinds]
+        if owner:
+            typed = _inherent_first([r for r in found if _owner(r) == owner])
+            if typed:
+                return _rank([Candidate(r, LIKELY if len(typed) == 1 else GUESS / 2,
+                                        f"{label} of `{owner}`, the receiver's type") for r in typed],
+                             ambiguity=f"`{owner}` has several items named `{name}`")
+            if not any(r.kind in TYPE_KINDS for r in self.by_name(owner)):
+                return Resolution(reason=f"the receiver has type `{owner}`, which is not a type defined in the workspace")
+            return Resolution(reason=f"`{owner}` has no {label} `{name}` in the workspace's source: it may come "
+                              "from a trait outside the workspace, a derive, or a macro")
+        if not found:
+            return Resolution(reason=f"no {label} named `{name}` is defined in the workspace "
+                              "(std, a dependency, or macro-generated)")
+        trait = _one_trait(found)
+        if trait is not None:
+            return _rank([Candidate(trait, LIKELY, f"the trait method every `{name}` in the workspace implements")])
+        receiver = f"`{target.receiver_text}`" if target.receiver_text else "the receiver"
+        if len(found) == 1:
+            return _rank([Candidate(found[0], GUESS, f"the only {label} named `{name}` in the workspace; "
+                                    f"the type of {receiver} is not known")])
+        return _rank([Candidate(r, GUESS / 2, f"{label} of `{_owner(r)}`") for r in found],
+                     ambiguity=f"{len(found)} types have a {label} named `{name}` and the type of {receiver} "
+                     "is not known")
+
+
+def _inherent_first(found: list[ItemRecord]) -> list[ItemRecord]:
+    """Rust picks an inherent method over a trait method of the same name on the same type."""
+    inherent = [r for r in found if r.kind == "method" and r.impl_type and not r.trait_name]
+    if len(inherent) == 1 and all(r is inherent[0] or (r.trait_name and r.impl_type == inherent[0].impl_type)
+                                  for r in found):
+        return inherent
+    return found
+
+
+def _member_of(record: ItemRecord, segments: list[str]) -> bool:
+    return len(segments) >= 2 and record.name == segments[-1] and _owner(record) == segments[-2]
+
+
+def _one_trait(found: list[ItemRecord]) -> ItemRecord | None:
+    """When every candidate is one trait's method or an impl of it, that trait method."""
+    declared = [r for r in found if r.impl_type is None and r.parent and "<" not in r.parent]
+    if len(declared) != 1:
+        return None
+    trait = declared[0].parent.rsplit("::", 1)[-1]
+    if all(r is declared[0] or r.trait_name == trait for r in found):
+        return declared[0]
+    return None
+
+
+def _rank(candidates: list[Candidate], ambiguity: str = "") -> Resolution:
+    """Order candidates; abstain when the best is weak or not clearly ahead of the next."""
+    unique: dict[tuple, Candidate] = {}
+    for candidate in candidates:
+        key = (candidate.item.path, candidate.item.qualified, candidate.item.start_line)
+        if key not in unique or unique[key].confidence < candidate.confidence:
+            unique[key] = candidate
+    ordered = sorted(unique.values(), key=lambda c: (-c.confidence, c.item.path, c.item.start_line))
+    resolution = Resolution(ordered)
+    if not ordered:
+        resolution.reason = "nothing found"
+    elif len(ordered) > 1 and ordered[0].confidence - ordered[1].confidence < TIE:
+        names = ", ".join(f"`{c.item.qualified}`" for c in ordered[:4])
+        more = f" and {len(ordered) - 4} more" if len(ordered) > 4 else ""
+        resolution.reason = f"ambiguous: {ambiguity + ': ' if ambiguity else ''}it could be {names}{more}"
+    elif ordered[0].confidence < FLOOR:
+        resolution.reason = f"not enough evidence: {ordered[0].why}"
+    return resolution
