@@ -1,0 +1,58 @@
+# Set-up and checks for a fresh machine: `make demo`, `make test`, `make bench`.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+# Debian's packaged crate sources: regex for the tests, a >100k-line corpus for the benchmarks.
+TEST_CRATES := librust-regex-dev librust-humantime-dev
+BENCH_CRATES := librust-regex-dev librust-serde-json-dev librust-syn-dev librust-tokio-dev librust-serde-dev
+SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
+
+.PHONY: demo test test-python test-editors bench install crates bench-crates clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	# The CPU build of torch first: an unpinned resolve would fetch a multi-GB CUDA build.
+	$(BIN)/pip install --quiet torch==2.13.0
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $@
+
+install: $(BIN)/.installed
+
+# apt-get only when a package is missing; `update` only when the install needs it.
+define apt_install
+	@missing=$$(for p in $(1); do dpkg -s $$p >/dev/null 2>&1 || echo $$p; done); \
+	if [ -n "$$missing" ]; then \
+	  echo "installing $$missing"; \
+	  $(SUDO) apt-get install -y -q $$missing >/dev/null 2>&1 || \
+	  { $(SUDO) apt-get update -q >/dev/null && $(SUDO) apt-get install -y -q $$missing >/dev/null; }; \
+	fi
+endef
+
+crates:
+	$(call apt_install,$(TEST_CRATES))
+
+bench-crates:
+	$(call apt_install,$(BENCH_CRATES))
+
+demo: install
+	$(BIN)/rusta demo
+
+test: test-python test-editors
+
+test-python: install crates
+	@# pytest exits 5 when it collects nothing (say, a -k filter that matches no test): not a failure.
+	$(BIN)/python -m pytest -q tests $(PYTEST_ARGS); rc=$$?; \
+	if [ $$rc -eq 5 ]; then echo "pytest collected no tests"; rc=0; fi; exit $$rc
+
+test-editors: install crates
+	editors/run-tests.sh
+
+bench: install bench-crates
+	$(BIN)/python bench/parse.py
+	@for b in ingest retrieval explain fix learning; do \
+	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
+	done
+
+clean:
+	rm -rf $(VENV) target editors/vscode/node_modules editors/vscode/out
