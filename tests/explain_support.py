@@ -130,7 +130,7 @@ def index(root: Path, memory_dir: Path):
     return memory
 
 
-def position(root: Path, rel: str, needle: str, nth: int = 0, delta: int = 0) -> tuple[int, int]:
+def position(root: Path, rel: str, needle: str, delta: int = 0, nth: int = 0) -> tuple[int, int]:
     """1-based line and column (Unicode scalars) of the `nth` occurrence of `needle`, plus `delta`."""
     text = (root / rel).read_text(encoding="utf-8")
     at = -1

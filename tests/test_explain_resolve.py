@@ -1,0 +1,156 @@
+"""Resolution and claims on a small crate with the hard cases: qualified paths, aliases, `Self`,
+locals with shadowing, fields, methods of the same name on different types, macros."""
+
+from pathlib import Path
+
+import pytest
+
+from explain_support import index, position, write_shop
+from rusta_lsp.analysis.workspace import discover_workspace
+from rusta_lsp.explain.engine import Explainer, Layout
+from rusta_lsp.explain.render import to_json
+
+
+@pytest.fixture(scope="module")
+def shop(tmp_path_factory):
+    root = write_shop(tmp_path_factory.mktemp("shop"))
+    memory = index(root, tmp_path_factory.mktemp("memory"))
+    yield root, Explainer(memory, root, Layout.of(discover_workspace(root)))
+    memory.close()
+
+
+def explain(shop, rel, needle, delta=0, nth=0):
+    root, explainer = shop
+    line, col = position(root, rel, needle, delta, nth)
+    return explainer.explain_at(rel, (root / rel).read_bytes(), line, col)
+
+
+def definition(explanation):
+    anchors = [a for c in explanation.claims for a in c.anchors if a.kind == "definition"]
+    assert anchors, explanation
+    return anchors[0].path, anchors[0].start_line
+
+
+# (file, needle, offset into needle) -> symbol stated as fact, and the line its definition starts
+RESOLVED = [
+    ("src/lib.rs", "Ledger::new", 8, "crate::store::Ledger::new", ("src/store.rs", 10)),
+    ("src/lib.rs", "Ledger::new", 0, "crate::store::Ledger", ("src/store.rs", 3)),  # via `pub use store::Ledger`
+    ("src/lib.rs", "Product::new", 9, "crate::item::Item::new", ("src/item.rs", 7)),  # alias `Item as Product`
+    ("src/lib.rs", "Item as Product", 9, "crate::item::Item", ("src/item.rs", 1)),  # the alias in the use itself
+    ("src/lib.rs", "ledger.apply", 7, "crate::store::Ledger::apply", ("src/store.rs", 15)),  # typed receiver, inherent first
+    ("src/lib.rs", "item.price", 5, "crate::item::Item::price", ("src/item.rs", 3)),  # receiver typed through the alias
+    ("src/lib.rs", "ledger.total", 7, "crate::store::Ledger::total", ("src/store.rs", 5)),
+    ("src/store.rs", "Self { total", 0, "crate::store::Ledger", ("src/store.rs", 3)),
+    ("src/store.rs", "self.total +=", 0, "crate::store::Ledger", ("src/store.rs", 3)),
+    ("src/store.rs", "self.total +=", 5, "crate::store::Ledger::total", ("src/store.rs", 5)),
+    ("src/store.rs", "self.apply(item", 5, "crate::store::Ledger::apply", ("src/store.rs", 15)),
+    ("src/store.rs", "Ledger::apply(self", 8, "crate::store::Ledger::apply", ("src/store.rs", 15)),
+    ("src/store.rs", "crate::Apply", 7, "crate::Apply", ("src/lib.rs", 42)),
+    ("src/lib.rs", "pub fn ring_up", 7, "crate::ring_up", ("src/lib.rs", 17)),  # definition site
+    ("src/lib.rs", "make_counter!(V", 0, "crate::make_counter", ("src/lib.rs", 9)),
+]
+
+
+@pytest.mark.parametrize("rel,needle,delta,symbol,anchor", RESOLVED, ids=[f"{r[1]}+{r[2]}" for r in RESOLVED])
+def test_resolves_with_a_definition_anchor(shop, rel, needle, delta, symbol, anchor):
+    explanation = explain(shop, rel, needle, delta)
+    assert not explanation.abstained, explanation.reason
+    assert explanation.symbol == symbol
+    assert definition(explanation) == anchor
+
+
+def test_local_shadowing_names_the_binding_in_scope(shop):
+    first = explain(shop, "src/lib.rs", "total + 1")
+    assert first.symbol == "total" and not first.abstained
+    assert definition(first) == ("src/lib.rs", 22)  # `let total = ledger.total;`
+    # The binding on line 23 shadows the one on line 22, and says so with an anchor.
+    binding = explain(shop, "src/lib.rs", "let total = total", 4)
+    texts = [c.text for c in binding.claims]
+    assert definition(binding) == ("src/lib.rs", 23)
+    assert any("shadows an earlier `total`" in t for t in texts)
+    assert binding.claims[1].anchors[0].start_line == 22
+
+
+@pytest.mark.parametrize("needle,delta,bound_on,how", [
+    ("double(seen)", 0, 25, "bound by `let`"),  # a closure stored in a local
+    ("double(seen)", 7, 27, "`match` arm"),  # bound by the arm pattern, used in its body
+    ("seen > 1", 0, 27, "`match` arm"),  # used in the arm's guard
+    ("x * 2", 0, 25, "closure parameter"),
+    ("price);", 0, 18, "a parameter"),
+])
+def test_locals_from_patterns_parameters_and_closures(shop, needle, delta, bound_on, how):
+    explanation = explain(shop, "src/lib.rs", needle, delta)
+    assert not explanation.abstained
+    assert definition(explanation) == ("src/lib.rs", bound_on)
+    assert how in explanation.claims[0].text
+
+
+def test_non_ascii_columns_are_unicode_scalars(shop):
+    root, explainer = shop
+    data = (root / "src/lib.rs").read_bytes()
+    line = data.decode().splitlines()[37]  # `let café = "ünïcödé 🎉"; let n = café.len() as u32;`
+    col = line.index("café.len") + 1  # Python indexes Unicode scalars
+    assert len(line[: col - 1].encode()) - (col - 1) == 8  # a byte count would land in the string
+    explanation = explainer.explain_at("src/lib.rs", data, 38, col)
+    assert explanation.symbol == "café" and definition(explanation) == ("src/lib.rs", 38)
+    binding = explainer.explain_at("src/lib.rs", data, 38, line.index("n = café") + 1)
+    assert binding.symbol == "n" and not binding.abstained
+
+
+def test_unknown_receiver_with_two_types_is_ambiguous_not_a_guess(shop):
+    # `thing: &mut T` with T generic: the workspace has `apply` on Ledger, Item and trait Apply.
+    explanation = explain(shop, "src/lib.rs", "thing.apply", 6)
+    assert explanation.abstained
+    assert not any(a.kind != "definition" for c in explanation.claims for a in c.anchors)
+
+
+def test_ambiguous_method_lists_candidates(shop, tmp_path):
+    root, explainer = shop
+    # A buffer the disk has not seen: a receiver whose type nothing tells.
+    text = (root / "src/lib.rs").read_text() + "\npub fn mystery(x: &mut dyn Unknown) { x.apply(1); }\n"
+    data = text.encode()
+    offset = data.index(b"x.apply(1)") + 2
+    doc = explainer.document("src/lib.rs", data)
+    explanation = explainer.explain_offset(doc, offset)
+    assert explanation.abstained and explanation.reason.startswith("ambiguous")
+    candidates = {c.text.split("`")[1] for c in explanation.claims}
+    assert {"store::Ledger::apply", "item::Item::apply"} <= candidates
+    assert all(c.text.startswith("Candidate:") for c in explanation.claims)
+
+
+def test_claims_cover_doc_callers_tests_and_readme(shop):
+    explanation = explain(shop, "src/lib.rs", "Ledger::new", 8)
+    kinds = {a.kind for c in explanation.claims for a in c.anchors}
+    assert {"definition", "doc", "reference", "test"} <= kinds
+    doc = next(c for c in explanation.claims if c.anchors[0].kind == "doc")
+    assert doc.text == "Docs: Creates an empty ledger."
+    test = next(c for c in explanation.claims if c.anchors[0].kind == "test")
+    assert "new_ledger_is_empty" in test.text  # found inside `assert_eq!` by its `Ledger::` qualifier
+    ledger = explain(shop, "src/lib.rs", "Ledger::new", 0)
+    related = [c for c in ledger.claims if c.anchors[0].kind == "related"]
+    assert related and related[0].anchors[0].path == "README.md"
+
+
+ABSTENTIONS = [
+    ("src/lib.rs", "total);", 0, "inside the arguments of `println!`"),
+    ("src/lib.rs", "//! Shop", 4, "inside a comment"),
+    ("src/lib.rs", '"{}"', 1, "inside a string literal"),
+    ("src/lib.rs", "Some(total)", 0, "standard prelude"),
+    ("src/lib.rs", "println!", 0, "not defined in this workspace"),
+    ("src/lib.rs", "Visits(n)", 0, "a macro generates it"),
+    ("src/lib.rs", "pub struct $name", 12, "inside a `macro_rules!` template"),
+    ("src/lib.rs", "u32 {", 0, "built-in primitive type"),
+    ("src/store.rs", "crate::Apply", 0, "root module of a crate"),
+    ("src/lib.rs", "thing.apply", 6, "not a type defined in the workspace"),
+    ("src/store.rs", "#[test]", 2, "attribute"),
+    ("src/lib.rs", "-> u32 {\n    let mut", 0, "no identifier"),
+]
+
+
+@pytest.mark.parametrize("rel,needle,delta,reason", ABSTENTIONS, ids=[a[3] for a in ABSTENTIONS])
+def test_every_abstention_path_says_why(shop, rel, needle, delta, reason):
+    explanation = explain(shop, rel, needle, delta)
+    assert explanation.abstained
+    assert reason in explanation.reason
+    payload = to_json(explanation)
+    assert payload["abstained"] is True and reason in payload["markdown"]

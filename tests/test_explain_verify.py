@@ -1,0 +1,101 @@
+"""The anchor verifier: a claim survives only if its anchors hold in the current files."""
+
+import shutil
+
+import pytest
+
+from explain_support import index, position, write_shop
+from rusta_lsp.analysis.workspace import discover_workspace
+from rusta_lsp.explain.claims import Anchor, Claim
+from rusta_lsp.explain.engine import Explainer, Layout
+from rusta_lsp.explain.verify import SourceReader, anchor_holds, verify
+from rusta_lsp.memory.ingest import Ingestor
+
+
+@pytest.fixture
+def files(tmp_path):
+    (tmp_path / "src").mkdir()
+    (tmp_path / "src" / "a.rs").write_text("/// Makes   a\n/// widget.\npub fn make() {}\n")
+    (tmp_path.parent / "outside.rs").write_text("pub fn make() {}\n")
+    return tmp_path
+
+
+@pytest.mark.parametrize("anchor,holds", [
+    (Anchor("src/a.rs", 3, 3, "definition", "make"), True),
+    (Anchor("src/a.rs", 1, 2, "doc", "Makes a"), True),  # runs of whitespace compare equal
+    (Anchor("src/a.rs", 1, 1, "definition", "make"), False),  # the text is not there
+    (Anchor("src/a.rs", 3, 9, "definition", "make"), False),  # range runs past the end
+    (Anchor("src/a.rs", 0, 1, "definition", ""), False),  # lines are 1-based
+    (Anchor("src/a.rs", 3, 2, "definition", ""), False),  # inverted range
+    (Anchor("src/b.rs", 1, 1, "definition", ""), False),  # no such file
+    (Anchor("../outside.rs", 1, 1, "definition", "make"), False),  # never outside the workspace
+])
+def test_anchor_holds_only_against_the_current_text(files, anchor, holds):
+    assert anchor_holds(anchor, SourceReader(files)) is holds
+
+
+def test_open_buffer_wins_over_the_disk(files):
+    reader = SourceReader(files, lambda rel: "pub fn renamed() {}\n" if rel == "src/a.rs" else None)
+    assert not anchor_holds(Anchor("src/a.rs", 3, 3, "definition", "make"), reader)
+    assert anchor_holds(Anchor("src/a.rs", 1, 1, "definition", "renamed"), reader)
+
+
+def test_a_claim_with_one_bad_anchor_is_dropped(files):
+    good = Anchor("src/a.rs", 3, 3, "definition", "make")
+    bad = Anchor("src/a.rs", 1, 1, "reference", "make")
+    kept, dropped = verify([Claim("ok", [good]), Claim("mixed", [good, bad]), Claim("bare", [])], SourceReader(files))
+    assert [c.text for c in kept] == ["ok"]
+    assert [c.text for c in dropped] == ["mixed", "bare"]
+
+
+@pytest.fixture
+def indexed(tmp_path):
+    root = write_shop(tmp_path / "shop")
+    memory = index(root, tmp_path / "memory")
+    explainer = Explainer(memory, root, Layout.of(discover_workspace(root)))
+    yield root, memory, explainer
+    memory.close()
+
+
+def _explain(root, explainer, rel, needle, delta):
+    line, col = position(root, rel, needle, delta)
+    explainer.invalidate()  # what the server does when files change
+    return explainer.explain_at(rel, (root / rel).read_bytes(), line, col)
+
+
+def _kinds(explanation):
+    return [c.anchors[0].kind for c in explanation.claims]
+
+
+def test_stale_reference_and_deleted_readme_are_dropped_after_edits(indexed):
+    root, memory, explainer = indexed
+    before = _explain(root, explainer, "src/store.rs", "fn new", 3)
+    assert "reference" in _kinds(before) and "test" in _kinds(before)
+    ledger = _explain(root, explainer, "src/store.rs", "pub struct Ledger", 11)
+    assert "related" in _kinds(ledger)
+
+    # Edit the caller and delete the README on disk; the memory still has the old rows.
+    lib = root / "src/lib.rs"
+    lib.write_text(lib.read_text().replace("Ledger::new()", "Ledger { total: 0 }"))
+    (root / "README.md").unlink()
+
+    after = _explain(root, explainer, "src/store.rs", "fn new", 3)
+    assert "reference" not in _kinds(after)
+    assert "test" in _kinds(after) and "definition" in _kinds(after)
+    assert any(a.kind == "reference" and a.path == "src/lib.rs" for c in after.dropped for a in c.anchors)
+    ledger = _explain(root, explainer, "src/store.rs", "pub struct Ledger", 11)
+    assert "related" not in _kinds(ledger)
+
+
+def test_moved_definition_abstains_until_reindexed(indexed):
+    root, memory, explainer = indexed
+    store = root / "src/store.rs"
+    store.write_text("// moved down\n" * 5 + store.read_text())
+    stale = _explain(root, explainer, "src/lib.rs", "Ledger::new", 8)
+    assert stale.abstained and "does not match the current src/store.rs" in stale.reason
+    assert stale.claims == []
+
+    Ingestor(memory, root).update_paths(["src/store.rs"], embed=False)
+    fresh = _explain(root, explainer, "src/lib.rs", "Ledger::new", 8)
+    assert not fresh.abstained
+    assert fresh.claims[0].anchors[0].start_line == 15  # five lines further down
