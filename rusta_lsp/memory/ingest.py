@@ -184,6 +184,7 @@ class Ingestor:
         self._write(changes, pacer, lambda done: report(share // 2 + done * share // 2 // max(len(changes), 1), "writing"))
         if changes:
             self.memory.build_indexes().result()
+            self.memory.prune_vectors()  # behind: vectors of texts that no longer exist
         return len(changes)
 
     def _markdown_files(self, workspace) -> list[str]:
@@ -226,6 +227,7 @@ class Ingestor:
         """Embed every item and passage that has no vector yet. Returns how many were embedded."""
         if self.embedder is None:
             return 0
+        self.memory.use_vector_model(self.embedder.name)
         return self._embed(self.memory.unembedded(), progress, cancel)
 
     def _embed(self, todo: list[tuple[str, str]], progress: Progress | None = None,
@@ -260,7 +262,8 @@ class Ingestor:
             changes = {rel: self._rows_for(rel) for rel in paths if self._indexable(rel)}
             if changes:
                 self.memory.write_files(changes).result()
-        if embed:
+        if embed and self.embedder is not None:
+            self.memory.use_vector_model(self.embedder.name)
             self._embed(self._missing_vectors(changes.values()))
         return len(changes)
 

@@ -90,8 +90,8 @@ def _fts_ranked(memory: "Memory", text: str, depth: int) -> list[tuple[str, obje
 
 def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]]:
     embedder = memory.embedder
-    if embedder is None or not embedder.available:
-        return []
+    if embedder is None or memory.vector_model() != embedder.name or not embedder.available:
+        return []  # no vectors, or vectors of another model
     try:
         vector = embedder.embed([query])[0]
     except Exception as err:  # a broken model must not break full-text search

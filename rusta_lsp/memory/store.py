@@ -348,7 +348,7 @@ class Memory:
         names = self._table_names()
         expected = schema.vectors_schema(dim)
         if "vectors" in names and self._write_table("vectors").schema != expected:
-            self._say("embedding model changed: recomputing vectors")
+            self._say(f"stored vectors are not {dim}-dimensional: recomputing them")
             self._drop("vectors")
             names.discard("vectors")
         if "vectors" not in names:
@@ -356,6 +356,27 @@ class Memory:
         self._write_table("vectors").add(pa.Table.from_pylist(rows, schema=expected))
         self._writer._committed("vectors")
         return len(rows)
+
+    def vector_model(self) -> str | None:
+        """Name of the model the stored vectors came from (None before any)."""
+        rows = self._select("meta", "key = 'vector_model'", ["value"])
+        return rows[0]["value"] if rows else None
+
+    def use_vector_model(self, name: str) -> None:
+        """Vectors of another model are not comparable: drop them when the model changes."""
+        current = self.vector_model()
+        if current == name:
+            return
+
+        def switch() -> None:
+            if current is not None:
+                self._say(f"embedding model changed ({current} -> {name}): recomputing vectors")
+                self._drop("vectors")
+            meta = self._write_table("meta")
+            meta.delete("key = 'vector_model'")
+            meta.add([{"key": "vector_model", "value": name}])
+
+        self._require_writer().submit("call", "", switch).result()
 
     def prune_vectors(self) -> Any:
         """Forget vectors no item or passage uses any more (writer thread)."""
