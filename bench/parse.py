@@ -1,6 +1,6 @@
 """Analysis throughput against a raw tree-sitter parse of the same files, in the same run.
 
-    python bench/parse.py [CORPUS_DIR ...]   (default: the Debian librust crates `make bench` installs)
+    python bench/parse.py [CRATE_DIR ...]   (default: the Debian librust crates `make bench` installs)
 
 Prints lines/s for both and their ratio (goal: the analysis keeps at least 50% of the raw
 throughput). Repeats REPEATS times and reports the best round of each, since shared machines are
@@ -20,7 +20,9 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rusta_lsp.analysis.parser import analyze_source, parse_tree  # noqa: E402
 from rusta_lsp.analysis.workspace import discover_workspace  # noqa: E402
 
-DEFAULT_CORPUS = Path("/usr/share/cargo/registry")
+REGISTRY = Path("/usr/share/cargo/registry")
+# The crates `make bench` installs (with their dependencies, more lie in the registry; these are fixed).
+CORPUS = ("regex-1", "serde-1", "serde_json-1", "syn-1", "tokio-1")
 REPEATS = int(os.environ.get("REPEATS", "3"))
 
 
@@ -44,9 +46,11 @@ def best_time(fn) -> float:
 
 
 def main() -> None:
-    roots = [Path(a) for a in sys.argv[1:]] or [DEFAULT_CORPUS]
-    crate_dirs = [d for r in roots for d in (sorted(r.iterdir()) if (r / "Cargo.toml").exists() is False else [r])
-                  if (d / "Cargo.toml").exists()]
+    crate_dirs = [Path(a) for a in sys.argv[1:]] or [
+        max(REGISTRY.glob(f"{name}.*"), default=None) for name in CORPUS]
+    missing = [name for name, d in zip(CORPUS, crate_dirs) if d is None]
+    if missing:
+        sys.exit(f"missing crates {missing}: run `make bench-crates`")
     files = load_corpus(crate_dirs)
     lines = sum(src.count(b"\n") + 1 for _, _, src, _ in files)
     if lines < 100_000:

@@ -55,7 +55,7 @@ class Span:
         return self.start_byte <= offset < self.end_byte
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)  # not frozen: frozen dataclasses construct slower, and files hold thousands
 class Ref:
     """An identifier an item's body or signature mentions (not resolved).
 

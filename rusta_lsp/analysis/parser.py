@@ -520,15 +520,10 @@ def _attach_refs(root: Node, data: bytes, index: LineIndex, items: list[Item]) -
     qualifiers = {}
     for node in captures.get("qualifier", ()):
         qualifiers[node.end_byte] = data[node.start_byte : node.end_byte].decode("utf-8", "replace")
-    best: dict[int, tuple[int, str, Node]] = {}
-    for kind, nodes in captures.items():
-        priority = _KIND_PRIORITY.get(kind)
-        if priority is None:
-            continue
-        for node in nodes:
-            seen = best.get(node.start_byte)
-            if seen is None or priority < seen[0]:
-                best[node.start_byte] = (priority, kind, node)
+    best: dict[int, tuple[str, Node]] = {}
+    for kind in sorted((k for k in captures if k in _KIND_PRIORITY), key=_KIND_PRIORITY.__getitem__):
+        for node in captures[kind]:  # the first kind to claim a node wins
+            best.setdefault(node.start_byte, (kind, node))
     # Item names are definitions, not references.
     for item in items:
         best.pop(item.name_span.start_byte, None)
@@ -538,6 +533,7 @@ def _attach_refs(root: Node, data: bytes, index: LineIndex, items: list[Item]) -
                     key=lambda i: (i.span.start_byte, -i.span.end_byte))
     stack: list[Item] = []
     next_owner = 0
+    ascii_text = index.ascii
     for start in sorted(best):
         while next_owner < len(owners) and owners[next_owner].span.start_byte <= start:
             stack.append(owners[next_owner])
@@ -546,10 +542,14 @@ def _attach_refs(root: Node, data: bytes, index: LineIndex, items: list[Item]) -
             stack.pop()
         if not stack:
             continue
-        _, kind, node = best[start]
+        kind, node = best[start]
         # `a::b` qualifier ends with `::` right before the name.
         qualifier = qualifiers.get(start - 2, "") if kind in ("path", "type", "macro") else ""
-        row, byte_col = node.start_point
-        pos = index.pos_in_line(row, byte_col)
+        row, col = node.start_point
+        if ascii_text:
+            line, col = row + 1, col + 1
+        else:
+            pos = index.pos_in_line(row, col)
+            line, col = pos.line, pos.col
         name = data[start : node.end_byte].decode("utf-8", "replace")
-        stack[-1].refs.append(Ref(name, kind, pos.line, pos.col, start, qualifier))
+        stack[-1].refs.append(Ref(name, kind, line, col, start, qualifier))
