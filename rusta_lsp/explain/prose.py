@@ -1,8 +1,8 @@
 """Optional generated prose: a causal language model summarises the anchored claims.
 
 The model only rephrases evidence. Each generated sentence is kept when it can be tied to
-claims: it cites them (`[2]`) or most of its words come from one claim; it then carries that
-claim's anchors. Everything else, including anything a small or random model invents, is dropped.
+claims: it cites them (`[2]`) or most of its words come from at most two claims; it then carries
+those claims' anchors. Everything else, including anything a small or random model invents, is dropped.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from .claims import Claim, Explanation
 MAX_NEW_TOKENS = 64
 MIN_OVERLAP = 0.6  # share of a sentence's content words that must come from its claims
 _SENTENCE = re.compile(r"(?<=[.!?])\s+")
-_CITATION = re.compile(r"\[(\d+)\]")
+_CITATION = re.compile(r"\s*\[(\d+)\]")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]{2,}")
 _STOP = {
     "the", "and", "for", "with", "this", "that", "are", "was", "its", "from", "into", "which",
@@ -41,14 +41,16 @@ def tie_sentences(text: str, claims: list[Claim]) -> list[Claim]:
     seen: set[str] = set()
     vocab = [content_words(c.text) for c in claims]
     for raw in _SENTENCE.split(text.strip()):
-        cited = sorted({int(n) - 1 for n in _CITATION.findall(raw) if 0 < int(n) <= len(claims)})
+        numbers = [int(n) for n in _CITATION.findall(raw)]
+        if any(not 0 < n <= len(claims) for n in numbers):
+            continue  # cites evidence that does not exist
+        cited = sorted({n - 1 for n in numbers})
         sentence = re.sub(r"\s+", " ", _CITATION.sub("", raw)).strip()
         words = content_words(sentence)
         if len(words) < 2 or sentence in seen:
             continue
-        if not cited:  # uncited: tie it to the single claim it borrows most from
-            best = max(range(len(claims)), key=lambda i: len(words & vocab[i]), default=None)
-            cited = [best] if best is not None else []
+        if not cited:  # uncited: tie it to the claims it borrows words from, most first
+            cited = _cover(words, vocab)
         support = set().union(*(vocab[i] for i in cited)) if cited else set()
         if not cited or len(words & support) / len(words) < MIN_OVERLAP:
             continue
@@ -56,6 +58,18 @@ def tie_sentences(text: str, claims: list[Claim]) -> list[Claim]:
         anchors = [a for i in cited for a in claims[i].anchors]
         kept.append(Claim(sentence, list(dict.fromkeys(anchors))))
     return kept
+
+
+def _cover(words: set[str], vocab: list[set[str]], most: int = 2) -> list[int]:
+    """Greedily pick the claims that cover most of the sentence's words."""
+    left, picked = set(words), []
+    for _ in range(most):
+        best = max(range(len(vocab)), key=lambda i: len(left & vocab[i]), default=None)
+        if best is None or not left & vocab[best]:
+            break
+        picked.append(best)
+        left -= vocab[best]
+    return sorted(picked)
 
 
 class Prose:
