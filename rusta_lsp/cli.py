@@ -73,6 +73,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("query")
     p.add_argument("path", nargs="?", default=".")
     p.add_argument("-k", type=int, default=10, help="number of hits")
+    p.add_argument("--mode", choices=["hybrid", "fts", "vector"], default="hybrid", help="retrieval mode")
     p.add_argument("--json", action="store_true")
     _settings_args(p)
 

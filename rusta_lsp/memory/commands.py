@@ -9,33 +9,16 @@ from pathlib import Path
 from ..config import RustaConfig, memory_uri
 from .embedder import Embedder
 from .ingest import Ingestor
-from .retrieval import MODES
 from .store import Memory
-
-
-def add_index_arguments(parser) -> None:
-    parser.add_argument("path", help="workspace root (the folder holding Cargo.toml)")
-    parser.add_argument("--json", action="store_true", help="print the JSON contract")
-    parser.add_argument("--memory", help="memory folder or LanceDB URI (default: per workspace in the cache)")
-    parser.add_argument("--no-embed", action="store_true", help="skip the embedding stage (full-text only)")
-
-
-def add_search_arguments(parser) -> None:
-    parser.add_argument("query", help="words, identifiers or a question")
-    parser.add_argument("path", help="workspace root")
-    parser.add_argument("--memory", help="memory folder or LanceDB URI (default: per workspace in the cache)")
-    parser.add_argument("-k", type=int, default=10, help="number of hits (default 10)")
-    parser.add_argument("--mode", choices=MODES, default="hybrid", help="retrieval mode (default hybrid)")
-    parser.add_argument("--json", action="store_true", help="print hits as JSON")
 
 
 class ProgressBar:
     """A one-line bar on stderr, drawn only when stderr is a terminal."""
 
-    def __init__(self, stream=sys.stderr, width: int = 30):
-        self.stream = stream
+    def __init__(self, stream=None, width: int = 30):
+        self.stream = stream or sys.stderr
         self.width = width
-        self.enabled = stream.isatty()
+        self.enabled = self.stream.isatty()
         self._last = (-1, "")
 
     def __call__(self, percent: int, message: str) -> None:
@@ -62,7 +45,7 @@ def _setup(command: str, args) -> tuple[Path, RustaConfig] | int:
     if not root.is_dir():
         return _fail(command, f"{args.path}: not a folder")
     config = getattr(args, "config", None) or RustaConfig()
-    if args.memory:
+    if getattr(args, "memory", None):
         config.memory.uri = args.memory
     return root.resolve(), config
 
@@ -79,7 +62,7 @@ def index_command(args) -> int:
     if isinstance(setup, int):
         return setup
     root, config = setup
-    embedder = None if args.no_embed else Embedder(config.model.embedding, config.device)
+    embedder = None if getattr(args, "no_embed", False) else Embedder(config.model.embedding, config.device)
     bar = ProgressBar()
     with _open(root, config, embedder) as memory:
         result = Ingestor(memory, root, embedder=embedder).run(progress=bar, embed=embedder is not None)
@@ -103,14 +86,15 @@ def search_command(args) -> int:
     root, config = setup
     if args.k < 1:
         return _fail("search", "-k must be at least 1")
-    embedder = Embedder(config.model.embedding, config.device) if args.mode != "fts" else None
+    mode = getattr(args, "mode", "hybrid")
+    embedder = Embedder(config.model.embedding, config.device) if mode != "fts" else None
     with _open(root, config, embedder) as memory:
         if memory.is_empty():
             print("rusta search: memory is empty, indexing (full-text only) first", file=sys.stderr)
             Ingestor(memory, root).run(progress=ProgressBar(), embed=False)
         if not memory.has_vectors():
             memory.embedder = None  # no vectors to compare with: don't load the model
-        hits = memory.search(args.query, k=args.k, mode=args.mode)
+        hits = memory.search(args.query, k=args.k, mode=mode)
     if args.json:
         print(json.dumps([{"path": h.path, "line": h.line, "kind": h.kind, "score": round(h.score, 6),
                            "snippet": h.snippet} for h in hits], ensure_ascii=False))
