@@ -15,6 +15,8 @@ from .loop import Job, JobContext, job_result
 from .reflection import reflect
 from .training import TrainConfig, train_calibrator
 
+ROUND_CPU_SECONDS = 60.0  # CPU seconds (ours and cargo's) one background drill round may take
+
 
 def labelled_examples(memory) -> tuple[list[list[float]], list[float]]:
     """Feature rows and right/wrong labels: every verified patch of every drill, plus the
@@ -59,30 +61,34 @@ def calibrate(root: Path, config: RustaConfig, memory, cancel: Callable[[], bool
     return summary
 
 
-def make_jobs(root: Path, config: RustaConfig, memory, driller: Driller | None = None,
+def make_jobs(root: Path, config: RustaConfig, memory: Callable[[], object], driller: Driller | None = None,
               on_model_change: Callable[[], None] = lambda: None) -> dict[str, Job]:
-    """The three jobs, bound to a workspace; `on_model_change` lets the server reload its engine."""
+    """The three jobs, bound to a workspace. `memory()` returns the writable memory when a job
+    starts (the server's memory feature may open it late); `on_model_change` lets the server
+    reload its patch engine's calibrator after a swap."""
     root = Path(root)
     state: dict[str, Driller | None] = {"driller": driller}
 
     def get_driller() -> Driller:
         if state["driller"] is None:
-            state["driller"] = Driller(root, config, memory)
+            state["driller"] = Driller(root, config, memory())
         return state["driller"]
 
     def reflect_job(ctx: JobContext) -> dict:
         ctx.progress("reflecting on the devlog", None)
-        summary = reflect(memory, root, ctx.check)
+        summary = reflect(memory(), root, ctx.check)
         summary.pop("stats")
         return job_result(**summary)
 
     def drill_job(ctx: JobContext) -> dict:
+        # One round is short, so reflection and training get their turns between rounds.
+        ctx.budget_seconds = min(ctx.budget_seconds, ROUND_CPU_SECONDS)
         return job_result(**get_driller().run_round(ctx))
 
     def train_job(ctx: JobContext) -> dict:
         ctx.progress("training the confidence model", None)
         try:
-            summary = calibrate(root, config, memory, cancel=ctx.cancel.is_set)
+            summary = calibrate(root, config, memory(), cancel=ctx.cancel.is_set)
         except InterruptedError:
             ctx.check()
             raise

@@ -13,6 +13,7 @@ is a JSON file under the memory folder, so a restart continues where the last ru
 from __future__ import annotations
 
 import json
+import logging
 import os
 import resource
 import threading
@@ -23,6 +24,7 @@ from typing import Any, Callable
 
 from ..config import HeartbeatConfig
 
+log = logging.getLogger(__name__)
 HOUR = 3600.0
 JOB_ORDER = ("reflect", "drill", "train")
 STATE_FILE = "heartbeat_state.json"
@@ -158,6 +160,10 @@ class Heartbeat:
         self.last_edit = self.clock()
         self._cancel.set()
 
+    def cancel_current(self) -> None:
+        """Stop the running job (the client cancelled its progress) without resetting idleness."""
+        self._cancel.set()
+
     def run_now(self, job: str = "drill") -> None:
         """Run `job` at the next tick, idle or not (the `rusta.drillNow` command); budget still applies."""
         self._forced = job
@@ -238,6 +244,9 @@ class Heartbeat:
             result = {**result, "finished": started}
         except Cancelled:
             result = None
+        except Exception as err:  # a failing job must not kill the heartbeat: record it, go on
+            log.exception("heartbeat job %s failed", name)
+            result = {"error": f"{type(err).__name__}: {err}", "finished": started}
         finally:
             spent = max(0.0, cpu_seconds() - started_cpu)
             self.current = None

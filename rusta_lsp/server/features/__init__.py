@@ -7,6 +7,7 @@ from .base import Feature
 
 def all_features() -> list[type[Feature]]:
     from .explain import ExplainFeature
+    from .heartbeat import HeartbeatFeature
     from .symbols import SymbolsFeature
 
-    return [SymbolsFeature, ExplainFeature]
+    return [SymbolsFeature, ExplainFeature, HeartbeatFeature]

@@ -1,0 +1,166 @@
+"""The heartbeat in the server: idle-time jobs, `$/progress` while one runs, `rusta/heartbeat`
+status notifications, the commands `rusta.drillNow` and `rusta.showReport`, and pre-emption on
+every edit. The loop lives in its own thread (rusta_lsp.heartbeat.loop); handlers here only
+forward events to it and status from it."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from ...heartbeat.jobs import make_jobs
+from ...heartbeat.loop import Heartbeat
+from ...heartbeat.report import build_report, render_html
+from ...memory.store import Memory
+from ...config import memory_uri
+from ...patches.confidence import load_calibrator
+from ...patches.engine import PatchEngine
+from ...patches.shadow import state_dir
+from ..documents import Document
+from .base import Feature
+
+log = logging.getLogger(__name__)
+
+NOTIFICATION = "rusta/heartbeat"
+DRILL_NOW = "rusta.drillNow"
+SHOW_REPORT = "rusta.showReport"
+
+
+class HeartbeatFeature(Feature):
+    name = "heartbeat"
+
+    def __init__(self, server):
+        super().__init__(server)
+        self.beat: Heartbeat | None = None
+        self._own_memory: Memory | None = None
+        self._shown_job: str | None = None  # the job whose $/progress is open
+        self._job_done: asyncio.Event | None = None
+        self._reporter = None
+        self._drill_pending = False
+        self._memory_lock = threading.Lock()
+
+    def register(self) -> None:
+        self.handle_command(DRILL_NOW, self.drill_now)
+        self.handle_command(SHOW_REPORT, self.show_report)
+
+    # --- lifecycle -----------------------------------------------------------------------
+
+    async def on_initialized(self) -> None:
+        if self.server.root is not None:
+            self._start()
+
+    def _start(self) -> None:
+        root, config = self.server.root, self.server.config
+        jobs = make_jobs(root, config, self._memory, on_model_change=self._reload_calibrators)
+        self.beat = Heartbeat(config.heartbeat, jobs, state_dir(root, config), on_status=self._on_status)
+        if self._drill_pending:
+            self.beat.run_now("drill")
+            self._drill_pending = False
+        self.beat.start()
+
+    async def on_config_changed(self) -> None:
+        if self.beat is not None:
+            await self.server.run_blocking(self.beat.stop)
+            self._start()
+
+    async def on_document_changed(self, doc: Document) -> None:
+        if self.beat is not None:
+            self.beat.notify_edit()
+
+    async def on_document_saved(self, doc: Document) -> None:
+        if self.beat is not None:
+            self.beat.notify_edit()  # a save starts the user's own checks: make room for them
+
+    async def on_shutdown(self) -> None:
+        if self.beat is not None:
+            await self.server.run_blocking(self.beat.stop)
+        if self._own_memory is not None:
+            self._own_memory.close()
+
+    # --- memory and models (called from the heartbeat thread) ----------------------------
+
+    def _memory(self) -> Memory:
+        """The memory feature's writable memory; our own only when no such feature runs (one writer)."""
+        shared = getattr(self.server, "memory", None)
+        if shared is not None:
+            return shared
+        if any(f.name == "memory" for f in self.server.features):
+            raise RuntimeError("the workspace memory is not open yet")
+        with self._memory_lock:  # the heartbeat thread and a report request may both get here first
+            if self._own_memory is None:
+                self._own_memory = Memory.open(memory_uri(self.server.config, self.server.root), self.server.root)
+            return self._own_memory
+
+    def _reload_calibrators(self) -> None:
+        """A retrained confidence model was saved: the server's patch engines pick it up."""
+        calibrator = load_calibrator(state_dir(self.server.root, self.server.config))
+        for feature in self.server.features:
+            engine = getattr(feature, "engine", None)
+            if isinstance(engine, PatchEngine):
+                engine.calibrator = calibrator
+
+    # --- status and progress --------------------------------------------------------------
+
+    def _on_status(self, status: dict) -> None:
+        """From the heartbeat thread: notify the client, open/close `$/progress` around jobs."""
+        self.server.notify(NOTIFICATION, status)
+        job = status["job"]
+        if job != self._shown_job:
+            if self._shown_job is not None:
+                self.server.call_soon(self._end_progress)
+            if job is not None:
+                self.server.call_soon(self._begin_progress, job)
+            self._shown_job = job
+        elif job is not None and status["progress"]:
+            self.server.call_soon(self._report_progress, status["progress"]["message"])
+
+    def _begin_progress(self, job: str) -> None:
+        done = self._job_done = asyncio.Event()
+        self.server.spawn(self._progress(job, done), f"heartbeat-progress-{job}")
+
+    async def _progress(self, job: str, done: asyncio.Event) -> None:
+        async with self.server.progress(f"Rusta heartbeat: {job}") as reporter:
+            self._reporter = reporter
+            while not done.is_set():
+                try:
+                    await asyncio.wait_for(done.wait(), 0.2)
+                except asyncio.TimeoutError:
+                    if reporter.cancel.is_set() and self.beat is not None:
+                        self.beat.cancel_current()  # the user pressed cancel on the progress
+            self._reporter = None
+
+    def _report_progress(self, message: str) -> None:
+        if self._reporter is not None:
+            self._reporter.report(message=message)
+
+    def _end_progress(self) -> None:
+        if self._job_done is not None:
+            self._job_done.set()
+
+    # --- commands ------------------------------------------------------------------------
+
+    def drill_now(self, params: Any) -> dict:
+        if self.server.root is None:
+            return {"state": "unavailable", "reason": "no workspace folder"}
+        if self.beat is None:  # the command beat `initialized` to us: drill as soon as we start
+            self._drill_pending = True
+            return {"state": "starting"}
+        self.beat.run_now("drill")
+        return self.beat.status()
+
+    async def show_report(self, params: Any) -> dict:
+        """Render the HTML report under the memory folder; returns {"path": ...} for the client to open."""
+        if self.server.root is None:
+            return {"path": None, "reason": "no workspace folder"}
+        return await self.server.run_blocking(self._write_report)
+
+    def _write_report(self) -> dict:
+        root, config = self.server.root, self.server.config
+        folder = state_dir(root, config)
+        report = build_report(self._memory(), root, folder)
+        path = folder / "report.html"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(render_html(report), encoding="utf-8")
+        return {"path": str(path)}
