@@ -45,7 +45,8 @@ def test_principle_with_anchors_then_retired_when_the_code_changes(workspace):
     outcomes = ["restored"] * 5 + ["wrong"]
     rows = [drill_row(i, 5 if i % 2 else 9, o, 0.9) for i, o in enumerate(outcomes)]
     memory.put_rows("drills", rows, "id")
-    memory.log_event("feedback", {"code": "E0507", "action": "applied", "source": "rustc"})
+    memory.log_event("patch_outcome", {"code": "E0507", "correct": True, "source": "rustc"})
+    memory.log_event("patch_outcome", {"code": "E0507", "correct": False, "source": "rustc", "drill": True}).result()
 
     summary = reflect(memory, root)
     principles = memory.rows("principles")
@@ -94,7 +95,7 @@ def test_stale_exemplar_retires(workspace):
 
 def test_code_stats_counts_events_and_drills():
     events = [{"kind": "diagnostic", "payload": {"code": "E0308"}},
-              {"kind": "feedback", "payload": {"code": "E0308", "action": "rejected"}}]
+              {"kind": "patch_outcome", "payload": {"code": "E0308", "correct": False}}]
     drills = [{"code": "E0308", "outcome": "abstained", "confidence": None},
               {"code": "E0308", "outcome": "restored", "confidence": 0.8, "correct": True}]
     stats = code_stats(events, drills)["E0308"]

@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..config import RustaConfig
 from ..patches.candidate import Candidate, apply_edits, has_placeholder
-from ..patches.confidence import ConfidenceContext, features
+from ..patches.confidence import OUTCOME_EVENT, ConfidenceContext, features
 from ..patches.engine import DiagnosticFix, FixReport, PatchEngine
 from ..patches.shadow import ShadowWorkspace, state_dir
 from ..patches.verify import Verifier
@@ -317,6 +317,9 @@ class Driller:
         if self.memory is not None:
             self.memory.put_rows(TABLE, [row], "id", wait=False)
         self._log("drill", {k: row[k] for k in ("kind", "code", "outcome", "confidence", "round", "on_target")}, mutation)
+        if best is not None:  # the (code, generator) history the confidence features read
+            self._log(OUTCOME_EVENT, {"code": row["code"], "source": best["source"], "correct": best["correct"],
+                                      "drill": True}, mutation)
         return row
 
     def _log(self, kind: str, payload: dict, mutation: Mutation) -> None:

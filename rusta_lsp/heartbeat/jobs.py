@@ -8,7 +8,7 @@ from typing import Callable
 import torch
 
 from ..config import RustaConfig
-from ..patches.confidence import Calibrator, calibrator_path, load_calibrator
+from ..patches.confidence import OUTCOME_EVENT, Calibrator, calibrator_path, load_calibrator
 from ..patches.shadow import state_dir
 from .drills import TABLE as DRILLS, Driller
 from .loop import Job, JobContext, job_result
@@ -30,11 +30,11 @@ def labelled_examples(memory) -> tuple[list[list[float]], list[float]]:
         for patch in drill.get("patches", []):
             rows.append(patch["features"])
             labels.append(float(bool(patch["correct"])))
-    for event in memory.events(kind="feedback"):
+    for event in memory.events(kind=OUTCOME_EVENT):
         payload = event["payload"]
-        if payload.get("features") and payload.get("action") in ("applied", "rejected"):
+        if payload.get("features") and not payload.get("drill"):
             rows.append(payload["features"])
-            labels.append(float(payload["action"] == "applied"))
+            labels.append(float(bool(payload.get("correct"))))
     return rows, labels
 
 

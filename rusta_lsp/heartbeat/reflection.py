@@ -13,6 +13,7 @@ import time
 from pathlib import Path
 from typing import Callable
 
+from ..patches.confidence import OUTCOME_EVENT
 from .drills import OUTCOMES
 
 PRINCIPLES = "principles"
@@ -76,8 +77,8 @@ def code_stats(events: list[dict], drills: list[dict]) -> dict[str, dict]:
         payload = event.get("payload") or {}
         if event["kind"] == "diagnostic":
             entry(payload.get("code", ""))["seen"] += 1
-        elif event["kind"] == "feedback" and payload.get("action") in ("applied", "rejected"):
-            entry(payload.get("code", ""))[payload["action"]] += 1
+        elif event["kind"] == OUTCOME_EVENT and not payload.get("drill"):  # the user's verdict on a patch
+            entry(payload.get("code", ""))["applied" if payload.get("correct") else "rejected"] += 1
         elif event["kind"] == "user_fix":
             entry(payload.get("code", ""))["user_fixes"] += 1
     for row in drills:
