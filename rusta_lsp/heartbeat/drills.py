@@ -20,7 +20,7 @@ from pathlib import Path
 
 from ..config import RustaConfig
 from ..patches.candidate import Candidate, apply_edits, has_placeholder
-from ..patches.confidence import OUTCOME_EVENT, ConfidenceContext, features
+from ..patches.confidence import OUTCOME_EVENT
 from ..patches.engine import DiagnosticFix, FixReport, PatchEngine
 from ..patches.shadow import ShadowWorkspace, state_dir
 from ..patches.verify import Verifier
@@ -84,19 +84,64 @@ def target_fix(report: FixReport, mutation: Mutation) -> DiagnosticFix | None:
     return None
 
 
-def labelled_patches(fix: DiagnosticFix, mutated: bytes, original: bytes, path: str, history: dict) -> list[dict]:
-    """Every verified patch of the diagnostic with its features and whether it was right."""
+def labelled_patches(fix: DiagnosticFix, mutated: bytes, original: bytes, path: str) -> list[dict]:
+    """Every verified patch of the diagnostic with the features its confidence came from and
+    whether it was right."""
     rows = []
-    for rank, cand in enumerate(fix.patches):
-        feats = cand.extra.get("features") or features(cand, ConfidenceContext(history, rank))
+    for cand in fix.patches:
+        if not cand.extra.get("features"):
+            continue
         rows.append({
-            "features": [float(v) for v in feats],
+            "features": [float(v) for v in cand.extra["features"]],
             "confidence": float(cand.confidence),
             "correct": patch_restores(cand, mutated, original, path),
             "source": cand.source,
             "title": cand.title,
         })
     return rows
+
+
+def attempt(engine: PatchEngine, root: Path, mutation: Mutation, round_: int = 0, cancel=None) -> dict | None:
+    """Let the engine fix one mutation (as an overlay in its shadow) and label the answer.
+
+    Stores nothing: the drills store their rows; the benchmark evaluates held-out mutations with it.
+    None when the file no longer holds the original text or the mutation broke nothing.
+    """
+    try:
+        original = (root / mutation.path).read_bytes()
+        mutated = mutation.apply(original)
+    except (OSError, ValueError):
+        return None
+    started = time.monotonic()
+    report = engine.fix(overlays={mutation.path: mutated.decode("utf-8", "replace")}, cancel=cancel)
+    fix = target_fix(report, mutation)
+    if fix is None:
+        return None
+    patches = labelled_patches(fix, mutated, original, mutation.path)
+    best = patches[0] if patches else None
+    return {
+        "id": f"{mutation.id}:{round_}",
+        "mutation_id": mutation.id,
+        "kind": mutation.kind,
+        "path": mutation.path,
+        "line": mutation.line,
+        # The site's line as the user wrote it: principles anchored here retire when it changes.
+        "snippet": original.splitlines()[mutation.line - 1].decode("utf-8", "replace").strip(),
+        "code": fix.diagnostic.code or "",
+        "codes": sorted({f.diagnostic.code or "" for f in report.fixes}),
+        "on_target": fix.diagnostic.code in mutation.expected_codes,
+        "outcome": label(fix, mutated, original, mutation.path),
+        "abstained": fix.abstained,
+        # Whether the best patch was right, offered or not: what its confidence should predict.
+        "correct": bool(best and best["correct"]),
+        "source": best["source"] if best else "",
+        "confidence": best["confidence"] if best else None,
+        "threshold": report.threshold,
+        "patches": patches,
+        "round": round_,
+        "ts": time.time(),
+        "seconds": round(time.monotonic() - started, 3),
+    }
 
 
 # --- scheduling by gap tension -------------------------------------------------------------------
@@ -274,51 +319,17 @@ class Driller:
         return summarize(done, self.state, changes)
 
     def drill(self, mutation: Mutation, ctx: JobContext) -> dict | None:
-        """One drill; None when the mutation no longer applies or broke nothing."""
-        try:
-            original = (self.root / mutation.path).read_bytes()
-            mutated = mutation.apply(original)
-        except (OSError, ValueError):
-            return None
-        started = time.monotonic()
-        report = self.engine.fix(overlays={mutation.path: mutated.decode("utf-8", "replace")}, cancel=ctx.cancel)
+        """One drill, stored and logged; None when the mutation no longer applies or broke nothing."""
+        row = attempt(self.engine, self.root, mutation, self.state.round, ctx.cancel)
         ctx.check()
-        fix = target_fix(report, mutation)
-        if fix is None:
-            self._log("drill_inert", {"mutation": mutation.to_json()}, mutation)
+        if row is None:
+            self._log("drill_skipped", {"mutation": mutation.id, "kind": mutation.kind}, mutation)
             return None
-        outcome = label(fix, mutated, original, mutation.path)
-        history = self.engine._history()
-        patches = labelled_patches(fix, mutated, original, mutation.path, history)
-        best = patches[0] if patches else None
-        row = {
-            "id": f"{mutation.id}:{self.state.round}",
-            "mutation_id": mutation.id,
-            "kind": mutation.kind,
-            "path": mutation.path,
-            "line": mutation.line,
-            # The site's line as the user wrote it: principles anchored here retire when it changes.
-            "snippet": original.splitlines()[mutation.line - 1].decode("utf-8", "replace").strip(),
-            "code": fix.diagnostic.code or "",
-            "codes": sorted({f.diagnostic.code or "" for f in report.fixes}),
-            "on_target": fix.diagnostic.code in mutation.expected_codes,
-            "outcome": outcome,
-            "abstained": fix.abstained,
-            # Whether the best patch was right, offered or not: what its confidence should predict.
-            "correct": bool(best and best["correct"]),
-            "source": best["source"] if best else "",
-            "confidence": best["confidence"] if best else None,
-            "threshold": report.threshold,
-            "patches": patches,
-            "round": self.state.round,
-            "ts": time.time(),
-            "seconds": round(time.monotonic() - started, 3),
-        }
         if self.memory is not None:
             self.memory.put_rows(TABLE, [row], "id", wait=False)
         self._log("drill", {k: row[k] for k in ("kind", "code", "outcome", "confidence", "round", "on_target")}, mutation)
-        if best is not None:  # the (code, generator) history the confidence features read
-            self._log(OUTCOME_EVENT, {"code": row["code"], "source": best["source"], "correct": best["correct"],
+        if row["patches"]:  # the (code, generator) history the confidence features read
+            self._log(OUTCOME_EVENT, {"code": row["code"], "source": row["source"], "correct": row["correct"],
                                       "drill": True}, mutation)
         return row
 
