@@ -36,18 +36,20 @@ class Cancelled(Exception):
 
 
 class CancelToken:
-    def __init__(self) -> None:
-        self._event = threading.Event()
+    """Cancelled once any of its events is set (say, the client's cancel and the shutdown)."""
+
+    def __init__(self, *events: threading.Event) -> None:
+        self._events = events or (threading.Event(),)
 
     def cancel(self) -> None:
-        self._event.set()
+        self._events[0].set()
 
     @property
     def cancelled(self) -> bool:
-        return self._event.is_set()
+        return any(event.is_set() for event in self._events)
 
     def check(self) -> None:
-        if self._event.is_set():
+        if self.cancelled:
             raise Cancelled()
 
 

@@ -7,6 +7,7 @@ before vectors are filled in) hybrid quietly degrades to full-text.
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 from dataclasses import fields
@@ -32,11 +33,16 @@ def words(text: str) -> list[str]:
     """Identifiers and their parts: `find_iter` -> find_iter, find, iter; `HashMap` -> hash, map."""
     out: list[str] = []
     for word in _WORD.findall(text):
-        out.append(word)
-        parts = [p for chunk in word.split("_") for p in _CAMEL.findall(chunk)]
-        if len(parts) > 1 or (parts and parts[0] != word):
-            out.extend(p.lower() for p in parts)
+        out.extend(_with_parts(word))
     return out
+
+
+@functools.lru_cache(maxsize=65536)  # code repeats its identifiers: split each once
+def _with_parts(word: str) -> tuple[str, ...]:
+    parts = [p for chunk in word.split("_") for p in _CAMEL.findall(chunk)]
+    if len(parts) > 1 or (parts and parts[0] != word):
+        return (word, *(p.lower() for p in parts))
+    return (word,)
 
 
 def fts_query(query: str) -> str:

@@ -353,7 +353,15 @@ class Memory:
             names.discard("vectors")
         if "vectors" not in names:
             self._db.create_table("vectors", schema=expected)
-        self._write_table("vectors").add(pa.Table.from_pylist(rows, schema=expected))
+        table = self._write_table("vectors")
+        # Two passes may embed the same new text (a save during a full pass): store it once.
+        wanted = sql_in("text_hash", [r["text_hash"] for r in rows])
+        found = table.search().where(wanted).select(["text_hash"]).limit(_NO_LIMIT).to_arrow()
+        present = set(found.column("text_hash").to_pylist())
+        rows = [r for r in rows if r["text_hash"] not in present]
+        if not rows:
+            return 0
+        table.add(pa.Table.from_pylist(rows, schema=expected))
         self._writer._committed("vectors")
         return len(rows)
 

@@ -23,6 +23,7 @@ from dataclasses import dataclass, field
 from datetime import timedelta
 from typing import Any, Callable
 
+import pyarrow as pa
 from lancedb.index import FTS
 
 log = logging.getLogger(__name__)
@@ -182,7 +183,8 @@ class Writer:
         for name in ("items", "refs", "passages"):
             new_rows = [row for rows in written for row in getattr(rows, name)]
             if new_rows:
-                self._open_table(name).add(new_rows)
+                table = self._open_table(name)
+                table.add(pa.Table.from_pylist(new_rows, schema=table.schema))
                 self._committed(name)
         if written:
             self._open_table("files").add([rows.file for rows in written])

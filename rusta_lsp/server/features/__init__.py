@@ -7,7 +7,9 @@ from .base import Feature
 
 def all_features() -> list[type[Feature]]:
     from .explain import ExplainFeature
+    from .fixes import FixesFeature
     from .heartbeat import HeartbeatFeature
+    from .memory import MemoryFeature
     from .symbols import SymbolsFeature
 
-    return [SymbolsFeature, ExplainFeature, HeartbeatFeature]
+    return [MemoryFeature, SymbolsFeature, ExplainFeature, FixesFeature, HeartbeatFeature]
