@@ -7,6 +7,7 @@ import pytest
 
 from explain_support import index, position, write_shop
 from rusta_lsp.analysis.workspace import discover_workspace
+from rusta_lsp.explain.catalog import Catalog
 from rusta_lsp.explain.engine import Explainer, Layout
 from rusta_lsp.explain.render import to_json
 
@@ -15,7 +16,7 @@ from rusta_lsp.explain.render import to_json
 def shop(tmp_path_factory):
     root = write_shop(tmp_path_factory.mktemp("shop"))
     memory = index(root, tmp_path_factory.mktemp("memory"))
-    yield root, Explainer(memory, root, Layout.of(discover_workspace(root)))
+    yield root, Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
     memory.close()
 
 
@@ -136,7 +137,7 @@ ABSTENTIONS = [
     ("src/lib.rs", "//! Shop", 4, "inside a comment"),
     ("src/lib.rs", '"{}"', 1, "inside a string literal"),
     ("src/lib.rs", "Some(total)", 0, "standard prelude"),
-    ("src/lib.rs", "println!", 0, "not defined in this workspace"),
+    ("src/lib.rs", "println!", 0, "macro of Rust's standard library"),
     ("src/lib.rs", "Visits(n)", 0, "a macro generates it"),
     ("src/lib.rs", "pub struct $name", 12, "inside a `macro_rules!` template"),
     ("src/lib.rs", "u32 {", 0, "built-in primitive type"),

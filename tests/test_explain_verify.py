@@ -7,6 +7,7 @@ import pytest
 from explain_support import index, position, write_shop
 from rusta_lsp.analysis.workspace import discover_workspace
 from rusta_lsp.explain.claims import Anchor, Claim
+from rusta_lsp.explain.catalog import Catalog
 from rusta_lsp.explain.engine import Explainer, Layout
 from rusta_lsp.explain.verify import SourceReader, anchor_holds, verify
 from rusta_lsp.memory.ingest import Ingestor
@@ -52,7 +53,7 @@ def test_a_claim_with_one_bad_anchor_is_dropped(files):
 def indexed(tmp_path):
     root = write_shop(tmp_path / "shop")
     memory = index(root, tmp_path / "memory")
-    explainer = Explainer(memory, root, Layout.of(discover_workspace(root)))
+    explainer = Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
     yield root, memory, explainer
     memory.close()
 

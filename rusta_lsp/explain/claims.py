@@ -225,23 +225,15 @@ def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
 
 def related_claims(index, item: ItemRecord, limits: Limits) -> list[Claim]:
     """README and docs passages that mention the item by name."""
-    search = getattr(index, "search", None)
-    if search is None or limits.related <= 0:
-        return []
-    word = re.compile(rf"(?<![\w]){re.escape(item.name)}(?![\w])")
+    word = re.compile(rf"(?<!\w){re.escape(item.name)}(?!\w)")
     out = []
-    for hit in search(f"{item.name} {summary(item.doc)}", k=8, mode="fts"):
-        passage = hit.passage
-        if hit.kind != "passage" or passage is None or not word.search(passage.text):
-            continue
-        line = next((n for n, l in enumerate(passage.text.splitlines()) if word.search(l)), 0)
-        excerpt = passage.text.splitlines()[line].strip() if passage.text else ""
+    for passage in index.passages_mentioning(item.name, limits.related):
+        lines = passage.text.splitlines()
+        excerpt = next((l.strip() for l in lines if word.search(l)), "")
         out.append(Claim(
             f"Mentioned in `{passage.path}`: “{excerpt[:160]}”",
             [Anchor(passage.path, passage.start_line, passage.end_line, "related", item.name)],
         ))
-        if len(out) >= limits.related:
-            break
     return out
 
 

@@ -12,6 +12,7 @@ from ..config import RustaConfig, memory_uri
 from ..errors import UsageError
 from ..memory.ingest import Ingestor
 from ..memory.store import Memory
+from .catalog import Catalog
 from .engine import Explainer, Layout
 from .render import terminal, to_json
 
@@ -56,7 +57,7 @@ def explain_command(args) -> int:
             print("rusta explain: memory is empty, indexing the workspace first", file=sys.stderr)
             Ingestor(memory, root).run(embed=False)
         layout = Layout.of(discover_workspace(root))
-        explainer = Explainer(memory, root, layout, generator=generator)
+        explainer = Explainer(Catalog(memory), root, layout, generator=generator)
         explanation = explainer.explain_at(rel, path.read_bytes(), line, col, prose=generator is not None)
     if getattr(args, "json", False):
         print(json.dumps(to_json(explanation), ensure_ascii=False))

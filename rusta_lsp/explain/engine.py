@@ -23,7 +23,7 @@ from .claims import (
     generic_claim, history_claims, local_claims, related_claims, usage_claims,
 )  # fmt: skip
 from .locate import locate
-from .resolve import FileContext, Index, Resolver
+from .resolve import FileContext, Index, Resolver, record_of
 from .verify import SourceReader, verify
 
 _ITEM_LEVEL = {"source_file", "declaration_list"}
@@ -58,6 +58,7 @@ class Document:
     analysis: FileAnalysis
     index: LineIndex
     item_macros: list[str]
+    records: list = field(default_factory=list)  # the analysis items as memory records
 
 
 def _item_macros(root) -> list[str]:
@@ -117,7 +118,8 @@ class Explainer:
         module = source.module_path if source else "crate"
         analysis = analyze_source(data, path, module, test_file=bool(source and source.target == "test"))
         tree = parse_tree(data)
-        doc = Document(path, data, tree, analysis, LineIndex(data), _item_macros(tree.root_node))
+        doc = Document(path, data, tree, analysis, LineIndex(data), _item_macros(tree.root_node),
+                       [record_of(item, path) for item in analysis.items])
         with self._lock:
             self._documents[key] = doc
             while len(self._documents) > CACHE_DOCUMENTS:
@@ -171,7 +173,7 @@ class Explainer:
             doc.path, doc.analysis, crate_root=self.layout.crate_root(doc.path),
             crate_roots=[c.root for c in self.layout.crates],
             crate_names={c.name.replace("-", "_"): c.root for c in self.layout.crates},
-            item_macros=doc.item_macros,
+            item_macros=doc.item_macros, records=doc.records,
         )
         resolver = Resolver(self.index, ctx)
         resolution = resolver.resolve(target)

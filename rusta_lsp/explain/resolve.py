@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Protocol
 
 from ..analysis.model import FileAnalysis, Item
-from ..memory.records import ItemRecord, RefRecord
+from ..memory.records import ItemRecord, PassageRecord, RefRecord
 from .locate import Receiver, Target
 
 TYPE_KINDS = {"struct", "enum", "trait", "type", "union"}
@@ -29,6 +29,15 @@ PRELUDE = {
     "FnOnce", "Send", "Sync", "Sized", "Debug", "Hash", "drop",
 }  # fmt: skip
 
+# Macros of std and core: without a workspace definition in the same crate, the name is theirs.
+STD_MACROS = {
+    "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
+    "println", "print", "eprintln", "eprint", "format", "format_args", "write", "writeln", "panic",
+    "vec", "matches", "todo", "unimplemented", "unreachable", "dbg", "concat", "stringify",
+    "include", "include_str", "include_bytes", "env", "option_env", "cfg", "line", "column", "file",
+    "module_path", "compile_error", "thread_local", "macro_rules", "try",
+}  # fmt: skip
+
 PINNED = 0.95  # Rust's scoping rules name this item
 LIKELY = 0.85  # a glob import or a typed receiver points at it
 GUESS = 0.6  # the only item of that name in the workspace, but scope does not prove it
@@ -37,12 +46,14 @@ FLOOR = 0.5  # below this nothing is stated
 
 
 class Index(Protocol):
-    """What resolution reads from the memory (rusta_lsp.memory.store.Memory provides it)."""
+    """What explain reads from the memory (explain.catalog.Catalog provides it over a Memory)."""
 
     def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]: ...
     def lookup_path(self, qualified: str) -> list[ItemRecord]: ...
     def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]: ...
     def tests_referencing(self, name: str) -> list[ItemRecord]: ...
+    def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]: ...
+    def events(self, kind: str | None = None) -> list[dict]: ...
 
 
 @dataclass
@@ -181,10 +192,21 @@ class Resolver:
         return Resolution(reason=f"`{target.name}` is declared inside a function body, which is not indexed")
 
     def _macro(self, name: str) -> Resolution:
+        """macro_rules! scoping is textual and per crate: same file first, then the same crate."""
         found = [r for r in self.by_name(name) if r.kind == "macro"]
+        here = [r for r in found if r.path == self.ctx.path]
+        crate = [r for r in found if self._crate_of(r.path) == self.ctx.crate_root]
+        if here:
+            return _rank([Candidate(r, PINNED, "macro_rules! in this file") for r in here])
+        if crate:
+            return _rank([Candidate(r, LIKELY, "macro_rules! in this crate") for r in crate],
+                         ambiguity=f"several macros named `{name}!` in this crate")
+        if name in STD_MACROS:
+            return Resolution(reason=f"`{name}!` is a macro of Rust's standard library")
         if not found:
             return Resolution(reason=f"macro `{name}!` is not defined in this workspace (std or a dependency)")
-        return _rank([Candidate(r, PINNED if len(found) == 1 else GUESS, "macro_rules! definition") for r in found])
+        return _rank([Candidate(r, GUESS, f"macro_rules! in another crate of the workspace") for r in found],
+                     ambiguity=f"`{name}!` is defined in several crates")
 
     # --- names and paths -----------------------------------------------------------------
 

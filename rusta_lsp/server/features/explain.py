@@ -14,6 +14,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ...config import memory_uri
+from ...explain.catalog import Catalog
 from ...explain.engine import Explainer, Layout
 from ...explain.render import file_uri_link, markdown, to_json
 from ...memory.store import Memory
@@ -52,7 +53,9 @@ class ExplainFeature(Feature):
         memory = getattr(self.server, "memory", None)
         if memory is None:
             memory = self._own_memory = Memory.open(memory_uri(self.server.config, root), root, read_only=True)
-        return Explainer(memory, root, Layout.of(self.server.workspace_model), buffers=self._buffer)
+        catalog = Catalog(memory, auto_load=True)
+        catalog.load()  # in the executor: the first hover then answers from the snapshot
+        return Explainer(catalog, root, Layout.of(self.server.workspace_model), buffers=self._buffer)
 
     def _buffer(self, rel: str) -> str | None:
         for doc in list(self.server.documents.values()):
@@ -64,8 +67,8 @@ class ExplainFeature(Feature):
         explainer = self.explainer
         if explainer is not None:
             shared = getattr(self.server, "memory", None)
-            if shared is not None and explainer.index is not shared:
-                explainer.index = shared  # the memory feature started after us
+            if shared is not None and explainer.index.memory is not shared:
+                explainer.index = Catalog(shared, auto_load=True)  # the memory feature started after us
                 explainer.invalidate()
         return explainer
 

@@ -1,0 +1,153 @@
+"""An in-process copy of the memory's items and references, for lookups at hover speed.
+
+A LanceDB filter scan costs 10-20 ms on a 150k-line workspace and a hover needs several; a dict
+lookup costs microseconds. The copy is reloaded in a background thread when the tables' versions
+move (checked at most once a second), and lookups fall back to the memory until the first load
+ends. A copy that lags a save is harmless: every claim is verified against the current files.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from dataclasses import fields
+
+from ..memory.records import ItemRecord, PassageRecord, RefRecord
+
+log = logging.getLogger(__name__)
+
+CHECK_EVERY = 1.0  # seconds between version checks
+_ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
+_REF_COLUMNS = [f.name for f in fields(RefRecord)]
+_PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+
+
+class _Snapshot:
+    def __init__(self, items: list[ItemRecord], refs: dict[str, list], passages: list[PassageRecord]):
+        self.by_name: dict[str, list[ItemRecord]] = {}
+        self.by_qualified: dict[str, list[ItemRecord]] = {}
+        for item in sorted(items, key=lambda r: (r.path, r.start_line)):
+            self.by_name.setdefault(item.name, []).append(item)
+            self.by_qualified.setdefault(item.qualified, []).append(item)
+        self.refs = refs  # column name -> values, one row per reference
+        self.refs_by_name: dict[str, list[int]] = {}
+        for row, name in enumerate(refs.get("name", [])):
+            self.refs_by_name.setdefault(name, []).append(row)
+        self.passages = passages
+        self.passages_by_word: dict[str, list[int]] = {}
+        for number, passage in enumerate(passages):
+            for word in set(_WORD.findall(passage.text)):
+                self.passages_by_word.setdefault(word, []).append(number)
+
+    def ref(self, row: int) -> RefRecord:
+        return RefRecord(**{c: self.refs[c][row] for c in _REF_COLUMNS})
+
+
+class Catalog:
+    """The `resolve.Index` protocol over a memory, served from a snapshot once loaded."""
+
+    def __init__(self, memory, auto_load: bool = False):
+        self.memory = memory
+        # True in the server: load a snapshot behind, follow version changes. False for one-shot
+        # use (the CLI): every lookup queries the memory.
+        self.auto_load = auto_load
+        self._snapshot: _Snapshot | None = None
+        self._loaded: tuple | None = None
+        self._checked = 0.0
+        self._loading = threading.Lock()
+
+    # --- loading -------------------------------------------------------------------------
+
+    def _table(self, name: str):
+        # TODO(memory): a public Memory API for bulk reads and table versions (requests.md).
+        return self.memory._read_table(name)
+
+    def _rows(self, name: str, columns: list[str]):
+        return self._table(name).to_arrow().select(columns)
+
+    def _version(self) -> tuple | None:
+        try:
+            return tuple(self._table(name).version for name in ("items", "refs", "passages"))
+        except Exception:
+            return None
+
+    def load(self) -> bool:
+        """Read both tables now (blocking). False when another load is running or nothing is there."""
+        if not self._loading.acquire(blocking=False):
+            return False
+        try:
+            version = self._version()
+            if version is None:
+                return False
+            items = [ItemRecord(**row) for row in self._rows("items", _ITEM_COLUMNS).to_pylist()]
+            refs = self._rows("refs", _REF_COLUMNS)
+            columns = {name: refs.column(name).to_pylist() for name in _REF_COLUMNS}
+            passages = [PassageRecord(**row) for row in self._rows("passages", _PASSAGE_COLUMNS).to_pylist()]
+            self._snapshot = _Snapshot(items, columns, passages)
+            self._loaded = version
+            return True
+        except Exception as err:  # keep serving from the memory itself
+            log.warning("explain: cannot load the memory snapshot: %s", err)
+            return False
+        finally:
+            self._loading.release()
+
+    def _current(self) -> _Snapshot | None:
+        now = time.monotonic()
+        if self.auto_load and now - self._checked >= CHECK_EVERY:
+            self._checked = now
+            if self._version() != self._loaded and not self._loading.locked():
+                threading.Thread(target=self.load, name="rusta-explain-catalog", daemon=True).start()
+        return self._snapshot
+
+    # --- the Index protocol --------------------------------------------------------------
+
+    def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]:
+        snap = self._current()
+        if snap is None:
+            return self.memory.lookup_name(name, kind)
+        found = snap.by_name.get(name, [])
+        return [r for r in found if kind is None or r.kind == kind]
+
+    def lookup_path(self, qualified: str) -> list[ItemRecord]:
+        snap = self._current()
+        if snap is None:
+            return self.memory.lookup_path(qualified)
+        return list(snap.by_qualified.get(qualified, []))
+
+    def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
+        snap = self._current()
+        if snap is None:
+            return self.memory.references(name, qualifier)
+        refs = [snap.ref(row) for row in snap.refs_by_name.get(name, [])]
+        refs = [r for r in refs if qualifier is None or r.qualifier == qualifier]
+        return sorted(refs, key=lambda r: (r.path, r.line, r.col))
+
+    def tests_referencing(self, name: str) -> list[ItemRecord]:
+        snap = self._current()
+        if snap is None:
+            return self.memory.tests_referencing(name)
+        enclosing = {snap.refs["enclosing"][row] for row in snap.refs_by_name.get(name, [])
+                     if snap.refs["in_test"][row]}
+        found = [r for q in sorted(enclosing) for r in snap.by_qualified.get(q, []) if r.is_test]
+        return sorted(found, key=lambda r: (r.path, r.start_line))
+
+    def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]:
+        """README/docs passages that contain `name` as a word, most mentions first."""
+        snap = self._current()
+        if snap is None:
+            hits = self.memory.search(name, k=40, mode="fts")  # items rank with passages: look deep
+            found = [h.passage for h in hits if h.kind == "passage" and h.passage is not None]
+        else:
+            found = [snap.passages[n] for n in snap.passages_by_word.get(name, [])]
+        word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")
+        counted = [(len(word.findall(p.text)), p) for p in found]
+        counted = [(n, p) for n, p in counted if n]
+        counted.sort(key=lambda pair: (-pair[0], pair[1].path, pair[1].start_line))
+        return [p for _, p in counted[:k]]
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        return self.memory.events(kind)

@@ -1,0 +1,51 @@
+"""The in-process catalog answers exactly what the memory answers, and follows its changes."""
+
+import time
+
+import pytest
+
+from explain_support import index, write_shop
+from rusta_lsp.explain import catalog as catalog_module
+from rusta_lsp.explain.catalog import Catalog
+from rusta_lsp.memory.ingest import Ingestor
+
+NAMES = ["Ledger", "new", "apply", "total", "Item", "price", "ring_up", "Apply", "nothing_by_this_name"]
+
+
+@pytest.fixture
+def shop(tmp_path):
+    root = write_shop(tmp_path / "shop")
+    memory = index(root, tmp_path / "memory")
+    yield root, memory
+    memory.close()
+
+
+def test_snapshot_equals_memory_queries(shop):
+    _, memory = shop
+    direct, loaded = Catalog(memory), Catalog(memory)
+    assert loaded.load()
+    for name in NAMES:
+        assert loaded.lookup_name(name) == direct.lookup_name(name)
+        assert loaded.lookup_name(name, "method") == direct.lookup_name(name, "method")
+        assert loaded.references(name) == direct.references(name)
+        assert loaded.references(name, "Ledger") == direct.references(name, "Ledger")
+        assert loaded.tests_referencing(name) == direct.tests_referencing(name)
+        assert loaded.passages_mentioning(name, 2) == direct.passages_mentioning(name, 2)
+    for qualified in ["crate::store::Ledger::new", "crate::item::Item", "crate::nope"]:
+        assert loaded.lookup_path(qualified) == direct.lookup_path(qualified)
+    assert [p.path for p in loaded.passages_mentioning("Ledger", 2)] == ["README.md"]
+
+
+def test_snapshot_follows_memory_versions(shop, monkeypatch):
+    root, memory = shop
+    monkeypatch.setattr(catalog_module, "CHECK_EVERY", 0.0)
+    following = Catalog(memory, auto_load=True)
+    assert following.load()
+    assert following.lookup_name("refund") == []
+    store = root / "src/store.rs"
+    store.write_text(store.read_text() + "\npub fn refund() {}\n")
+    Ingestor(memory, root).update_paths(["src/store.rs"], embed=False)
+    deadline = time.monotonic() + 30
+    while not following.lookup_name("refund") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [r.qualified for r in following.lookup_name("refund")] == ["crate::store::refund"]
