@@ -74,6 +74,14 @@ def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
     return data
 
 
+def patched(contents: dict[str, bytes], edits) -> dict[str, bytes]:
+    """The new text of every file the edits touch."""
+    by_path: dict[str, list[Edit]] = {}
+    for e in edits:
+        by_path.setdefault(e.path, []).append(e)
+    return {p: apply_edits(contents.get(p, b""), es) for p, es in by_path.items()}
+
+
 def map_offset(offset: int, edits: list[Edit]) -> int:
     """Where a byte offset of the old text lands after the edits (inside a replaced range: its start)."""
     shift = 0

@@ -12,14 +12,6 @@ from .engine import FixReport, PatchEngine, apply_report
 from .oracle import Cancelled
 
 
-def add_arguments(parser) -> None:
-    parser.add_argument("path", help="crate or workspace root (the folder holding Cargo.toml)")
-    parser.add_argument("--json", action="store_true", help="print the JSON contract")
-    parser.add_argument("--memory", help="memory folder or LanceDB URI (default: per workspace in the cache)")
-    parser.add_argument("--apply", action="store_true",
-                        help="write the best patch of each error whose confidence clears the threshold")
-
-
 def _fail(message: str) -> int:
     print(f"rusta fix: {message}", file=sys.stderr)
     return 2
@@ -42,9 +34,7 @@ def fix_command(args) -> int:
         return _fail(f"{args.path}: not a crate or workspace root (no Cargo.toml)")
     if shutil.which("cargo") is None:
         return _fail("cargo not found on PATH")
-    config = getattr(args, "config", None) or RustaConfig()
-    if args.memory:
-        config.memory.uri = args.memory
+    config = getattr(args, "config", None) or RustaConfig()  # cli.py fills it from the flags
     memory = _open_memory(memory_uri(config, root), root)
     try:
         engine = PatchEngine(root, config, memory)

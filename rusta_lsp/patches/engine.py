@@ -16,7 +16,7 @@ from pathlib import Path
 from ..analysis.model import Pos
 from ..analysis.positions import LineIndex
 from ..config import RustaConfig
-from .candidate import Candidate, Edit, apply_edits, overlapping
+from .candidate import Candidate, Edit, overlapping, patched
 from .confidence import (
     OUTCOME_EVENT, ConfidenceContext, features, history_from_rows, load_calibrator,
 )
@@ -77,20 +77,13 @@ class FixReport:
         ]}
 
 
-def patched(contents: dict[str, bytes], edits) -> dict[str, bytes]:
-    by_path: dict[str, list[Edit]] = {}
-    for e in edits:
-        by_path.setdefault(e.path, []).append(e)
-    return {p: apply_edits(contents.get(p, b""), es) for p, es in by_path.items()}
-
-
 def _digest(data: bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
 class PatchEngine:
     def __init__(self, root: Path, config: RustaConfig | None = None, memory=None,
-                 workers: int = 1, budget_s: float = 90.0, generators=GENERATORS):
+                 workers: int = 1, budget_s: float = 30.0, generators=GENERATORS):
         self.root = Path(root).resolve()
         self.config = config or RustaConfig()
         self.memory = memory
@@ -253,12 +246,15 @@ class PatchEngine:
             state = json.loads(self._state_file().read_text())
         except (OSError, ValueError):
             return
-        now = {(d.code, d.message, d.primary.path) for d in errors}
+        # An error is the same one when code, message, file and flagged text agree (lines move).
+        now = {(d.code, d.message, d.primary.path, contents[d.primary.path][d.primary.byte_start : d.primary.byte_end])
+               for d in errors}
         rows = []
         for old in state.get("errors", []):
             before = state["files"].get(old["path"], "").encode()
             after = contents.get(old["path"])
-            if after is None or (old["code"], old["message"], old["path"]) in now or before == after:
+            same = (old["code"], old["message"], old["path"], before[old["start"] : old["end"]])
+            if after is None or same in now or before == after:
                 continue
             if _digest(after) in self._applied_digests():
                 continue  # our own patch, not the user's

@@ -23,18 +23,23 @@ SKIP_DIRS = {"target", ".git", ".hg", ".svn", "node_modules", ".rusta", ".venv",
 MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
+def _workspace_id(root: Path) -> str:
+    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
+    return f"{root.resolve().name}-{digest}"
+
+
 def state_dir(root: Path, config: RustaConfig) -> Path:
     """A local folder for the patch engine's state: the memory folder when it is a local path,
     else one per workspace in the cache (a remote memory URI cannot hold a cargo target)."""
     uri = memory_uri(config, root)
     if "://" not in uri:
         return Path(uri)
-    digest = hashlib.sha256(str(root.resolve()).encode()).hexdigest()[:12]
-    return cache_home() / "state" / f"{root.resolve().name}-{digest}"
+    return cache_home() / "state" / _workspace_id(root)
 
 
 def shadow_base(root: Path, config: RustaConfig) -> Path:
-    return state_dir(root, config) / "shadow"
+    # Keyed by the workspace too: one memory folder may serve several workspaces.
+    return state_dir(root, config) / "shadow" / _workspace_id(root)
 
 
 def target_dir(root: Path, config: RustaConfig) -> Path:

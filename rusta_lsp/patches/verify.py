@@ -1,22 +1,28 @@
 """Verification: a candidate is verified when cargo, run in the shadow with the candidate applied,
 no longer reports the target error and reports no error that was not there before.
 
-The best untried candidate of every diagnostic goes into one batch (one cargo run). When the batch
-brings a new error, the candidates whose target vanished are re-checked one by one (spread over
-the shadow slots), since any of them may be the culprit. Rounds repeat for the alternatives until
-each diagnostic has enough verified candidates, runs out, or the time budget is spent.
+The best untried candidate of every diagnostic goes into one batch (one cargo run). When a batch
+brings a new error, the candidates whose target vanished are split in halves and re-checked
+(bisection: a culprit among n costs about 2·log2(n) runs instead of n), down to single
+candidates. Rounds repeat for the alternatives until each diagnostic has enough verified
+candidates, runs out, or the time budget is spent. With several shadow slots, halves run in
+parallel, each slot with its own mirror and target directory.
 """
 
 from __future__ import annotations
 
+import queue
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from .candidate import Candidate, Edit, has_placeholder, map_offset, overlapping
+from ..analysis.parser import parse_tree
+from .candidate import Candidate, Edit, has_placeholder, map_offset, overlapping, patched
 from .diagnostics import CargoResult, Diagnostic
 from .oracle import CargoOracle, Cancelled, is_cancelled
 from .shadow import ShadowWorkspace
+
+OUT_OF_TIME = "not checked: time budget spent"
 
 
 @dataclass
@@ -64,17 +70,15 @@ def merge(candidates: list[Candidate]) -> list[Edit]:
 
 class Verifier:
     def __init__(self, shadows: list[ShadowWorkspace], oracle: CargoOracle,
-                 budget_s: float = 60.0, max_verified: int = 2, max_tries: int = 6):
+                 budget_s: float = 30.0, max_verified: int = 2, max_tries: int = 6):
         self.shadows = shadows
         self.oracle = oracle
         self.budget_s = budget_s
         self.max_verified = max_verified  # per diagnostic: a second verified one exposes ambiguity
         self.max_tries = max_tries  # per diagnostic
-
-    def _run(self, shadow: ShadowWorkspace, edits: list[Edit], before: list[Diagnostic], cancel) -> Outcome:
-        with shadow.applied(edits):
-            result = self.oracle.check(shadow.mirror, shadow.target, cancel)
-        return compare(before, result, edits)
+        self._free: queue.Queue[ShadowWorkspace] = queue.Queue()
+        for shadow in shadows:
+            self._free.put(shadow)
 
     def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel=None) -> None:
         """Mark candidates verified or not, in place. `queues` maps a diagnostic key (error_key)
@@ -85,72 +89,75 @@ class Verifier:
                 c.errors_before = len(before)
                 if has_placeholder(c):
                     c.reason = "inserts a placeholder"
+                elif self._breaks_syntax(c):
+                    c.reason = "does not parse"  # tree-sitter says so; no cargo run needed
         pending = {k: [c for c in cs if not c.reason][: self.max_tries] for k, cs in queues.items()}
-        while True:
-            if is_cancelled(cancel):
-                raise Cancelled()
-            batch = self._next_batch(pending, queues)
-            if not batch:
-                break
-            if time.monotonic() > deadline:
-                for cs in pending.values():
-                    for c in cs:
-                        c.reason = c.reason or "not checked: time budget spent"
-                break
-            outcome = self._run(self.shadows[0], merge(batch), before, cancel)
-            suspects = []
-            for cand in batch:
-                target = error_key(cand.diagnostic)
-                if target not in outcome.gone:
-                    cand.reason = "the error remains"
-                    cand.errors_after = outcome.errors_after
-                elif outcome.new:
-                    suspects.append(cand)
-                else:
-                    cand.verified = True
-                    cand.errors_after = outcome.errors_after
-            if suspects and len(batch) == 1:
-                self._judge_alone(suspects[0], outcome)
-            elif suspects:
-                self._one_by_one(suspects, before, cancel)
+        while batch := self._next_batch(pending, queues):
+            self._check(batch, before, cancel, deadline)
+        for cands in queues.values():
+            for c in cands:
+                if not c.verified and not c.reason:
+                    c.reason = OUT_OF_TIME
+
+    def _breaks_syntax(self, cand: Candidate) -> bool:
+        shadow = self.shadows[0]
+        for path, data in patched(shadow.contents, cand.edits).items():
+            if parse_tree(data).root_node.has_error and not parse_tree(shadow.read(path)).root_node.has_error:
+                return True
+        return False
 
     def _next_batch(self, pending: dict, queues: dict) -> list[Candidate]:
+        """The next untried candidate of every diagnostic that still needs one, without overlaps."""
         batch: list[Candidate] = []
         for key, cands in pending.items():
-            verified = sum(c.verified for c in queues[key])
-            if verified >= self.max_verified:
+            if sum(c.verified for c in queues[key]) >= self.max_verified:
                 cands.clear()
-            while cands:
-                cand = cands[0]
-                if any(overlapping(cand.edits, b.edits) for b in batch):
-                    break  # next round
+            if cands and not any(overlapping(cands[0].edits, b.edits) for b in batch):
                 batch.append(cands.pop(0))
-                break
         return batch
 
-    def _judge_alone(self, cand: Candidate, outcome: Outcome) -> None:
-        cand.errors_after = outcome.errors_after
-        if outcome.new:
-            first = outcome.new[0]
-            cand.reason = f"brings a new error: {first.code or ''} {first.message}".replace("  ", " ")
-        else:
-            cand.verified = True
+    def _run(self, edits: list[Edit], before: list[Diagnostic], cancel) -> Outcome:
+        shadow = self._free.get()
+        try:
+            with shadow.applied(edits):
+                result = self.oracle.check(shadow.mirror, shadow.target, cancel)
+        finally:
+            self._free.put(shadow)
+        return compare(before, result, edits)
 
-    def _one_by_one(self, cands: list[Candidate], before: list[Diagnostic], cancel) -> None:
-        slots = self.shadows
-        chunks = [cands[i :: len(slots)] for i in range(len(slots))]
-
-        def work(slot: int) -> None:
-            for cand in chunks[slot]:
-                outcome = self._run(slots[slot], merge([cand]), before, cancel)
-                if error_key(cand.diagnostic) not in outcome.gone:
-                    cand.reason = "the error remains"
-                    cand.errors_after = outcome.errors_after
-                else:
-                    self._judge_alone(cand, outcome)
-
-        if len(slots) == 1:
-            work(0)
+    def _check(self, batch: list[Candidate], before: list[Diagnostic], cancel, deadline: float) -> None:
+        if is_cancelled(cancel):
+            raise Cancelled()
+        if time.monotonic() > deadline:
+            for cand in batch:
+                cand.reason = OUT_OF_TIME
             return
-        with ThreadPoolExecutor(len(slots)) as pool:
-            list(pool.map(work, range(len(slots))))
+        outcome = self._run(merge(batch), before, cancel)
+        hopeful = []
+        for cand in batch:
+            cand.errors_after = outcome.errors_after
+            if error_key(cand.diagnostic) not in outcome.gone:
+                cand.reason = "the error remains"
+            else:
+                hopeful.append(cand)
+        # Candidates with the same edits (one `use` for several errors) stand or fall together.
+        units: dict[frozenset, list[Candidate]] = {}
+        for cand in hopeful:
+            units.setdefault(frozenset(merge([cand])), []).append(cand)
+        if not outcome.new:
+            for cand in hopeful:
+                cand.verified = True
+        elif len(units) <= 1 and len(hopeful) == len(batch):
+            first = outcome.new[0]
+            for cand in hopeful:
+                cand.reason = f"brings a new error: {first.code or ''} {first.message}".replace("  ", " ")
+        else:
+            groups = list(units.values())
+            halves = [sum(groups[: len(groups) // 2], []), sum(groups[len(groups) // 2 :], [])]
+            halves = [h for h in halves if h]
+            if len(self.shadows) > 1 and len(halves) == 2:
+                with ThreadPoolExecutor(2) as pool:
+                    list(pool.map(lambda h: self._check(h, before, cancel, deadline), halves))
+            else:
+                for half in halves:
+                    self._check(half, before, cancel, deadline)

@@ -22,7 +22,7 @@ KINDS = {
 }
 MAX_PER_DIAGNOSTIC = 3
 USE_LINE = re.compile(rb"^(pub(\([^)]*\))?\s+)?use\s[^;]*;[ \t]*\r?\n", re.M)
-HEADER_LINE = re.compile(rb"^(//!.*|#!\[.*\]\s*|\s*)\r?\n")
+HEADER_LINE = re.compile(rb"(//!.*|#!\[.*\]\s*|\s*)\r?\n")
 
 
 def use_insertion_point(text: bytes) -> int:

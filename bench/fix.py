@@ -1,0 +1,232 @@
+"""Verified patches against the baseline "blindly apply rustc's first suggestion", same run.
+
+    python bench/fix.py [--cases 220] [--per-kind 4] [--out bench/out/fix.json]
+
+Corpus: seeded mutations (rusta_lsp.heartbeat.mutations, shared with the drills) of real crates
+(Debian librust sources: humantime, either, termcolor, fixedbitset, scopeguard) and the repo's
+examples/ledger. Each case breaks one site; the engine sees the mutated file as an unsaved buffer.
+
+Right = the patch gives back the original text (whitespace aside). For both Rusta (best patch at
+the threshold) and the baseline (rustc's first suggestion of the target diagnostic) it reports:
+fix rate (right / fixable cases), precision (right / offered), coverage (offered / cases), and on
+the no-fix kinds (missing argument, struct field, match arm) abstention and placeholders offered.
+Time to a verified fix is compared with one bare incremental `cargo check` of the mutated crate,
+measured right after on the same shadow (the floor). A 2-fold cross-fitted calibrator shows what
+training on drills would do to precision and fix rate.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests"))
+
+from debian_crates import copy_debian_crate  # noqa: E402
+
+from rusta_lsp.config import read_config  # noqa: E402
+from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
+from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
+from rusta_lsp.patches.candidate import Candidate, Edit, apply_edits, has_placeholder  # noqa: E402
+from rusta_lsp.patches.confidence import Calibrator, precision_threshold  # noqa: E402
+from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
+from rusta_lsp.patches.generators import rustc  # noqa: E402
+from rusta_lsp.patches.generators import GenContext  # noqa: E402
+
+CRATES = ["humantime-2.1.0", "either-1.6.1", "termcolor-1.1.2", "fixedbitset-0.4.2", "scopeguard-1.1.0"]
+NO_FIX_KINDS = {"remove_field_init", "remove_argument", "remove_match_arm"}
+
+
+def workspaces(work: Path) -> list[Path]:
+    out = []
+    for name in CRATES:
+        dest = work / name
+        if not dest.exists():
+            copy_debian_crate(name, dest)
+        out.append(dest)
+    ledger = work / "ledger"
+    if not ledger.exists():
+        import shutil
+
+        shutil.copytree(ROOT / "examples" / "ledger", ledger, ignore=shutil.ignore_patterns("target"))
+    out.append(ledger)
+    return out
+
+
+def right(candidate: Candidate | None, mutated: bytes, original: bytes, path: str) -> bool:
+    """The patch gives back the original text, or the same lines in another order (an `use`
+    inserted one line off)."""
+    if candidate is None:
+        return False
+    if patch_restores(candidate, mutated, original, path):
+        return True
+    if any(e.path != path for e in candidate.edits):
+        return False
+    lines = lambda data: sorted(l.strip() for l in data.splitlines() if l.strip())  # noqa: E731
+    return lines(apply_edits(mutated, list(candidate.edits))) == lines(original)
+
+
+def baseline(fix, contents) -> dict:
+    """rustc's first suggestion for the target diagnostic, applied without checking."""
+    sugs = rustc.generate(fix.diagnostic, GenContext(contents)) if fix else []
+    if not sugs:
+        return {"offered": False, "right": False, "placeholder": False}
+    first = sugs[0]
+    return {"offered": True, "placeholder": has_placeholder(first), "candidate": first}
+
+
+def floor_seconds(engine: PatchEngine, path: str) -> float:
+    """One bare incremental `cargo check` of the mutated crate: rewrite the file, check once."""
+    shadow = engine.shadows[0]
+    with shadow.applied([Edit(path, 0, 0, "")]):
+        started = time.monotonic()
+        engine.oracle.check(shadow.mirror, shadow.target)
+        return time.monotonic() - started
+
+
+def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
+    original = (root / mutation.path).read_bytes()
+    try:
+        mutated = mutation.apply(original)
+    except ValueError:
+        return None
+    started = time.monotonic()
+    runs = engine.oracle.runs
+    report = engine.fix(overlays={mutation.path: mutated.decode("utf-8", "replace")})
+    seconds = time.monotonic() - started
+    cargo_runs = engine.oracle.runs - runs
+    fix = target_fix(report, mutation)
+    if fix is None:
+        return None  # the mutation broke nothing
+    floor = floor_seconds(engine, mutation.path)
+    best = fix.best
+    base = baseline(fix, report.contents)
+    cand: Candidate | None = base.pop("candidate", None)
+    base["right"] = right(cand, mutated, original, mutation.path)
+    return {
+        "crate": root.name, "kind": mutation.kind, "code": fix.diagnostic.code or "", "line": mutation.line,
+        "no_fix": mutation.kind in NO_FIX_KINDS,
+        "offered": best is not None,
+        "right": right(best, mutated, original, mutation.path),
+        "placeholder": any(has_placeholder(p) for p in fix.patches),
+        "confidence": best.confidence if best else (fix.patches[0].confidence if fix.patches else None),
+        "source": best.source if best else "",
+        "reason": fix.reason,
+        "seconds": seconds, "floor": floor, "cargo_runs": cargo_runs,
+        "verified_any": bool(fix.patches),
+        "patches": [
+            {"features": p.extra["features"], "right": right(p, mutated, original, mutation.path),
+             "confidence": p.confidence, "rank": i}
+            for i, p in enumerate(fix.patches)
+        ],
+        "baseline": base,
+    }
+
+
+def rates(cases: list[dict], offered_key, right_key) -> dict:
+    fixable = [c for c in cases if not c["no_fix"]]
+    offered = [c for c in fixable if offered_key(c)]
+    right = [c for c in offered if right_key(c)]
+    nofix = [c for c in cases if c["no_fix"]]
+    return {
+        "fix_rate": len(right) / max(1, len(fixable)),
+        "precision": len(right) / max(1, len(offered)),
+        "coverage": len(offered) / max(1, len(fixable)),
+        "abstention_no_fix": sum(not offered_key(c) for c in nofix) / max(1, len(nofix)),
+    }
+
+
+def cross_fitted(cases: list[dict], target: float) -> dict:
+    """2-fold: fit the calibrator on one half's verified patches, answer the other half with it."""
+    folds = [cases[0::2], cases[1::2]]
+    offered = right = fixable = 0
+    for i in (0, 1):
+        train = [p for c in folds[1 - i] for p in c["patches"]]
+        cal = Calibrator.prior().fit([p["features"] for p in train], [p["right"] for p in train])
+        scores = cal.predict_many([p["features"] for p in train])
+        threshold = precision_threshold(scores, [p["right"] for p in train], target) or target
+        for c in folds[i]:
+            fixable += not c["no_fix"]
+            if not c["patches"]:
+                continue
+            probs = cal.predict_many([p["features"] for p in c["patches"]])
+            j = max(range(len(probs)), key=probs.__getitem__)
+            if probs[j] >= threshold and not c["no_fix"]:
+                offered += 1
+                right += c["patches"][j]["right"]
+    return {"fix_rate": right / max(1, fixable), "precision": right / max(1, offered),
+            "coverage": offered / max(1, fixable)}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--cases", type=int, default=220)
+    parser.add_argument("--per-kind", type=int, default=4)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--work", default=str(ROOT / "bench" / "out" / "fix-work"))
+    parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "fix.json"))
+    args = parser.parse_args()
+    work = Path(args.work)
+    config, _ = read_config({"memory": {"uri": str(work / "memory")}})
+    groups = defaultdict(list)  # (kind, crate) -> mutations, in the corpus' seeded order
+    for root in workspaces(work):
+        for m in mutation_corpus(root, seed=args.seed, per_kind=args.per_kind):
+            groups[(m.kind, root.name)].append((root, m))
+    # Round-robin over kinds and crates, so any prefix of the run spreads over both.
+    order = [x for _, x in sorted(
+        ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items)
+    )]
+    engines = {}
+    cases = []
+    started = time.monotonic()
+    for root, mutation in order:
+        if len(cases) >= args.cases:
+            break
+        engine = engines.get(root) or engines.setdefault(root, PatchEngine(root, config))
+        case = run_case(engine, root, mutation)
+        if case:
+            cases.append(case)
+            print(f"[{len(cases):3}] {case['crate']:18} {case['kind']:17} {case['code']:6} "
+                  f"rusta={'right' if case['right'] else 'wrong' if case['offered'] else 'abstain':7} "
+                  f"base={'right' if case['baseline']['right'] else 'wrong' if case['baseline']['offered'] else '-':5} "
+                  f"{case['seconds']:.2f}s/{case['floor']:.2f}s", flush=True)
+    for engine in engines.values():
+        engine.shadows[0].sync()
+    target = config.abstain.target_precision
+    ratios = [c["seconds"] / max(c["floor"], 1e-3) for c in cases if c["verified_any"]]
+    summary = {
+        "cases": len(cases), "no_fix_cases": sum(c["no_fix"] for c in cases),
+        "codes": dict(Counter(c["code"] for c in cases)), "kinds": dict(Counter(c["kind"] for c in cases)),
+        "threshold": target,
+        "rusta": rates(cases, lambda c: c["offered"], lambda c: c["right"]),
+        "baseline_first_suggestion": rates(cases, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
+        "rusta_cross_fitted": cross_fitted(cases, target),
+        "placeholders_offered": {"rusta": sum(c["placeholder"] and c["offered"] for c in cases),
+                                 "baseline": sum(c["baseline"]["placeholder"] for c in cases)},
+        "time": {
+            "median_fix_s": statistics.median([c["seconds"] for c in cases]),
+            "median_floor_s": statistics.median([c["floor"] for c in cases]),
+            "median_ratio_verified": statistics.median(ratios) if ratios else None,
+            "p90_ratio_verified": sorted(ratios)[int(0.9 * (len(ratios) - 1))] if ratios else None,
+            "mean_cargo_runs": statistics.mean([c["cargo_runs"] for c in cases]),
+        },
+        "wall_s": time.monotonic() - started,
+    }
+    Path(args.out).parent.mkdir(parents=True, exist_ok=True)
+    Path(args.out).write_text(json.dumps({"summary": summary, "cases": cases}, indent=1))
+    print(json.dumps(summary, indent=1))
+    r, b = summary["rusta"], summary["baseline_first_suggestion"]
+    print(f"\n{'':22}{'rusta':>10}{'baseline':>10}")
+    for key in ("fix_rate", "precision", "coverage", "abstention_no_fix"):
+        print(f"{key:22}{r[key]:10.3f}{b[key]:10.3f}")
+
+
+if __name__ == "__main__":
+    main()

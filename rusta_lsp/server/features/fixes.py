@@ -1,0 +1,218 @@
+"""Verified fixes: hint diagnostics where cargo accepted a patch, quick fixes with confidence.
+
+On save (debounced) the patch engine checks the workspace in its shadow, with open buffers
+overlaid; a newer edit cancels the running check. Code actions are answered from the engine's
+last report only (no cargo on that path); their edits are filled in by codeAction/resolve when
+the client supports it. `rusta.feedback` records whether an applied patch was right.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from typing import Any
+
+from lsprotocol import types
+
+from ...analysis.positions import LineIndex
+from ...patches.candidate import Candidate, patched
+from ...patches.confidence import OUTCOME_EVENT
+from ...patches.engine import DiagnosticFix, FixReport, PatchEngine
+from ...patches.oracle import Cancelled
+from .. import convert
+from ..documents import path_to_uri
+from .base import Feature
+
+log = logging.getLogger(__name__)
+DEBOUNCE_S = 0.3
+
+
+def action_title(cand: Candidate) -> str:
+    return f"Rusta: {cand.title} (verified, {cand.confidence:.0%})"
+
+
+class FixesFeature(Feature):
+    name = "fixes"
+
+    def __init__(self, server):
+        super().__init__(server)
+        self.engine: PatchEngine | None = None
+        self._cancel = threading.Event()
+        self._generation = 0
+        self._published: set[str] = set()
+
+    def register(self) -> None:
+        self.handle(types.TEXT_DOCUMENT_CODE_ACTION, self.code_action, types.CodeActionOptions(
+            code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True))
+        self.handle(types.CODE_ACTION_RESOLVE, self.resolve)
+        self.handle_command("rusta.feedback", self.feedback)
+
+    # --- running the engine ------------------------------------------------------------------
+
+    async def on_initialized(self) -> None:
+        if self.server.root is not None and (self.server.root / "Cargo.toml").is_file():
+            self.engine = PatchEngine(self.server.root, self.server.config, getattr(self.server, "memory", None))
+            self.schedule()
+
+    async def on_config_changed(self) -> None:
+        await self.on_initialized()
+
+    async def on_document_changed(self, doc) -> None:
+        self._cancel.set()  # the running check answers for text that no longer exists
+
+    async def on_document_saved(self, doc) -> None:
+        self.schedule()
+
+    async def on_shutdown(self) -> None:
+        self._cancel.set()
+
+    def schedule(self) -> None:
+        """Debounced: the newest request wins, the running one is cancelled."""
+        self._cancel.set()
+        self._generation += 1
+        self.server.spawn(self._run(self._generation), "fixes: check")
+
+    async def _run(self, generation: int) -> None:
+        await asyncio.sleep(DEBOUNCE_S)
+        if generation != self._generation or self.engine is None:
+            return
+        self._cancel = cancel = threading.Event()
+        overlays = {d.rel: d.text for d in self.server.documents.values() if d.rel and not d.rel.startswith("..")}
+        if self.engine.memory is None:
+            self.engine.memory = getattr(self.server, "memory", None)
+        try:
+            async with self.server.progress("Rusta: checking fixes"):
+                report = await self.server.run_blocking(self.engine.fix, overlays, cancel)
+        except Cancelled:
+            log.info("fixes: check cancelled by a newer edit")
+            return
+        log.info("fixes: %d error(s), %d with a verified fix, %d cargo run(s) in %.1fs", len(report.fixes),
+                 sum(f.best is not None for f in report.fixes), report.cargo_runs, report.seconds)
+        if generation == self._generation:
+            self.publish(report)
+
+    def publish(self, report: FixReport) -> None:
+        by_uri: dict[str, list[types.Diagnostic]] = {}
+        encoding = self.server.workspace.position_encoding
+        for fix in report.fixes:
+            best = fix.best
+            if best is None:
+                continue
+            index = LineIndex(report.contents[fix.path])
+            span = fix.diagnostic.primary
+            uri = path_to_uri(self.server.root / fix.path)
+            by_uri.setdefault(uri, []).append(types.Diagnostic(
+                range=types.Range(start=convert.position(index, span.byte_start, encoding),
+                                  end=convert.position(index, span.byte_end, encoding)),
+                severity=types.DiagnosticSeverity.Hint, source="rusta", code=fix.diagnostic.code,
+                message=f"verified fix: {best.title} ({best.confidence:.0%})",
+            ))
+        for uri in self._published - set(by_uri):
+            by_uri[uri] = []  # clear files whose fixes are gone
+        for uri, diagnostics in by_uri.items():
+            self.server.text_document_publish_diagnostics(
+                types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
+        self._published = {uri for uri, ds in by_uri.items() if ds}
+
+    # --- code actions from the cache ---------------------------------------------------------
+
+    def _current(self, uri: str) -> tuple[FixReport, str] | None:
+        """The last report and the document's path, if the document still reads as cargo saw it."""
+        report = self.engine.last if self.engine else None
+        if report is None:
+            return None
+        doc = self.server.document(uri)
+        if report.contents.get(doc.rel) != doc.text.encode("utf-8"):
+            return None  # edited since the check: the offsets no longer hold
+        return report, doc.rel
+
+    def code_action(self, params: types.CodeActionParams) -> list[types.CodeAction] | None:
+        current = self._current(params.text_document.uri)
+        if current is None:
+            return None
+        report, rel = current
+        encoding = self.server.workspace.position_encoding
+        index = LineIndex(report.contents[rel])
+        start = convert.offset(index, params.range.start, encoding)
+        end = convert.offset(index, params.range.end, encoding)
+        resolve = self._client_resolves_edits()
+        actions = []
+        for n, fix in enumerate(report.fixes):
+            span = fix.diagnostic.primary
+            if fix.path != rel or fix.best is None or span.byte_end < start or span.byte_start > end:
+                continue
+            offered = [c for c in fix.patches if c.confidence >= report.threshold]
+            for rank, cand in enumerate(offered):
+                action = types.CodeAction(
+                    title=action_title(cand), kind=types.CodeActionKind.QuickFix,
+                    is_preferred=rank == 0, data={"uri": params.text_document.uri, "fix": n, "patch": rank},
+                )
+                if not resolve:
+                    self._complete(action, report, fix, cand)
+                actions.append(action)
+        return actions or None
+
+    def resolve(self, action: types.CodeAction) -> types.CodeAction:
+        data = action.data if isinstance(action.data, dict) else {}
+        current = self._current(data.get("uri", ""))
+        if current is not None:
+            report, _ = current
+            fixes = report.fixes
+            n, rank = data.get("fix", -1), data.get("patch", -1)
+            if 0 <= n < len(fixes) and 0 <= rank < len(fixes[n].patches):
+                self._complete(action, report, fixes[n], fixes[n].patches[rank])
+        return action
+
+    def _complete(self, action: types.CodeAction, report: FixReport, fix: DiagnosticFix, cand: Candidate) -> None:
+        """The edit, and the feedback command that records the patch as accepted when applied.
+        (Sent at resolve time when the client resolves: some clients read any code action with
+        a `command` as a bare Command.)"""
+        action.edit = self._workspace_edit(report, cand)
+        action.command = types.Command(title="Rusta: record feedback", command="rusta.feedback",
+                                       arguments=[self._feedback_args(fix, cand, True)])
+
+    def _client_resolves_edits(self) -> bool:
+        caps = self.server.client_capabilities.text_document
+        code_action = caps.code_action if caps else None
+        support = code_action.resolve_support if code_action else None
+        return bool(support and "edit" in support.properties)
+
+    def _workspace_edit(self, report: FixReport, cand: Candidate) -> types.WorkspaceEdit:
+        encoding = self.server.workspace.position_encoding
+        changes: dict[str, list[types.TextEdit]] = {}
+        for edit in cand.edits:
+            index = LineIndex(report.contents[edit.path])
+            changes.setdefault(path_to_uri(self.server.root / edit.path), []).append(types.TextEdit(
+                range=types.Range(start=convert.position(index, edit.start, encoding),
+                                  end=convert.position(index, edit.end, encoding)),
+                new_text=edit.new_text))
+        return types.WorkspaceEdit(changes=changes)
+
+    # --- feedback ------------------------------------------------------------------------------
+
+    def _feedback_args(self, fix: DiagnosticFix, cand: Candidate, accepted: bool) -> dict:
+        return {"code": fix.diagnostic.code or "", "source": cand.source, "title": cand.title,
+                "confidence": round(cand.confidence, 4), "path": fix.path, "line": fix.start.line,
+                "accepted": accepted}
+
+    def feedback(self, params: Any) -> dict:
+        """`rusta.feedback {code, source, title, path, line, accepted}`: to the devlog; an accepted
+        patch's text is remembered so it is not learned back as the user's own fix."""
+        args = params[0] if isinstance(params, (list, tuple)) and params else params
+        if hasattr(args, "_asdict"):
+            args = args._asdict()
+        if not isinstance(args, dict):
+            return {"recorded": False}
+        memory = getattr(self.server, "memory", None) or (self.engine.memory if self.engine else None)
+        if memory is not None:
+            memory.log_event(OUTCOME_EVENT, {"code": args.get("code", ""), "source": args.get("source", ""),
+                                             "correct": bool(args.get("accepted"))},
+                             args.get("path"), args.get("line"))
+        if args.get("accepted") and self.engine and self.engine.last:
+            last = self.engine.last
+            for fix in last.fixes:
+                for cand in fix.patches:
+                    if cand.title == args.get("title") and fix.path == args.get("path"):
+                        self.engine.note_applied(patched(last.contents, cand.edits))
+        return {"recorded": memory is not None}

@@ -1,0 +1,85 @@
+"""Candidate generators on real diagnostics: rules, memory imports, the user's exemplars."""
+
+from __future__ import annotations
+
+import pytest
+from patches_support import config_for, copy_example
+
+from rusta_lsp.memory.ingest import Ingestor
+from rusta_lsp.memory.store import Memory
+from rusta_lsp.patches.engine import PatchEngine
+from rusta_lsp.patches.generators import GenContext, exemplars, imports, rules
+from rusta_lsp.patches.generators.exemplars import template
+from rusta_lsp.patches.generators.imports import use_insertion_point
+
+
+def test_use_goes_after_the_first_block_of_uses():
+    text = b"//! doc\n\nuse a::b;\nuse c::d;\n\nfn f() {}\nuse late::x;\n"
+    assert text[use_insertion_point(text):].startswith(b"\nfn f")
+    assert use_insertion_point(b"//! doc\n#![allow(x)]\nfn f() {}\n") == len(b"//! doc\n#![allow(x)]\n")
+
+
+@pytest.mark.parametrize(
+    ("before", "after", "span", "expected"),
+    [
+        (b"f(name);", b"f(&name);", (2, 6), {"kind": "wrap", "prefix": "&", "suffix": ""}),
+        (b"let a = v;", b"let a = v.clone();", (8, 9), {"kind": "wrap", "prefix": "", "suffix": ".clone()"}),
+        (b"x: Rc<T>", b"x: Arc<T>", (3, 5), {"kind": "replace", "before": "Rc", "after": "Arc"}),
+        (b"f(name);" + b" " * 200 + b"g();", b"f(name);" + b" " * 200 + b"h();", (2, 6), None),
+    ],
+)
+def test_exemplar_templates(before, after, span, expected):
+    assert template(before, after, *span) == expected
+
+
+@pytest.mark.slow
+def test_rules_cover_borrow_conversion_and_mut(tmp_path):
+    root = copy_example("broken-types", tmp_path / "ws")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
+    report = engine.fix()
+    titles = {f.start.line: [p.title for p in f.patches] for f in report.fixes}
+    assert "replace `name` with `name.as_str()`" in titles[14] or "replace `name` with `&name`" in titles[14]
+    assert any("as u64" in t or ".into()" in t for t in titles[18])
+    assert any(".to_string()" in t or ".to_owned()" in t for t in titles[23])
+    assert titles[29] == ["add `mut`"]
+
+
+@pytest.fixture
+def ledger_memory(tmp_path):
+    root = copy_example("ledger", tmp_path / "ws")
+    memory = Memory.open(str(tmp_path / "memory"), root)
+    Ingestor(memory, root).run(embed=False)
+    yield root, memory
+    memory.close()
+
+
+@pytest.mark.slow
+def test_imports_from_memory_fix_an_unresolved_type(tmp_path, ledger_memory):
+    root, memory = ledger_memory
+    store = root / "src/store.rs"
+    store.write_text(store.read_text().replace("use crate::entry::Entry;\n", ""))
+    engine = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory, generators=(imports,))
+    report = engine.fix()
+    fixes = [f for f in report.fixes if "Entry" in f.diagnostic.message]
+    assert fixes
+    best = fixes[0].patches[0]
+    assert best.source == "imports" and best.verified
+    assert best.title in ("add `use crate::entry::Entry;`", "add `use crate::Entry;`")
+
+
+@pytest.mark.slow
+def test_user_fix_becomes_an_exemplar_that_fixes_the_next_error(tmp_path, ledger_memory):
+    _, memory = ledger_memory
+    root = copy_example("broken-types", tmp_path / "types")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory)
+    lib = root / "src/lib.rs"
+    assert any(f.start.line == 14 for f in engine.fix().fixes)
+    lib.write_text(lib.read_text().replace("shout(name)", "shout(&name)"))  # the user's own fix
+    engine.fix()
+    rows = memory.rows("exemplars")
+    assert any(r["code"] == "E0308" and r["kind"] == "wrap" and r["prefix"] == "&" for r in rows)
+    # The same slip elsewhere: the exemplar alone proposes the user's fix, and cargo accepts it.
+    lib.write_text(lib.read_text() + "\npub fn label2(a: &Account) -> String {\n    let n = a.owner.clone();\n    shout(n)\n}\n")
+    learned = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory, generators=(exemplars,))
+    [fix] = [f for f in learned.fix().fixes if f.start.line == 36]
+    assert fix.patches[0].source == "exemplars" and fix.patches[0].title == "replace `n` with `&n`"

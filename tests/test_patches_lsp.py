@@ -1,0 +1,95 @@
+"""Verified fixes through a real client: save a broken file, get the hint diagnostic and a code
+action with its confidence, apply it, and the crate compiles."""
+
+from __future__ import annotations
+
+import asyncio
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+import pytest_lsp
+from lsprotocol import types
+from patches_support import SHARED_TARGET
+from pygls.uris import from_fs_path
+from pytest_lsp import ClientServerConfig, LanguageClient
+
+from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params
+
+pytestmark = pytest.mark.slow
+BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def client(lsp_client: LanguageClient, tmp_path: Path):
+    root = tmp_path / "ledger"
+    shutil.copytree(EXAMPLES / "ledger", root, ignore=shutil.ignore_patterns("target"))
+    options = {"memory": {"uri": str(tmp_path / "memory")}, "heartbeat": {"enabled": False},
+               "cargo": {"targetDir": str(SHARED_TARGET)}}
+    params = init_params(root, options)
+    caps = client_capabilities()
+    caps.text_document.code_action = types.CodeActionClientCapabilities(
+        resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]))
+    params.capabilities = caps
+    lsp_client.root = root
+    await lsp_client.initialize_session(params)
+    yield
+    await lsp_client.shutdown_session()
+
+
+async def wait_until(predicate, timeout: float = 120.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
+def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
+    lines = text.split("\n")
+
+    def offset(pos: types.Position) -> int:
+        # UTF-16 columns: "Café Größe" has no astral characters, so code units are characters.
+        return sum(len(line) + 1 for line in lines[: pos.line]) + pos.character
+
+    for edit in sorted(edits, key=lambda e: (e.range.start.line, e.range.start.character), reverse=True):
+        text = text[: offset(edit.range.start)] + edit.new_text + text[offset(edit.range.end) :]
+    return text
+
+
+async def test_save_broken_file_get_verified_action_apply_it_and_compile(client: LanguageClient):
+    path = client.root / "src" / "store.rs"
+    text = path.read_text().replace(*BROKEN)
+    path.write_text(text)
+    uri = from_fs_path(str(path))
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="rust", version=1, text=text)))
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    await wait_until(lambda: client.diagnostics.get(uri))
+    [hint] = client.diagnostics[uri]
+    assert hint.source == "rusta" and hint.severity == types.DiagnosticSeverity.Hint and hint.code == "E0308"
+    line = text.split("\n")[hint.range.start.line]
+    assert line[hint.range.start.character :].startswith('"Café Größe".to_string()')
+
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=hint.range,
+        context=types.CodeActionContext(diagnostics=[hint])))
+    assert actions and actions[0].is_preferred
+    assert re.fullmatch(r"Rusta: .+ \(verified, \d{2,3}%\)", actions[0].title)
+    assert actions[0].edit is None  # the client resolves edits
+    resolved = await client.code_action_resolve_async(actions[0])
+    fixed = apply_text_edits(text, resolved.edit.changes[uri])
+    path.write_text(fixed)
+    await client.workspace_execute_command_async(types.ExecuteCommandParams(
+        command=resolved.command.command, arguments=resolved.command.arguments))
+
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=fixed)]))
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    await wait_until(lambda: len(client.diagnostics.get(uri, [hint])) == 0)  # the hint is cleared
+    check = subprocess.run(["cargo", "check", "--all-targets", "--offline"], cwd=client.root, capture_output=True,
+                           env={**__import__("os").environ, "CARGO_TARGET_DIR": str(SHARED_TARGET)})
+    assert check.returncode == 0, check.stderr.decode()[-2000:]
