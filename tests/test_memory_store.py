@@ -162,3 +162,16 @@ def test_devlog_events_and_generic_tables(ledger):
     with Memory.open(uri, root, read_only=True) as memory:  # history is durable
         assert len(memory.rows("principles")) == 2
         assert set(schema.KEYED_TABLES) <= set(memory.table_versions())
+
+
+def test_only_the_first_writable_process_repairs_the_memory(ledger):
+    root, uri = ledger
+    first = Memory.open(uri, root)
+    # A row whose file row is not written yet: another writer's batch in flight.
+    [row] = lancedb.connect(uri).open_table("items").search().where("name = 'apply'").limit(1).to_list()
+    lancedb.connect(uri).open_table("items").add([{**row, "path": "src/in_flight.rs"}])
+    with Memory.open(uri, root) as second:
+        assert second.items_in_file("src/in_flight.rs")  # not taken for an orphan
+    first.close()
+    with Memory.open(uri, root) as third:  # the lock is free again: reconcile as after a crash
+        assert third.items_in_file("src/in_flight.rs") == []

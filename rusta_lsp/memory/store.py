@@ -9,6 +9,7 @@ never a "delete your index" step.
 
 from __future__ import annotations
 
+import fcntl
 import json
 import logging
 import shutil
@@ -54,6 +55,7 @@ class Memory:
         self._read_tables: dict[str, Any] = {}
         self._write_tables: dict[str, Any] = {}
         self._writer: Writer | None = None
+        self._lock_file = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -65,9 +67,14 @@ class Memory:
             Path(uri).mkdir(parents=True, exist_ok=True)
         memory = cls(uri, workspace_root, embedder, read_only)
         if not read_only:
-            memory._heal()
+            # Only the first writable process on a memory may drop tables or delete rows it
+            # thinks are orphans: a second one (a CLI command beside the server) would see the
+            # first one's writes in flight.
+            primary = memory._lock_writer()
+            memory._heal(repair=primary)
             memory._writer = Writer(memory._write_table, memory._paths_with_rows())
-            memory._writer.submit("call", "", memory._reconcile).result()
+            if primary:
+                memory._writer.submit("call", "", memory._reconcile).result()
             if memory._table_rows("items") and memory._has_fts("items"):
                 memory._writer.mark_indexed("items")
             if memory._table_rows("passages") and memory._has_fts("passages"):
@@ -78,6 +85,20 @@ class Memory:
         if self._writer is not None:
             self._writer.close()
             self._writer = None
+        if self._lock_file is not None:
+            self._lock_file.close()  # releases the lock
+            self._lock_file = None
+
+    def _lock_writer(self) -> bool:
+        """Take the memory's writer lock (local memories); the OS drops it if we crash."""
+        if "://" in self.uri:
+            return True
+        self._lock_file = open(Path(self.uri) / "writer.lock", "a+")
+        try:
+            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            return True
+        except OSError:
+            return False
 
     def __enter__(self) -> "Memory":
         return self
@@ -85,9 +106,14 @@ class Memory:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _heal(self) -> None:
-        """Create missing tables; drop and recreate mismatched or unreadable ones."""
+    def _heal(self, repair: bool = True) -> None:
+        """Create missing tables; drop and recreate mismatched or unreadable ones (`repair`)."""
         names = self._table_names()
+        if not repair:
+            for name, expected in {**schema.DERIVED, **schema.HISTORY}.items():
+                if name not in names:
+                    self._db.create_table(name, schema=expected, exist_ok=True)
+            return
         version = self._meta_value("schema_version") if "meta" in names else None
         rebuild = version is not None and version != str(schema.SCHEMA_VERSION)
         if rebuild:
