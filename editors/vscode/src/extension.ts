@@ -1,5 +1,6 @@
 // The VS Code side of Rusta: starts `rusta serve` over stdio beside rust-analyzer and adds
 // commands and a language status item. Logic worth testing lives in the pure modules.
+import * as crypto from "crypto";
 import * as fs from "fs";
 import * as path from "path";
 import * as vscode from "vscode";
@@ -18,12 +19,10 @@ import {
   WorkDoneProgressCreateRequest,
 } from "vscode-languageclient/node";
 import { Discovery, findServer } from "./discovery";
-import { ExplainResult, explainMarkdown } from "./explain";
+import { ExplainResult, explainMarkdown, explainPage, parseAnchorLink } from "./explain";
 import { RestartBudget } from "./restarts";
 import { CLIENT_SETTINGS, SERVER_SETTINGS, toServerOptions, touches } from "./settings";
 import { HeartbeatParams, ProgressValue, StatusModel } from "./status";
-
-const EXPLAIN_SCHEME = "rusta-explain";
 
 let rusta: Rusta | undefined;
 
@@ -46,8 +45,8 @@ class Rusta {
   private readonly statusItem = vscode.languages.createLanguageStatusItem("rusta.status", { language: "rust" });
   private readonly status = new StatusModel();
   private readonly budget = new RestartBudget();
-  private readonly explainDocs = new Map<string, string>();
-  private readonly explainChanged = new vscode.EventEmitter<vscode.Uri>();
+  private explainPanel?: vscode.WebviewPanel;
+  private explainRoot?: vscode.Uri;
 
   constructor(private readonly context: vscode.ExtensionContext) {
     this.statusItem.name = "Rusta";
@@ -63,12 +62,7 @@ class Rusta {
     context.subscriptions.push(
       this.output,
       this.statusItem,
-      this.explainChanged,
       ...commands.map(([id, run]) => vscode.commands.registerCommand(id, run)),
-      vscode.workspace.registerTextDocumentContentProvider(EXPLAIN_SCHEME, {
-        onDidChange: this.explainChanged.event,
-        provideTextDocumentContent: (uri) => this.explainDocs.get(uri.toString()) ?? "",
-      }),
       vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
     );
   }
@@ -214,14 +208,40 @@ class Rusta {
       textDocument: { uri: document.uri.toString() },
       position: editor.selection.active,
     });
-    const root = vscode.workspace.getWorkspaceFolder(document.uri)?.uri ?? vscode.Uri.file(path.dirname(document.uri.fsPath));
-    const markdown = explainMarkdown(result, (anchor) =>
-      vscode.Uri.joinPath(root, anchor.path).with({ fragment: `L${anchor.start_line}` }).toString(),
+    this.explainRoot =
+      vscode.workspace.getWorkspaceFolder(document.uri)?.uri ?? vscode.Uri.file(path.dirname(document.uri.fsPath));
+    const html = await vscode.commands.executeCommand<string>("markdown.api.render", explainMarkdown(result));
+    const panel = this.explainView();
+    panel.title = `Rusta: ${result.symbol || "explanation"}`;
+    panel.webview.html = explainPage(html, crypto.randomBytes(16).toString("hex"), panel.webview.cspSource);
+    panel.reveal(vscode.ViewColumn.Beside, true);
+  }
+
+  private explainView(): vscode.WebviewPanel {
+    if (this.explainPanel) {
+      return this.explainPanel;
+    }
+    const panel = vscode.window.createWebviewPanel(
+      "rusta.explain",
+      "Rusta",
+      { viewColumn: vscode.ViewColumn.Beside, preserveFocus: true },
+      { enableScripts: true, localResourceRoots: [] },
     );
-    const uri = vscode.Uri.from({ scheme: EXPLAIN_SCHEME, path: `/${result.symbol || "explanation"}.md` });
-    this.explainDocs.set(uri.toString(), markdown);
-    this.explainChanged.fire(uri);
-    await vscode.commands.executeCommand("markdown.showPreviewToSide", uri);
+    panel.onDidDispose(() => (this.explainPanel = undefined));
+    panel.webview.onDidReceiveMessage((message: { href?: string }) => this.openAnchor(message.href ?? ""));
+    this.explainPanel = panel;
+    return panel;
+  }
+
+  /** Opens an anchor link of the explanation view at its lines, in the first editor group. */
+  private async openAnchor(href: string): Promise<void> {
+    const anchor = parseAnchorLink(href);
+    if (!anchor || !this.explainRoot) {
+      return;
+    }
+    const uri = vscode.Uri.joinPath(this.explainRoot, ...anchor.path.split("/"));
+    const selection = new vscode.Range(anchor.startLine - 1, 0, anchor.endLine - 1, 0);
+    await vscode.window.showTextDocument(uri, { selection, viewColumn: vscode.ViewColumn.One });
   }
 
   private async executeServerCommand(command: string): Promise<unknown> {

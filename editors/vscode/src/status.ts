@@ -15,15 +15,16 @@ export interface ProgressValue {
   percentage?: number;
 }
 
-/** The `rusta/heartbeat` notification; read leniently, extra fields are ignored. */
+/** The `rusta/heartbeat` notification (heartbeat/loop.py status()); extra fields are ignored. */
 export interface HeartbeatParams {
   state?: string;
   job?: string | null;
-  budgetLeft?: number;
+  progress?: { message?: string | null; percentage?: number | null } | null;
+  budgetLeftSeconds?: number;
   message?: string;
 }
 
-const BUSY_STATES = new Set(["busy", "running", "reflecting", "drilling", "training"]);
+const BUSY_STATES = new Set(["running"]);
 
 interface Job {
   title: string;
@@ -71,7 +72,7 @@ export class StatusModel {
     const heartbeatBusy = BUSY_STATES.has(beat.state ?? "") || Boolean(beat.job);
     const details = [`server ${this.server}`];
     if (beat.state) {
-      const budget = beat.budgetLeft === undefined ? "" : `, budget left ${Math.round(beat.budgetLeft)} s`;
+      const budget = beat.budgetLeftSeconds === undefined ? "" : `, budget left ${Math.round(beat.budgetLeftSeconds)} s`;
       details.push(`heartbeat ${beat.state}${beat.job ? `: ${beat.job}` : ""}${budget}`);
     }
     if (beat.state === "error") {
@@ -85,7 +86,8 @@ export class StatusModel {
       return { text: `Rusta: ${first.title}${pct}${more}`, detail: details.join(" · "), busy: true, error: false };
     }
     if (heartbeatBusy) {
-      return { text: `Rusta: ${beat.job ?? beat.state}`, detail: details.join(" · "), busy: true, error: false };
+      const pct = typeof beat.progress?.percentage === "number" ? ` ${Math.round(beat.progress.percentage)}%` : "";
+      return { text: `Rusta: ${beat.job ?? beat.state}${pct}`, detail: details.join(" · "), busy: true, error: false };
     }
     return { text: "Rusta: idle", detail: details.join(" · "), busy: false, error: false };
   }

@@ -24,14 +24,18 @@ test("progress makes the item busy until every job ends", () => {
 test("heartbeat states map to busy, idle and error", () => {
   const model = new StatusModel();
   model.started("PATH");
-  model.heartbeatChanged({ state: "drilling", job: "drill E0308", budgetLeft: 120.4 });
+  model.heartbeatChanged({ state: "running", job: "drill", progress: { message: "E0308", percentage: 40 }, budgetLeftSeconds: 120.4 });
   assert.deepEqual(
     { ...model.view(), detail: undefined },
-    { text: "Rusta: drill E0308", busy: true, error: false, detail: undefined },
+    { text: "Rusta: drill 40%", busy: true, error: false, detail: undefined },
   );
   assert.match(model.view().detail, /budget left 120 s/);
-  model.heartbeatChanged({ state: "idle", job: null });
-  assert.equal(model.view().busy, false);
+  for (const state of ["idle", "waiting", "over-budget", "disabled"]) {
+    model.heartbeatChanged({ state, job: null, progress: null });
+    assert.equal(model.view().busy, false, state);
+    assert.equal(model.view().text, "Rusta: idle", state);
+    assert.match(model.view().detail, new RegExp(`heartbeat ${state}`));
+  }
   model.heartbeatChanged({ state: "error", message: "cargo not found" });
   assert.deepEqual(model.view(), { text: "Rusta: heartbeat error", detail: "cargo not found", busy: false, error: true });
 });

@@ -1,0 +1,338 @@
+// End to end in a real VS Code: code-server with the packaged rusta.vsix, driven by Debian's
+// chromium through playwright-core. Features the server does not advertise yet are skipped with
+// the reason (failures under RUSTA_E2E_STRICT=1); everything it advertises must work.
+import assert from "node:assert/strict";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
+import * as fs from "node:fs";
+import * as path from "node:path";
+import { after, before, describe, it, TestContext } from "node:test";
+import { BrowserContext, chromium, Page } from "playwright-core";
+import { cargoCheck, Fixture, freePort, locate, makeFixture, probeServer, Probe, required, STRICT } from "./fixture";
+
+const CODE_SERVER = required("CODE_SERVER", "code-server's entry script (editors/scripts/install-tools.sh installs it)");
+const CHROMIUM = required("CHROMIUM", "the real chromium binary, e.g. /usr/lib/chromium/chromium");
+const RUSTA_SERVER = required("RUSTA_SERVER", "the rusta executable, e.g. .venv/bin/rusta");
+const VSIX = required("RUSTA_VSIX", "the packaged extension (npm run package)");
+const OUT = required("RUSTA_E2E_OUT", "a folder for screenshots and logs");
+
+const FIX_TITLE = /^Rusta: .+ \(verified, \d+%\)$/;
+
+let fixture: Fixture;
+let probe: Probe;
+let codeServer: ChildProcess;
+let codeServerLog = "";
+let browser: BrowserContext;
+let page: Page;
+
+function gate(t: TestContext, advertised: unknown, feature: string): boolean {
+  if (advertised) {
+    return true;
+  }
+  const reason = `the server does not advertise ${feature} yet`;
+  if (STRICT) {
+    assert.fail(`${reason} (RUSTA_E2E_STRICT=1)`);
+  }
+  t.skip(reason);
+  return false;
+}
+
+async function shot(name: string): Promise<string> {
+  const file = path.join(OUT, name);
+  await page.screenshot({ path: file });
+  return file;
+}
+
+/** Runs a command through the command palette, by its title. */
+async function runCommand(title: string): Promise<void> {
+  await page.keyboard.press("F1");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(`>${title}`);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
+  await page.keyboard.press("Enter");
+}
+
+async function quickInputRows(): Promise<string[]> {
+  const rows = page.locator(".quick-input-list .monaco-list-row");
+  await rows.first().waitFor();
+  return (await rows.allInnerTexts()).map(plain);
+}
+
+/** Monaco renders spaces as no-break spaces. */
+function plain(text: string): string {
+  return text.replace(/\u00a0/g, " ");
+}
+
+async function openFile(relative: string): Promise<void> {
+  await page.keyboard.press("Control+P");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(relative);
+  await page.locator(".quick-input-list .monaco-list-row", { hasText: path.basename(relative) }).first().waitFor();
+  await page.keyboard.press("Enter");
+  await page.locator(".tabs-container .tab.active", { hasText: path.basename(relative) }).waitFor();
+  await page.locator(".monaco-editor .view-lines").first().click();
+}
+
+/** Moves the cursor with Go to Line/Column (1-based). */
+async function goTo(line: number, column: number): Promise<void> {
+  await page.keyboard.press("Control+G");
+  const input = page.locator(".quick-input-widget input");
+  await input.waitFor({ state: "visible" });
+  await input.fill(`:${line}:${column}`);
+  await page.keyboard.press("Enter");
+  await input.waitFor({ state: "hidden" });
+}
+
+/** Retries `read` until `accept` holds or the time is up; returns the last value read. */
+async function poll<T>(ms: number, read: () => Promise<T>, accept: (value: T) => boolean): Promise<T> {
+  const deadline = Date.now() + ms;
+  let value = await read();
+  while (!accept(value) && Date.now() < deadline) {
+    await page.waitForTimeout(1000);
+    value = await read();
+  }
+  return value;
+}
+
+function writeUserSettings(userDir: string): void {
+  const settings = {
+    "rusta.server.path": RUSTA_SERVER,
+    "rusta.memory.uri": fixture.memory,
+    "rusta.abstain.targetPrecision": 0.5,
+    "rusta.heartbeat.enabled": false,
+    "security.workspace.trust.enabled": false,
+    "telemetry.telemetryLevel": "off",
+    "update.mode": "none",
+    "extensions.autoCheckUpdates": false,
+    "extensions.autoUpdate": false,
+    "workbench.startupEditor": "none",
+    "workbench.tips.enabled": false,
+    "workbench.enableExperiments": false,
+    "git.enabled": false,
+    "editor.hover.delay": 200,
+    "editor.hover.above": false,
+    "editor.minimap.enabled": false,
+  };
+  fs.mkdirSync(path.join(userDir, "User"), { recursive: true });
+  fs.writeFileSync(path.join(userDir, "User", "settings.json"), JSON.stringify(settings, null, 2));
+}
+
+async function waitForHttp(url: string, ms: number): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) {
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`code-server did not answer ${url} within ${ms} ms:\n${codeServerLog.slice(-3000)}`);
+}
+
+describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 }, () => {
+  before(async () => {
+    fs.mkdirSync(OUT, { recursive: true });
+    fixture = makeFixture();
+    probe = await probeServer(RUSTA_SERVER, fixture);
+    fs.writeFileSync(path.join(OUT, "vscode-capabilities.json"), JSON.stringify(probe, null, 2));
+
+    const userDir = path.join(fixture.tmp, "user-data");
+    const extensionsDir = path.join(fixture.tmp, "extensions");
+    const config = path.join(fixture.tmp, "code-server.yaml");
+    const port = await freePort();
+    fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+    writeUserSettings(userDir);
+    const common = ["--config", config, "--user-data-dir", userDir, "--extensions-dir", extensionsDir];
+    const install = spawnSync(process.execPath, [CODE_SERVER, ...common, "--install-extension", VSIX], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    assert.equal(install.status, 0, `code-server --install-extension failed:\n${install.stdout}${install.stderr}`);
+
+    codeServer = spawn(
+      process.execPath,
+      [
+        CODE_SERVER,
+        ...common,
+        "--auth", "none",
+        "--bind-addr", `127.0.0.1:${port}`,
+        "--disable-telemetry",
+        "--disable-update-check",
+        "--disable-workspace-trust",
+        fixture.workspace,
+      ],
+      { stdio: ["ignore", "pipe", "pipe"] },
+    );
+    codeServer.stdout?.on("data", (chunk) => (codeServerLog += chunk));
+    codeServer.stderr?.on("data", (chunk) => (codeServerLog += chunk));
+    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
+
+    browser = await chromium.launchPersistentContext(path.join(fixture.tmp, "chromium"), {
+      executablePath: CHROMIUM,
+      headless: true,
+      viewport: { width: 1200, height: 720 },
+      args: [
+        "--headless",
+        "--no-sandbox",
+        "--disable-gpu",
+        "--disable-quic",
+        "--no-first-run",
+        "--disable-background-networking",
+        "--disable-component-update",
+        "--disable-sync",
+      ],
+    });
+    page = browser.pages()[0] ?? (await browser.newPage());
+    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(fixture.workspace)}`);
+    await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+    await page.locator(".explorer-folders-view, .explorer-viewlet").first().waitFor({ timeout: 60_000 });
+  });
+
+  after(async () => {
+    if (page) {
+      await shot("vscode-last.png").catch(() => undefined);
+    }
+    await browser?.close().catch(() => undefined);
+    codeServer?.kill();
+    fs.writeFileSync(path.join(OUT, "code-server.log"), codeServerLog);
+  });
+
+  it("activates on the crate and starts the server (Rusta: Show logs)", async () => {
+    await openFile("src/store.rs");
+    await runCommand("Rusta: Show logs");
+    const output = page.locator(".panel .monaco-editor .view-lines").first();
+    const text = await poll(60_000, async () => plain(await output.innerText()), (t) => t.includes("[rusta] starting"));
+    assert.match(text, /\[rusta\] starting .*rusta serve \(found via rusta\.server\.path\)/);
+    await runCommand("View: Hide Panel");
+  });
+
+  it("lists the file's symbols from documentSymbol (Go to Symbol in Editor)", async (t) => {
+    if (!gate(t, probe.capabilities.documentSymbolProvider, "documentSymbolProvider")) {
+      return;
+    }
+    await page.locator(".monaco-editor .view-lines").first().click();
+    const rows = await poll(
+      60_000,
+      async () => {
+        await page.keyboard.press("Control+Shift+O");
+        const found = await quickInputRows().catch(() => [] as string[]);
+        await page.keyboard.press("Escape");
+        return found;
+      },
+      (found) => found.some((r) => r.includes("apply")),
+    );
+    const text = rows.join("\n");
+    for (const name of ["Ledger", "LedgerError", "apply", "balance"]) {
+      assert.ok(text.includes(name), `"${name}" missing from the symbols:\n${text}`);
+    }
+  });
+
+  it("shows a Rusta hover with anchors", async (t) => {
+    if (!gate(t, probe.capabilities.hoverProvider, "hoverProvider")) {
+      return;
+    }
+    const file = path.join(fixture.workspace, "src", "store.rs");
+    const at = locate(file, "Result<(), LedgerError>", "Result<(), ".length + 2);
+    await goTo(at.line, at.column);
+    const hover = page.locator(".monaco-hover:not(.hidden) .monaco-hover-content").first();
+    const text = await poll(
+      60_000,
+      async () => {
+        await runCommand("Show or Focus Hover");
+        return plain(await hover.innerText({ timeout: 5_000 }).catch(() => ""));
+      },
+      (t) => /store\.rs:\d+/.test(t),
+    );
+    await page.waitForTimeout(500); // let the fade-in finish before the screenshot
+    // The editor part only: this picture is docs/vscode-hover.png.
+    const editorPart = await page.locator(".part.editor").boundingBox();
+    await page.screenshot({ path: path.join(OUT, "vscode-hover.png"), clip: editorPart ?? undefined });
+    assert.match(text, /LedgerError/);
+    assert.match(text, /store\.rs:\d+/, `the hover has no anchor:\n${text}`);
+    const links = await hover.locator("a").count();
+    assert.ok(links > 0, "the anchors are not links");
+    await page.keyboard.press("Escape");
+  });
+
+  it("explains the symbol at the cursor in a view whose anchors open the code", async (t) => {
+    if (!gate(t, probe.explains, "rusta/explain")) {
+      return;
+    }
+    const file = path.join(fixture.workspace, "src", "store.rs");
+    const at = locate(file, "Result<(), LedgerError>", "Result<(), ".length + 2);
+    const definition = locate(file, "pub enum LedgerError");
+    await openFile("src/store.rs");
+    await goTo(at.line, at.column);
+    await runCommand("Rusta: Explain symbol at cursor");
+    await page.locator(".tabs-container .tab", { hasText: "Rusta: crate::store::LedgerError" }).first().waitFor({ timeout: 60_000 });
+    // A webview: an iframe holding the active frame with the rendered Markdown.
+    const view = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame").locator("body");
+    const text = await poll(30_000, async () => plain(await view.innerText({ timeout: 5_000 }).catch(() => "")), (t) =>
+      t.includes("Evidence"),
+    );
+    assert.match(text, /definition: src\/store\.rs:\d+-\d+/, `no definition anchor in the view:\n${text}`);
+    await page.screenshot({ path: path.join(OUT, "vscode-explain.png") });
+    // Clicking the definition anchor opens store.rs with the anchored lines selected.
+    await view.locator("a", { hasText: /^src\/store\.rs:\d+-\d+$/ }).first().click();
+    const position = page.locator(".statusbar-item", { hasText: /^Ln \d+, Col \d+/ }).first();
+    const shown = await poll(15_000, async () => plain(await position.innerText()), (t) => t.includes("selected"));
+    const [, line] = /^Ln (\d+)/.exec(shown) ?? [];
+    assert.ok(Number(line) >= definition.line, `the anchor did not open the definition (${shown})`);
+    await runCommand("View: Close All Editors");
+  });
+
+  it("offers a verified Rusta quick fix for a broken file, and applying it makes the crate compile", async (t) => {
+    if (!gate(t, probe.capabilities.codeActionProvider, "codeActionProvider")) {
+      return;
+    }
+    const file = path.join(fixture.workspace, "src", "store.rs");
+    const target = path.join(fixture.tmp, "cargo-target");
+    assert.ok(cargoCheck(fixture.workspace, target).ok, "the fixture must compile before it is broken");
+    await openFile("src/store.rs");
+    const use = locate(file, "use std::collections::HashMap;");
+    await goTo(use.line, 1);
+    await page.keyboard.press("Control+Shift+K"); // delete the import: E0412 on `HashMap`
+    await page.keyboard.press("Control+S");
+    await poll(10_000, async () => fs.readFileSync(file, "utf8"), (text) => !text.includes("use std::collections::HashMap;"));
+    assert.equal(cargoCheck(fixture.workspace, target).ok, false, "deleting the import must break the crate");
+
+    const at = locate(file, "balances: HashMap", "balances: ".length + 1);
+    const titles = await poll(
+      180_000,
+      async () => {
+        await goTo(at.line, at.column);
+        await page.keyboard.press("Control+.");
+        const menu = page.locator(".action-widget .monaco-list-row");
+        const found = await menu
+          .first()
+          .waitFor({ timeout: 5_000 })
+          .then(() => menu.allInnerTexts())
+          .catch(() => [] as string[]);
+        if (!found.some((title) => FIX_TITLE.test(title.trim()))) {
+          await page.keyboard.press("Escape");
+        }
+        return found.map((title) => plain(title).trim());
+      },
+      (found) => found.some((title) => FIX_TITLE.test(title)),
+    );
+    await shot("vscode-quickfix.png");
+    const fix = titles.find((title) => FIX_TITLE.test(title));
+    assert.ok(fix, `no "Rusta: ... (verified, N%)" quick fix; offered: ${JSON.stringify(titles)}`);
+    // The menu sits under a pointer block: choose with the keyboard, as a user would.
+    const focused = page.locator(".action-widget .monaco-list-row.focused");
+    for (let i = 0; i < titles.length && plain(await focused.innerText()).trim() !== fix; i++) {
+      await page.keyboard.press("ArrowDown");
+    }
+    assert.equal(plain(await focused.innerText()).trim(), fix);
+    await page.keyboard.press("Enter");
+    await page.keyboard.press("Control+S");
+    const fixed = await poll(10_000, async () => fs.readFileSync(file, "utf8"), (text) => text.includes("HashMap;"));
+    assert.match(fixed, /use std::collections::HashMap;/);
+    const check = cargoCheck(fixture.workspace, target);
+    assert.ok(check.ok, `the crate still does not compile after "${fix}":\n${check.output}`);
+  });
+});
