@@ -249,7 +249,7 @@ class Ingestor:
                 self.memory.write_vectors([h for h, _ in batch], vectors)
                 done += len(batch)
                 report(done * 100 // len(todo), f"embedding {done}/{len(todo)}")
-        self.memory.flush()
+        self.memory.build_indexes().result()  # the vectors table's, once it has rows
         return done
 
     # --- single files: watcher events and editor buffers -------------------------------------

@@ -25,7 +25,7 @@ import pyarrow.compute as pc
 
 from . import schema
 from .records import ItemRecord, PassageRecord, RefRecord, SearchHit
-from .writer import FileRows, Writer, sql_in, sql_str
+from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
 
 log = logging.getLogger(__name__)
 
@@ -75,10 +75,8 @@ class Memory:
             memory._writer = Writer(memory._write_table, memory._paths_with_rows())
             if primary:
                 memory._writer.submit("call", "", memory._reconcile).result()
-            if memory._table_rows("items") and memory._has_fts("items"):
-                memory._writer.mark_indexed("items")
-            if memory._table_rows("passages") and memory._has_fts("passages"):
-                memory._writer.mark_indexed("passages")
+            for name in INDEXES:
+                memory._writer.mark_indexed(name, memory._has_indexes(name))
         return memory
 
     def close(self) -> None:
@@ -161,6 +159,8 @@ class Memory:
             return False
 
     def _drop(self, name: str) -> None:
+        if self._writer is not None:
+            self._writer.mark_indexed(name, False)
         self._write_tables.pop(name, None)
         self._read_tables.pop(name, None)
         try:
@@ -204,11 +204,13 @@ class Memory:
             table = self._write_tables[name] = self._db.open_table(name)
         return table
 
-    def _has_fts(self, name: str) -> bool:
+    def _has_indexes(self, name: str) -> bool:
+        fts, btree = INDEXES[name]
         try:
-            return any(ix.index_type == "FTS" for ix in self._write_table(name).list_indices())
+            indexed = {column for ix in self._write_table(name).list_indices() for column in ix.columns}
         except Exception:
             return False
+        return set(fts) | set(btree) <= indexed
 
     # --- reading -------------------------------------------------------------------------
 
@@ -434,7 +436,7 @@ class Memory:
     def build_indexes(self) -> Any:
         """Build the full-text indexes (after a bulk load). -> Future"""
         writer = self._require_writer()
-        return writer.submit("call", "", lambda: writer.ensure_indexes(force=True))
+        return writer.submit("call", "", writer.ensure_indexes)
 
     def flush(self, timeout: float | None = None) -> None:
         if self._writer is not None:

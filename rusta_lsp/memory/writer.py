@@ -24,13 +24,20 @@ from datetime import timedelta
 from typing import Any, Callable
 
 import pyarrow as pa
-from lancedb.index import FTS
+from lancedb.index import FTS, BTree
 
 log = logging.getLogger(__name__)
 
 OPTIMIZE_EVERY = 20  # commits per table between compactions
 IDLE_OPTIMIZE_S = 2.0  # compact tables with pending commits after this long without work
 MAX_BATCH_OPS = 256
+# Per table: full-text columns, and BTREE columns for exact lookups (name, path, hash).
+INDEXES = {
+    "items": (("search_text",), ("name", "qualified", "path", "text_hash")),
+    "passages": (("text",), ("path", "text_hash")),
+    "refs": ((), ("name", "path")),
+    "vectors": ((), ("text_hash",)),
+}
 
 
 @dataclass
@@ -71,7 +78,7 @@ class Writer:
         self._known = known_paths  # paths that have rows on disk (file row or derived rows)
         self._queue: queue.Queue = queue.Queue()
         self._commits: dict[str, int] = {}
-        self._fts_ready: set[str] = set()
+        self._indexed: set[str] = set()
         self.total_commits = 0
         self._thread = threading.Thread(target=self._run, name="rusta-memory-writer", daemon=True)
         self._thread.start()
@@ -198,21 +205,31 @@ class Writer:
 
     # --- maintenance (writer thread only) ------------------------------------------------
 
-    def ensure_indexes(self, force: bool = False) -> None:
-        """Full-text indexes on items and passages; build after a bulk load (an index built on
-        an empty table finds nothing), later rows are folded in by optimize."""
-        for name, column in (("items", "search_text"), ("passages", "text")):
-            if name in self._fts_ready and not force:
+    def ensure_indexes(self) -> None:
+        """Build the indexes of tables that have rows but no indexes yet. Full-text indexes must
+        come after a bulk load (one built on an empty table finds nothing); rows added later are
+        searched flat until optimize folds them in."""
+        for name, (fts, btree) in INDEXES.items():
+            if name in self._indexed:
                 continue
-            table = self._open_table(name)
-            if table.count_rows() == 0:
+            try:
+                table = self._open_table(name)
+                if table.count_rows() == 0:
+                    continue
+            except Exception:  # `vectors` before the first embedding
                 continue
-            table.create_index(column, config=FTS(), replace=True)
-            self._fts_ready.add(name)
+            for column in fts:
+                table.create_index(column, config=FTS(), replace=True)
+            for column in btree:
+                table.create_index(column, config=BTree(), replace=True)
+            self._indexed.add(name)
             self._committed(name)
 
-    def mark_indexed(self, name: str) -> None:
-        self._fts_ready.add(name)
+    def mark_indexed(self, name: str, indexed: bool = True) -> None:
+        if indexed:
+            self._indexed.add(name)
+        else:
+            self._indexed.discard(name)
 
     def _optimize_pending(self, threshold: int) -> None:
         for name, count in list(self._commits.items()):
