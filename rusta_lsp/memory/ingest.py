@@ -184,8 +184,8 @@ class Ingestor:
         for gone in set(known) - present:
             changes[gone] = None
         self._write(changes, pacer, lambda done: report(share // 2 + done * share // 2 // max(len(changes), 1), "writing"))
+        self.memory.build_indexes().result()  # a no-op once every table has its indexes
         if changes:
-            self.memory.build_indexes().result()
             self.memory.prune_vectors()  # behind: vectors of texts that no longer exist
         return len(changes)
 
