@@ -13,7 +13,7 @@ import pytest
 
 from debian_crates import copy_debian_crate
 from memory_support import write_ledger_crate
-from rusta_lsp.memory.ingest import CancelToken, Ingestor
+from rusta_lsp.memory.ingest import CancelToken, Cancelled, Ingestor, Pacer
 from rusta_lsp.memory.store import Memory
 
 REGEX = "regex-1.7.1"
@@ -166,3 +166,24 @@ def test_kill_9_during_ingest_then_reopen_loses_and_duplicates_nothing(regex_ref
         assert result.changed == totals["files"] - partial
         assert (result.files, result.items) == (totals["files"], totals["items"])
         assert item_keys(memory) == keys and ref_count(memory) == refs
+
+
+def test_cpu_budget_sleeps_in_proportion_to_the_work(monkeypatch):
+    clock = [0.0]
+    slept = []
+    monkeypatch.setattr("rusta_lsp.memory.ingest.time.perf_counter", lambda: clock[0])
+    monkeypatch.setattr("rusta_lsp.memory.ingest.time.sleep", lambda s: (slept.append(s), clock.__setitem__(0, clock[0] + s)))
+    pacer = Pacer(0.25, None)
+    clock[0] += 1.0  # one second of work
+    pacer.step()
+    clock[0] += 0.5
+    pacer.step()
+    assert slept == [3.0, 1.5]  # work takes a quarter of the wall clock
+    full = Pacer(1.0, None)
+    clock[0] += 2.0
+    full.step()
+    assert slept == [3.0, 1.5]
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        Pacer(0.5, token).step()
