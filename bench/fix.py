@@ -25,6 +25,8 @@ import time
 from collections import Counter, defaultdict
 from pathlib import Path
 
+import torch
+
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "tests"))
@@ -35,7 +37,8 @@ from rusta_lsp.config import read_config  # noqa: E402
 from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
 from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
 from rusta_lsp.patches.candidate import Candidate, Edit, apply_edits, has_placeholder  # noqa: E402
-from rusta_lsp.patches.confidence import Calibrator, precision_threshold  # noqa: E402
+from rusta_lsp.heartbeat.training import TrainConfig, train_calibrator  # noqa: E402
+from rusta_lsp.patches.confidence import Calibrator  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
 from rusta_lsp.patches.generators import rustc  # noqa: E402
 from rusta_lsp.patches.generators import GenContext  # noqa: E402
@@ -144,14 +147,17 @@ def rates(cases: list[dict], offered_key, right_key) -> dict:
 
 
 def cross_fitted(cases: list[dict], target: float) -> dict:
-    """2-fold: fit the calibrator on one half's verified patches, answer the other half with it."""
+    """2-fold: train the calibrator as the heartbeat does on one half's verified patches (its own
+    held-out split sets the threshold), answer the other half with it."""
     folds = [cases[0::2], cases[1::2]]
     offered = right = fixable = 0
     for i in (0, 1):
         train = [p for c in folds[1 - i] for p in c["patches"]]
-        cal = Calibrator.prior().fit([p["features"] for p in train], [p["right"] for p in train])
-        scores = cal.predict_many([p["features"] for p in train])
-        threshold = precision_threshold(scores, [p["right"] for p in train], target) or target
+        x = torch.tensor([p["features"] for p in train], dtype=torch.float64)
+        y = torch.tensor([float(p["right"]) for p in train], dtype=torch.float64)
+        cal = Calibrator()
+        cal.linear, result = train_calibrator(x, y, Calibrator.prior().linear, TrainConfig(target_precision=target))
+        threshold = result.threshold
         for c in folds[i]:
             fixable += not c["no_fix"]
             if not c["patches"]:

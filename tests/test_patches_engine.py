@@ -155,3 +155,29 @@ def test_cli_apply_writes_only_patches_above_the_threshold(tmp_path, capsys):
 def test_cli_rejects_a_folder_without_a_manifest(tmp_path, capsys):
     code, out, err = _run_cli(capsys, tmp_path, "--json")
     assert code == 2 and out == "" and len(err.strip().splitlines()) == 1
+
+
+def test_results_are_cached_until_an_edit(tmp_path):
+    root, engine = _engine(tmp_path, "broken-types")
+    first = engine.fix()
+    runs = engine.oracle.runs
+    assert engine.fix() is first and engine.oracle.runs == runs  # nothing changed: no cargo at all
+    edited = (root / "src/lib.rs").read_text() + "\n// an edit\n"
+    again = engine.fix(overlays={"src/lib.rs": edited})
+    assert engine.oracle.runs > runs + 1  # checked and verified anew
+    assert [f.best.title if f.best else None for f in again.fixes] == [
+        f.best.title if f.best else None for f in first.fixes]
+
+
+def test_errors_of_targets_that_could_not_build_before_are_not_blamed_on_the_patch(tmp_path):
+    # A test target with its own error only compiles once the library does: its error shows up
+    # after the patch, but the patch did not cause it.
+    root = copy_example("ledger", tmp_path / "ws")
+    store = root / "src/store.rs"
+    store.write_text(store.read_text().replace("self.balance(&entry.from)", "self.balance(entry.from)"))
+    (root / "tests/extra.rs").write_text('#[test]\nfn broken() {\n    let _n: u32 = "seven";\n}\n')
+    engine = PatchEngine(root, config_for(tmp_path / "memory"))
+    [fix] = engine.fix().fixes
+    best = fix.patches[0]
+    assert best.verified and best.extra["unmasked"] == 1 and best.errors_after == 1
+    assert best.title in ("add `&`", "replace `entry.from` with `&entry.from`")

@@ -2,8 +2,8 @@
 
 `features(candidate, context)` turns a checked candidate into numbers (names in FEATURES);
 `Calibrator.predict` maps them to a probability. Without a trained model the PRIOR weights are
-used: hand-set, then checked against bench/fix.py's mutation corpus. The heartbeat trains a model
-on labelled drills (`Calibrator.fit`) and saves it under the memory folder (`save`/`load`).
+used: hand-set, then checked against bench/fix.py's mutation corpus. The heartbeat trains
+`Calibrator.linear` on labelled drills and saves it under the memory folder (`save`/`load`).
 A diagnostic is answered only when its best patch reaches the threshold for
 `abstain.targetPrecision`; otherwise Rusta abstains and says why.
 """
@@ -11,6 +11,8 @@ A diagnostic is answered only when its best patch reaches the threshold for
 from __future__ import annotations
 
 import math
+import pickle
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,7 +36,11 @@ FEATURES = (
     "history_rate",  # smoothed share of right patches for (error code, generator) so far
     "history_count_log",
     "exemplar_support_log",  # how many of the user's own fixes back an exemplar template
+    "unmasked_errors_log",  # errors of targets that only built once the patch was in
+    "adds_conversion",  # the patch adds a conversion or copy (`.into()`, `as`, `.clone()`, ...)
+    "adds_import",  # the patch adds a `use` line
 )
+CONVERSION = re.compile(r"\.(into|try_into|clone|to_string|to_owned|as_str|as_ref|unwrap)\(\)|\bas\s+\w|::(from|try_from)\(")
 
 # Prior weights (logit contributions). Verification dominates; rustc's MachineApplicable and a
 # unique verified answer are strong; competing verified answers and model output are weak.
@@ -46,7 +52,7 @@ PRIOR = {
     "verified": 6.0, "errors_before_log": 0.0, "errors_after_log": -0.3, "fixes_all": 0.3,
     "edit_size_log": -0.25, "edit_count": -0.2, "first_choice": 0.6,
     "verified_siblings_log": -2.0, "history_rate": 1.5, "history_count_log": 0.0,
-    "exemplar_support_log": 0.5,
+    "exemplar_support_log": 0.5, "unmasked_errors_log": -0.5, "adds_conversion": -1.0, "adds_import": -0.5,
 }
 PRIOR_BIAS = -4.0
 # Devlog events recording whether a patch was right: feedback on code actions, labelled drills.
@@ -88,6 +94,9 @@ def features(candidate: Candidate, context: ConfidenceContext) -> list[float]:
         "history_rate": (right + 1) / (total + 2) - 0.5,
         "history_count_log": math.log1p(total),
         "exemplar_support_log": math.log1p(candidate.extra.get("exemplars", 0)),
+        "unmasked_errors_log": math.log1p(candidate.extra.get("unmasked", 0)),
+        "adds_conversion": float(any(CONVERSION.search(e.new_text) for e in candidate.edits)),
+        "adds_import": float(any(e.new_text.lstrip().startswith("use ") for e in candidate.edits)),
     }
     return [values[name] for name in FEATURES]
 
@@ -119,28 +128,6 @@ class Calibrator:
             x = torch.tensor(rows, dtype=torch.float64)
             return torch.sigmoid(self.linear(x)).squeeze(1).tolist()
 
-    def fit(self, rows: list[list[float]], labels: list[bool], epochs: int = 300,
-            l2: float = 1e-2, device: str = "cpu") -> "Calibrator":
-        """Fit by full-batch LBFGS on log loss with an L2 pull toward the prior weights."""
-        prior = Calibrator.prior().linear.weight.detach().to(device)
-        self.linear.to(device)
-        x = torch.tensor(rows, dtype=torch.float64, device=device)
-        y = torch.tensor([float(v) for v in labels], dtype=torch.float64, device=device)
-        opt = torch.optim.LBFGS(self.linear.parameters(), max_iter=epochs, line_search_fn="strong_wolfe")
-
-        def closure():
-            opt.zero_grad()
-            logits = self.linear(x).squeeze(1)
-            loss = torch.nn.functional.binary_cross_entropy_with_logits(logits, y)
-            loss = loss + l2 * ((self.linear.weight - prior) ** 2).sum()
-            loss.backward()
-            return loss
-
-        opt.step(closure)
-        self.linear.to("cpu")
-        self.trained = True
-        return self
-
     def threshold(self, target_precision: float) -> float:
         """The confidence a patch needs: calibrated probabilities make it the target itself,
         unless training measured a threshold that reaches the target on held-out drills."""
@@ -160,7 +147,7 @@ class Calibrator:
             if cal.names != FEATURES:
                 return None
             cal.linear.load_state_dict(saved["state"])
-        except (OSError, KeyError, RuntimeError, ValueError):
+        except (OSError, KeyError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
             return None
         cal.trained = True
         cal.threshold_override = saved.get("threshold")

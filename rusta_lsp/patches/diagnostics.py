@@ -9,6 +9,7 @@ so a span that overlaps one already taken starts the next alternative.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass, field
 from typing import Iterable
@@ -54,6 +55,7 @@ class Diagnostic:
     spans: tuple[DiagSpan, ...] = ()
     children: tuple["Diagnostic", ...] = ()
     rendered: str | None = None
+    target: str = ""  # cargo target that reported it, "kind:name" ("lib:regex", "bench:parse")
 
     @property
     def primary(self) -> DiagSpan | None:
@@ -147,10 +149,20 @@ def _parse_span(s: dict) -> DiagSpan:
     )
 
 
+def _target_name(target) -> str:
+    if not isinstance(target, dict):
+        return ""
+    kinds = target.get("kind") or [""]
+    return f"{kinds[0]}:{target.get('name', '')}"
+
+
 @dataclass
 class CargoResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)  # deduplicated, in report order
     success: bool | None = None  # build-finished's flag; None when cargo never got that far
+    # Targets cargo compiled ("kind:name"): a target whose dependency failed is never compiled,
+    # so its own errors stay hidden until the dependency builds.
+    built: set[str] = field(default_factory=set)
     stderr: str = ""  # cargo's own complaints (bad manifest, offline resolution failures)
 
     @property
@@ -171,10 +183,14 @@ def parse_cargo_messages(lines: Iterable[str]) -> CargoResult:
         except json.JSONDecodeError:
             continue
         reason = obj.get("reason")
+        target = _target_name(obj.get("target"))
         if reason == "build-finished":
             result.success = bool(obj.get("success"))
+        elif reason == "compiler-artifact" and target:
+            result.built.add(target)
         elif reason == "compiler-message" and isinstance(obj.get("message"), dict):
-            diag = parse_diagnostic(obj["message"])
+            result.built.add(target)
+            diag = dataclasses.replace(parse_diagnostic(obj["message"]), target=target)
             if diag.key not in seen:
                 seen.add(diag.key)
                 result.diagnostics.append(diag)

@@ -114,7 +114,7 @@ class PatchEngine:
             cargo_error = None
             if baseline.success is False and not baseline.errors:
                 cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
-            fixes = self._fixes(errors, contents, cancel)
+            fixes = self._fixes(errors, contents, cancel, baseline.built)
             report = FixReport(fixes, contents, self.calibrator.threshold(self.config.abstain.target_precision),
                                cargo_error=cargo_error)
             report.seconds = time.monotonic() - started
@@ -123,7 +123,7 @@ class PatchEngine:
             self._save_state(errors, contents)
             return report
 
-    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel) -> list[DiagnosticFix]:
+    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str]) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors)
         fixes, queues = [], {}
         for diag in errors:
@@ -134,7 +134,7 @@ class PatchEngine:
                 fix.tried = len(queues[error_key(diag)])
             fixes.append(fix)
         if queues:
-            self.verifier.verify(queues, errors, cancel)
+            self.verifier.verify(queues, errors, cancel, built)
         history = self._history()
         threshold = self.calibrator.threshold(self.config.abstain.target_precision)
         for fix in fixes:

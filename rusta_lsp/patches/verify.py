@@ -30,6 +30,7 @@ class Outcome:
     gone: set  # keys (of the errors before) that vanished
     new: list[Diagnostic]  # errors after that were not there before
     errors_after: int
+    unmasked: int = 0  # errors of targets that could not build before (their dependency failed)
 
 
 def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
@@ -41,15 +42,20 @@ def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
     return (diag.code, diag.message, p.path if p else None, start)
 
 
-def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit]) -> Outcome:
+def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], built: set[str] | None = None) -> Outcome:
+    """What the edits changed. Errors of targets that were not built before (`built`: the targets
+    the run before compiled) are not the edit's doing as far as anyone can tell: a test or bench
+    target only compiles once the library does. They are counted apart, not blamed."""
     mapped = {error_key(d, edits): error_key(d) for d in before}
     after_keys = {error_key(d) for d in after.errors}
     gone = {orig for moved, orig in mapped.items() if moved not in after_keys}
     new = [d for d in after.errors if error_key(d) not in mapped]
+    unmasked = [d for d in new if built is not None and d.target and d.target not in built]
+    new = [d for d in new if d not in unmasked]
     if after.success is False and not after.errors and after.stderr:
         # cargo failed without a compiler message (a broken manifest): nothing is verified.
         gone = set()
-    return Outcome(gone, new, len(after.errors))
+    return Outcome(gone, new, len(after.errors), len(unmasked))
 
 
 def merge(candidates: list[Candidate]) -> list[Edit]:
@@ -76,13 +82,16 @@ class Verifier:
         self.budget_s = budget_s
         self.max_verified = max_verified  # per diagnostic: a second verified one exposes ambiguity
         self.max_tries = max_tries  # per diagnostic
+        self._built: set[str] | None = None
         self._free: queue.Queue[ShadowWorkspace] = queue.Queue()
         for shadow in shadows:
             self._free.put(shadow)
 
-    def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel=None) -> None:
+    def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel=None,
+               built: set[str] | None = None) -> None:
         """Mark candidates verified or not, in place. `queues` maps a diagnostic key (error_key)
-        to its candidates, best first."""
+        to its candidates, best first; `built` names the targets the run before compiled."""
+        self._built = built
         deadline = time.monotonic() + self.budget_s
         for cands in queues.values():
             for c in cands:
@@ -123,7 +132,7 @@ class Verifier:
                 result = self.oracle.check(shadow.mirror, shadow.target, cancel)
         finally:
             self._free.put(shadow)
-        return compare(before, result, edits)
+        return compare(before, result, edits, self._built)
 
     def _check(self, batch: list[Candidate], before: list[Diagnostic], cancel, deadline: float) -> None:
         if is_cancelled(cancel):
@@ -136,6 +145,7 @@ class Verifier:
         hopeful = []
         for cand in batch:
             cand.errors_after = outcome.errors_after
+            cand.extra["unmasked"] = outcome.unmasked
             if error_key(cand.diagnostic) not in outcome.gone:
                 cand.reason = "the error remains"
             else:
