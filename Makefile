@@ -38,7 +38,10 @@ bench-crates:
 demo: install
 	$(BIN)/rusta demo
 
-test: test-python test-editors
+# Both halves run even when the first fails, so one run shows every failure.
+test: install crates
+	@rc=0; $(MAKE) --no-print-directory test-python || rc=1; \
+	$(MAKE) --no-print-directory test-editors || rc=1; exit $$rc
 
 test-python: install crates
 	@# pytest exits 5 when it collects nothing (say, a -k filter that matches no test): not a failure.
