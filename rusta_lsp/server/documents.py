@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
 
 from pygls.uris import from_fs_path, to_fs_path
@@ -26,8 +27,9 @@ class Document:
     _analysis: FileAnalysis | None = field(default=None, repr=False)
     _index: LineIndex | None = field(default=None, repr=False)
 
-    @property
+    @cached_property
     def data(self) -> bytes:
+        """The text as UTF-8; a Document never changes (an edit makes a new one)."""
         return self.text.encode("utf-8", errors="surrogatepass")
 
     @property
