@@ -12,13 +12,20 @@ import logging
 import re
 import threading
 import time
+from collections import OrderedDict
 from dataclasses import fields
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from ..memory.records import ItemRecord, PassageRecord, RefRecord
 
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 1.0  # seconds between version checks
+NAMED_CACHE = 512  # names whose references stay materialised
+RELOAD_SPACING = 10.0  # wait this many load durations between reloads: bounded CPU while typing
 _ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
 _REF_COLUMNS = [f.name for f in fields(RefRecord)]
 _PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
@@ -26,24 +33,48 @@ _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
 class _Snapshot:
-    def __init__(self, items: list[ItemRecord], refs: dict[str, list], passages: list[PassageRecord]):
+    def __init__(self, items: list[ItemRecord], refs, passages: list[PassageRecord]):
         self.by_name: dict[str, list[ItemRecord]] = {}
         self.by_qualified: dict[str, list[ItemRecord]] = {}
         for item in sorted(items, key=lambda r: (r.path, r.start_line)):
             self.by_name.setdefault(item.name, []).append(item)
             self.by_qualified.setdefault(item.qualified, []).append(item)
-        self.refs = refs  # column name -> values, one row per reference
-        self.refs_by_name: dict[str, list[int]] = {}
-        for row, name in enumerate(refs.get("name", [])):
-            self.refs_by_name.setdefault(name, []).append(row)
+        # References stay in Arrow; only the rows of the name asked for become Python objects.
+        # Grouping row numbers by name in numpy keeps the load short and mostly off the GIL.
+        self.refs = refs.combine_chunks()
+        self.refs_by_name: dict[str, np.ndarray] = {}
+        if refs.num_rows:
+            encoded = pc.dictionary_encode(refs.column("name").combine_chunks())
+            codes = encoded.indices.to_numpy(zero_copy_only=False)
+            order = np.argsort(codes, kind="stable")
+            bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(encoded.dictionary)))])
+            for code, name in enumerate(encoded.dictionary.to_pylist()):
+                self.refs_by_name[name] = order[bounds[code] : bounds[code + 1]]
         self.passages = passages
         self.passages_by_word: dict[str, list[int]] = {}
         for number, passage in enumerate(passages):
             for word in set(_WORD.findall(passage.text)):
                 self.passages_by_word.setdefault(word, []).append(number)
 
-    def ref(self, row: int) -> RefRecord:
-        return RefRecord(**{c: self.refs[c][row] for c in _REF_COLUMNS})
+        self._named: OrderedDict[str, list[RefRecord]] = OrderedDict()
+        self._named_lock = threading.Lock()
+
+    def refs_named(self, name: str) -> list[RefRecord]:
+        """References to `name`, in file order; the common names (`new`, `len`) stay cached."""
+        with self._named_lock:
+            cached = self._named.get(name)
+            if cached is not None:
+                self._named.move_to_end(name)
+                return cached
+        rows = self.refs_by_name.get(name)
+        found = [] if rows is None or not len(rows) else [
+            RefRecord(**row) for row in self.refs.take(pa.array(rows)).to_pylist()]
+        found.sort(key=lambda r: (r.path, r.line, r.col))
+        with self._named_lock:
+            self._named[name] = found
+            while len(self._named) > NAMED_CACHE:
+                self._named.popitem(last=False)
+        return found
 
 
 class Catalog:
@@ -56,7 +87,9 @@ class Catalog:
         self.auto_load = auto_load
         self._snapshot: _Snapshot | None = None
         self._loaded: tuple | None = None
+        self.generation = 0  # bumped by every load: explanations cached before it are stale
         self._checked = 0.0
+        self._next_load = 0.0  # monotonic time before which no background reload starts
         self._loading = threading.Lock()
 
     # --- loading -------------------------------------------------------------------------
@@ -78,26 +111,28 @@ class Catalog:
         """Read both tables now (blocking). False when another load is running or nothing is there."""
         if not self._loading.acquire(blocking=False):
             return False
+        started = time.monotonic()
         try:
             version = self._version()
             if version is None:
                 return False
             items = [ItemRecord(**row) for row in self._rows("items", _ITEM_COLUMNS).to_pylist()]
             refs = self._rows("refs", _REF_COLUMNS)
-            columns = {name: refs.column(name).to_pylist() for name in _REF_COLUMNS}
             passages = [PassageRecord(**row) for row in self._rows("passages", _PASSAGE_COLUMNS).to_pylist()]
-            self._snapshot = _Snapshot(items, columns, passages)
+            self._snapshot = _Snapshot(items, refs, passages)
             self._loaded = version
+            self.generation += 1
             return True
         except Exception as err:  # keep serving from the memory itself
             log.warning("explain: cannot load the memory snapshot: %s", err)
             return False
         finally:
+            self._next_load = time.monotonic() + RELOAD_SPACING * (time.monotonic() - started)
             self._loading.release()
 
     def _current(self) -> _Snapshot | None:
         now = time.monotonic()
-        if self.auto_load and now - self._checked >= CHECK_EVERY:
+        if self.auto_load and now - self._checked >= CHECK_EVERY and now >= self._next_load:
             self._checked = now
             if self._version() != self._loaded and not self._loading.locked():
                 threading.Thread(target=self.load, name="rusta-explain-catalog", daemon=True).start()
@@ -122,16 +157,13 @@ class Catalog:
         snap = self._current()
         if snap is None:
             return self.memory.references(name, qualifier)
-        refs = [snap.ref(row) for row in snap.refs_by_name.get(name, [])]
-        refs = [r for r in refs if qualifier is None or r.qualifier == qualifier]
-        return sorted(refs, key=lambda r: (r.path, r.line, r.col))
+        return [r for r in snap.refs_named(name) if qualifier is None or r.qualifier == qualifier]
 
     def tests_referencing(self, name: str) -> list[ItemRecord]:
         snap = self._current()
         if snap is None:
             return self.memory.tests_referencing(name)
-        enclosing = {snap.refs["enclosing"][row] for row in snap.refs_by_name.get(name, [])
-                     if snap.refs["in_test"][row]}
+        enclosing = {r.enclosing for r in snap.refs_named(name) if r.in_test}
         found = [r for q in sorted(enclosing) for r in snap.by_qualified.get(q, []) if r.is_test]
         return sorted(found, key=lambda r: (r.path, r.start_line))
 

@@ -144,7 +144,7 @@ class Explainer:
                        version: int | None = None) -> Explanation:
         target = locate(doc.tree.root_node, offset)
         key = (doc.path, version if version is not None else hashlib.sha1(doc.data).hexdigest(),
-               target.start_byte, target.end_byte, prose)
+               target.start_byte, target.end_byte, prose, getattr(self.index, "generation", 0))
         with self._lock:
             cached = self._explanations.get(key)
         if cached is not None:

@@ -68,8 +68,12 @@ class ExplainFeature(Feature):
         if explainer is not None:
             shared = getattr(self.server, "memory", None)
             if shared is not None and explainer.index.memory is not shared:
-                explainer.index = Catalog(shared, auto_load=True)  # the memory feature started after us
+                # The memory feature opened the memory after us: read through its handle.
+                explainer.index = Catalog(shared, auto_load=True)
                 explainer.invalidate()
+                if self._own_memory is not None:
+                    own, self._own_memory = self._own_memory, None
+                    self.server.executor.submit(own.close)
         return explainer
 
     async def on_config_changed(self) -> None:
@@ -77,6 +81,13 @@ class ExplainFeature(Feature):
         if self.explainer is not None:
             self.explainer.generator = None
             self.explainer.invalidate()
+
+    async def on_document_opened(self, doc: Document) -> None:
+        # Parse now, off the loop, so the first hover in the file does not pay for it.
+        explainer = self.explainer
+        if explainer is not None:
+            self.server.spawn(self.server.run_blocking(explainer.document, doc.rel, doc.data, doc.version),
+                              "explain: parse opened document")
 
     async def on_document_changed(self, doc: Document) -> None:
         self._invalidate()
