@@ -181,3 +181,14 @@ def test_errors_of_targets_that_could_not_build_before_are_not_blamed_on_the_pat
     best = fix.patches[0]
     assert best.verified and best.extra["unmasked"] == 1 and best.errors_after == 1
     assert best.title in ("add `&`", "replace `entry.from` with `&entry.from`")
+
+
+def test_a_cancelled_check_leaves_nothing_stale(tmp_path):
+    root, engine = _engine(tmp_path, "broken-match")
+    assert engine.fix().fixes
+    fixed = (root / "src/lib.rs").read_text().replace("Light::Green => 0,", "Light::Green => 0,\n        Light::Amber => 5,")
+    cancel = threading.Event()
+    cancel.set()
+    with pytest.raises(Cancelled):
+        engine.fix(overlays={"src/lib.rs": fixed}, cancel=cancel)
+    assert engine.fix(overlays={"src/lib.rs": fixed}).fixes == []  # not the report of the old text

@@ -106,6 +106,8 @@ class PatchEngine:
             changed = [s.sync(overlays) for s in self.shadows][0]
             if not changed and self.last is not None:
                 return self.last
+            # The mirror now holds the new text: until a report for it exists, nothing is current.
+            self.last = None
             shadow = self.shadows[0]
             contents = dict(shadow.contents)
             baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
@@ -126,8 +128,9 @@ class PatchEngine:
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str]) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors)
         fixes, queues = [], {}
+        previous, self._cache = self._cache, {}  # only the current diagnostics stay cached
         for diag in errors:
-            fix = self._cached(diag, contents)
+            fix = self._cached(previous, diag, contents)
             if fix is None:
                 fix = self._new_fix(diag, contents)
                 queues[error_key(diag)] = self._candidates(diag, ctx)
@@ -195,25 +198,20 @@ class PatchEngine:
         p = diag.primary
         return (*error_key(diag), p.byte_end, _digest(contents[p.path]))
 
-    def _cached(self, diag: Diagnostic, contents: dict[str, bytes]) -> DiagnosticFix | None:
-        entry = self._cache.get(self._cache_key(diag, contents))
+    def _cached(self, cache: dict, diag: Diagnostic, contents: dict[str, bytes]) -> DiagnosticFix | None:
+        entry = cache.get(self._cache_key(diag, contents))
         if entry is None:
             return None
         hashes, fix = entry
         if any(_digest(contents.get(path, b"")) != h for path, h in hashes.items()):
             return None
+        self._cache[self._cache_key(diag, contents)] = entry
         return fix
 
     def _store(self, fix: DiagnosticFix, contents: dict[str, bytes]) -> None:
         paths = {e.path for c in fix.patches for e in c.edits} | {fix.path}
         hashes = {p: _digest(contents.get(p, b"")) for p in paths}
         self._cache[self._cache_key(fix.diagnostic, contents)] = (hashes, fix)
-
-    def fixes_at(self, path: str, line: int) -> list[DiagnosticFix]:
-        """Cached fixes whose diagnostic starts on `line` (1-based) of `path`: for code actions."""
-        if self.last is None:
-            return []
-        return [f for f in self.last.fixes if f.path == path and f.start.line <= line <= f.end.line]
 
     # --- memory: (code, generator) history and the user's own fixes as exemplars ---------------
 
