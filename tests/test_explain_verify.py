@@ -100,3 +100,17 @@ def test_moved_definition_abstains_until_reindexed(indexed):
     fresh = _explain(root, explainer, "src/lib.rs", "Ledger::new", 8)
     assert not fresh.abstained
     assert fresh.claims[0].anchors[0].start_line == 15  # five lines further down
+
+
+def test_devlog_history_becomes_anchored_claims(indexed):
+    root, memory, explainer = indexed
+    line, _ = position(root, "src/store.rs", "self.total += amount")
+    for _ in range(2):
+        memory.log_event("feedback", {"code": "E0382", "action": "applied"}, "src/store.rs", line).result()
+    memory.log_event("diagnostic", {"code": "E0308"}, "src/store.rs", line).result()
+    memory.log_event("feedback", {"code": "E0499", "action": "applied"}, "src/item.rs", 3).result()  # elsewhere
+    memory.flush()
+    explanation = _explain(root, explainer, "src/lib.rs", "ledger.apply", 7)
+    history = [c for c in explanation.claims if c.anchors[0].kind == "history"]
+    assert [c.text for c in history] == ["E0382 was fixed here twice.", "E0308 was reported here once."]
+    assert history[0].anchors[0].path == "src/store.rs" and history[0].anchors[0].start_line <= line
