@@ -48,6 +48,12 @@ pub fn visits() -> u32 {
     Visits(n).0
 }
 
+pub fn nested() -> u32 {
+    const STEP: u32 = 2;
+    fn helper(x: u32) -> u32 { x + STEP }
+    helper(STEP)
+}
+
 pub trait Apply {
     fn apply(&mut self, amount: u32);
 }

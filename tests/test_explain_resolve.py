@@ -46,7 +46,7 @@ RESOLVED = [
     ("src/store.rs", "self.total +=", 5, "crate::store::Ledger::total", ("src/store.rs", 5)),
     ("src/store.rs", "self.apply(item", 5, "crate::store::Ledger::apply", ("src/store.rs", 15)),
     ("src/store.rs", "Ledger::apply(self", 8, "crate::store::Ledger::apply", ("src/store.rs", 15)),
-    ("src/store.rs", "crate::Apply", 7, "crate::Apply", ("src/lib.rs", 42)),
+    ("src/store.rs", "crate::Apply", 7, "crate::Apply", ("src/lib.rs", 48)),
     ("src/lib.rs", "pub fn ring_up", 7, "crate::ring_up", ("src/lib.rs", 17)),  # definition site
     ("src/lib.rs", "make_counter!(V", 0, "crate::make_counter", ("src/lib.rs", 9)),
 ]
@@ -96,6 +96,19 @@ def test_non_ascii_columns_are_unicode_scalars(shop):
     assert explanation.symbol == "café" and definition(explanation) == ("src/lib.rs", 38)
     binding = explainer.explain_at("src/lib.rs", data, 38, line.index("n = café") + 1)
     assert binding.symbol == "n" and not binding.abstained
+
+
+@pytest.mark.parametrize("needle,delta,line,text", [
+    ("helper(STEP)", 0, 44, "`helper` is a function declared inside `nested`"),
+    ("helper(STEP)", 7, 43, "`STEP` is a constant declared inside `nested`"),
+    ("x + STEP", 4, 43, "`STEP` is a constant"),  # block items are visible inside nested fns
+    ("fn helper", 3, 44, "`helper` is a function declared inside `nested`"),  # its own definition site
+])
+def test_items_declared_in_function_bodies(shop, needle, delta, line, text):
+    explanation = explain(shop, "src/lib.rs", needle, delta)
+    assert not explanation.abstained, explanation.reason
+    assert definition(explanation) == ("src/lib.rs", line)
+    assert explanation.claims[0].text.startswith(text)
 
 
 def test_unknown_receiver_with_two_types_is_ambiguous_not_a_guess(shop):

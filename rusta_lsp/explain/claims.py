@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from ..memory.records import ItemRecord, RefRecord
 from .locate import Target
 from .resolve import Candidate, PINNED, Resolver, _owner
-from .scopes import Binding, shadowed, text
+from .scopes import BLOCK_ITEMS, Binding, shadowed, text
 
 ANCHOR_KINDS = ("definition", "doc", "reference", "test", "history", "related")
 KIND_LABELS = {
@@ -288,6 +288,26 @@ def local_claims(binding: Binding, path: str, line_of) -> list[Claim]:
             [anchor(earlier.decl)],
         ))
     return claims
+
+
+_NODE_LABELS = {
+    **BLOCK_ITEMS, "field_declaration": "field", "enum_variant": "enum variant",
+    "function_signature_item": "function", "associated_type": "associated type",
+}  # fmt: skip
+
+
+def block_item_claim(node, path: str, line_of) -> Claim:
+    """An item the analysis did not index (declared inside a function body): read from the tree."""
+    name = text(node.child_by_field_name("name"))
+    label = _NODE_LABELS.get(node.type, "item")
+    owner = node.parent
+    while owner is not None and owner.type != "function_item":
+        owner = owner.parent
+    inside = f" declared inside `{text(owner.child_by_field_name('name'))}`" if owner is not None else ""
+    head = text(node).split("{", 1)[0].split("=", 1)[0]
+    return Claim(f"`{name}` is {_article(label)} {label}{inside}, declared as {_code(head)}.",
+                 [Anchor(path, line_of(node.start_byte), line_of(max(node.end_byte - 1, node.start_byte)),
+                         "definition", name)])
 
 
 def generic_claim(target: Target, path: str, line_of) -> Claim:

@@ -19,8 +19,8 @@ from ..analysis.model import Crate, FileAnalysis, Pos, SourceFile, Workspace
 from ..analysis.parser import analyze_source, parse_tree
 from ..analysis.positions import LineIndex
 from .claims import (
-    KIND_LABELS, Claim, Explanation, Limits, candidate_claims, definition_claim, doc_claim,
-    generic_claim, history_claims, local_claims, related_claims, usage_claims,
+    KIND_LABELS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
+    doc_claim, generic_claim, history_claims, local_claims, related_claims, usage_claims,
 )  # fmt: skip
 from .locate import locate
 from .resolve import FileContext, Index, Resolver, record_of
@@ -169,6 +169,10 @@ class Explainer:
             return self._finish(target.name, "local variable", local_claims(target.binding, doc.path, line_of), reader)
         if target.role == "generic":
             return self._finish(target.name, "type parameter", [generic_claim(target, doc.path, line_of)], reader)
+        if target.role == "block item" or (target.role == "definition" and not any(
+                item.name_span.start_byte == target.start_byte for item in doc.analysis.items)):
+            claim = block_item_claim(target.item_node, doc.path, line_of)
+            return self._finish(target.name, "item in a block", [claim], reader)
         ctx = FileContext(
             doc.path, doc.analysis, crate_root=self.layout.crate_root(doc.path),
             crate_roots=[c.root for c in self.layout.crates],

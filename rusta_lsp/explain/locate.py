@@ -42,7 +42,8 @@ class Target:
     name: str  # the identifier as written
     start_byte: int
     end_byte: int
-    # definition | local | path | use | type | call | value | method | field | macro | self | generic
+    # definition | local | block item | path | use | type | call | value | method | field | macro
+    # | self | generic
     role: str
     abstain: str | None = None  # why nothing may be said about this position
     segments: list[str] = field(default_factory=list)  # path up to the cursor: ["Ledger", "new"]
@@ -54,6 +55,7 @@ class Target:
     trait_name: str | None = None  # the enclosing trait (for `Self` inside a trait)
     inline_modules: list[str] = field(default_factory=list)  # `mod a { mod b { .. } }` around it
     generic_owner: Node | None = None  # the item declaring a type parameter
+    item_node: Node | None = None  # the declaration, for definitions and items declared in blocks
     node: Node | None = None
 
 
@@ -292,6 +294,7 @@ def locate(root: Node, offset: int) -> Target:
 
     if parent is not None and pfield == "name" and parent.type in _DEFINITIONS:
         target.role = "definition"
+        target.item_node = parent
         return target
     if parent is not None and parent.type == "type_parameter" and pfield == "name":
         target.role = "generic"
@@ -358,6 +361,11 @@ def locate(root: Node, offset: int) -> Target:
             target.role = "generic"
             target.generic_owner = owner
             return target
+        local_item = scopes.block_item(ident)
+        if local_item is not None:
+            target.role = "block item"
+            target.item_node = local_item
+            return target
         target.role = "type"
         target.segments = [name]
         return target
@@ -367,6 +375,11 @@ def locate(root: Node, offset: int) -> Target:
     if binding is not None:
         target.role = "local"
         target.binding = binding
+        return target
+    local_item = scopes.block_item(ident)
+    if local_item is not None:
+        target.role = "block item"
+        target.item_node = local_item
         return target
     if parent is not None and parent.type == "tuple_struct_pattern" and pfield == "type":
         target.role = "call"

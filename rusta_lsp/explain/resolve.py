@@ -189,7 +189,7 @@ class Resolver:
         for item in self.ctx.analysis.items:
             if item.name_span.start_byte == target.start_byte and item.kind != "impl":
                 return Resolution([Candidate(record_of(item, self.ctx.path), 1.0, "defined here")])
-        return Resolution(reason=f"`{target.name}` is declared inside a function body, which is not indexed")
+        return Resolution(reason=f"`{target.name}` is not an item the analysis indexed")
 
     def _macro(self, name: str) -> Resolution:
         """macro_rules! scoping is textual and per crate: same file first, then the same crate."""

@@ -196,3 +196,24 @@ def binding_site(ident: Node) -> Binding | None:
 def shadowed(binding: Binding) -> Binding | None:
     """The earlier binding of the same name that `binding` shadows, if any."""
     return _lookup(binding.decl, binding.name) if binding.kind == "let" else None
+
+
+# Items a block may declare; they are visible in the whole block, before and after.
+BLOCK_ITEMS = {
+    "function_item": "function", "struct_item": "struct", "enum_item": "enum", "union_item": "union",
+    "const_item": "constant", "static_item": "static", "type_item": "type alias", "trait_item": "trait",
+    "macro_definition": "macro", "mod_item": "module",
+}  # fmt: skip
+
+
+def block_item(ident: Node) -> Node | None:
+    """An item declared in a block around the identifier (`fn helper` inside a fn body) by that name."""
+    name = text(ident)
+    node = ident.parent
+    while node is not None and node.type not in ("impl_item", "trait_item", "mod_item", "source_file"):
+        if node.type == "block":
+            for child in node.named_children:
+                if child.type in BLOCK_ITEMS and text(child.child_by_field_name("name")) == name:
+                    return child
+        node = node.parent
+    return None
