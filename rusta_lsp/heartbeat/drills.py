@@ -242,12 +242,14 @@ def close_round(state: DrillState, round_rows: list[dict]) -> dict[str, str]:
 # --- running a round -----------------------------------------------------------------------------
 
 
-def drill_engine(root: Path, config: RustaConfig, memory=None) -> PatchEngine:
+def drill_engine(root: Path, config: RustaConfig, memory=None, slot: int = DRILL_SLOT) -> PatchEngine:
     """A patch engine of the drills' own, on a separate shadow slot and target directory."""
     engine = PatchEngine(root, config, memory)
-    if getattr(engine, "slot", 0) != DRILL_SLOT:
-        engine.shadows = [ShadowWorkspace.for_workspace(engine.root, config, slot=DRILL_SLOT)]
+    if getattr(engine, "slot", 0) != slot:
+        engine.shadows = [ShadowWorkspace.for_workspace(engine.root, config, slot=slot)]
         engine.verifier = Verifier(engine.shadows, engine.oracle, budget_s=engine.verifier.budget_s)
+        # Its last-run notes too: the server's engine must not learn drill mutations as user fixes.
+        engine.state = engine.state / f"drill-slot-{slot}"
     return engine
 
 
