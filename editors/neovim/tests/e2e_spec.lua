@@ -29,15 +29,17 @@ vim.notify = function(message, level)
 end
 
 vim.cmd('filetype on')
-require('rusta').setup({
+local options = {
   server = { path = server },
   settings = {
     memory = { uri = vim.fs.joinpath(tmp, 'memory') },
     -- Low enough that a verified fix is offered rather than abstained: this tests the editor.
     abstain = { targetPrecision = 0.5 },
+    -- Off until the drill test turns it on: background jobs would compete with the other tests.
     heartbeat = { enabled = false },
   },
-})
+}
+require('rusta').setup(options)
 
 --- 0-based line and byte column of `needle` (plus `offset`) in the current buffer.
 local function find(needle, offset)
@@ -223,6 +225,32 @@ t.test(':RustaReport opens the HTML report the server wrote', function()
   end, 'the report to be opened')
   t.matches('%.html$', opened)
   t.truthy(vim.uv.fs_stat(opened), 'the report exists: ' .. opened)
+end)
+
+-- Last: the drill keeps the server busy in the background.
+t.test('settings changed by setup() reach the server; :RustaDrill runs a drill the heartbeat reports', function()
+  local commands = (client.server_capabilities.executeCommandProvider or {}).commands or {}
+  gate(vim.tbl_contains(commands, 'rusta.drillNow'), 'the rusta.drillNow command')
+  local status = require('rusta.status')
+  -- workspace/didChangeConfiguration: the heartbeat on, but never idle long enough to start by itself.
+  require('rusta').setup(vim.tbl_deep_extend('force', options, {
+    settings = { heartbeat = { enabled = true, idleSeconds = 3600 } },
+  }))
+  -- Asked again every 2 s: a request that beats the new settings finds the heartbeat still off.
+  local asked = 0
+  local beat = t.wait(60000, function()
+    if vim.uv.now() - asked > 2000 then
+      asked = vim.uv.now()
+      vim.cmd('RustaDrill')
+    end
+    local last = status.last_heartbeat()
+    return (last.job == 'drill' or last.lastJob == 'drill') and last
+  end, 'a rusta/heartbeat notification for the drill (last: ' .. vim.inspect(status.last_heartbeat()) .. ')')
+  t.truthy(beat.state ~= 'disabled', 'the heartbeat is still disabled: the new settings did not arrive')
+  local answers = vim.tbl_filter(function(note)
+    return note.message:find('^Rusta: drill ') ~= nil
+  end, notes)
+  t.truthy(#answers > 0, 'no answer to rusta.drillNow was shown')
 end)
 
 t.test('$/progress reached the status helper and vim.notify', function()

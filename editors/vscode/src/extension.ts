@@ -172,7 +172,9 @@ class Rusta {
     if (touches(affects, CLIENT_SETTINGS)) {
       void this.restart();
     } else if (touches(affects, SERVER_SETTINGS) && this.client?.state === State.Running) {
-      void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings: this.serverOptions() });
+      const settings = this.serverOptions();
+      this.output.appendLine(`[rusta] settings changed: ${JSON.stringify(settings)}`);
+      void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings });
     }
   }
 
@@ -254,13 +256,11 @@ class Rusta {
   }
 
   private async drillNow(): Promise<void> {
-    const result = await vscode.window.withProgress(
-      { location: vscode.ProgressLocation.Notification, title: "Rusta: drilling" },
-      () => this.executeServerCommand("rusta.drillNow"),
-    );
+    // The server answers at once; the drill itself shows in the status item ($/progress, heartbeat).
+    const result = (await this.executeServerCommand("rusta.drillNow")) as { state?: string } | undefined;
     if (result !== undefined) {
       this.output.appendLine(`[rusta] drill: ${JSON.stringify(result)}`);
-      void vscode.window.showInformationMessage("Rusta: drill finished. Details are in the logs.");
+      void vscode.window.showInformationMessage(`Rusta: drill ${result?.state ?? "requested"}`);
     }
   }
 

@@ -80,10 +80,12 @@ export class StatusModel {
     }
     const [first] = this.jobs.values();
     if (first) {
-      const pct = first.percentage === undefined ? "" : ` ${Math.round(first.percentage)}%`;
+      // 0% is what a job without a measure of its progress reports: say nothing then.
+      const pct = first.percentage ? ` ${Math.round(first.percentage)}%` : "";
       const more = this.jobs.size > 1 ? ` (+${this.jobs.size - 1})` : "";
+      const title = /^Rusta\b/.test(first.title) ? first.title : `Rusta: ${first.title}`;
       details.unshift([first.title, first.message].filter(Boolean).join(": "));
-      return { text: `Rusta: ${first.title}${pct}${more}`, detail: details.join(" · "), busy: true, error: false };
+      return { text: `${title}${pct}${more}`, detail: details.join(" · "), busy: true, error: false };
     }
     if (heartbeatBusy) {
       const pct = typeof beat.progress?.percentage === "number" ? ` ${Math.round(beat.progress.percentage)}%` : "";

@@ -142,9 +142,9 @@ local function execute(command, on_result)
 end
 
 function M.drill()
-  notify('drilling…')
   execute('rusta.drillNow', function(result)
-    notify('drill finished: ' .. vim.json.encode(result or vim.NIL))
+    -- The server answers at once; the drill itself shows up as progress and heartbeat.
+    notify('drill ' .. tostring(type(result) == 'table' and result.state or 'requested'))
   end)
 end
 

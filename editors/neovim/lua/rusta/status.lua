@@ -52,6 +52,11 @@ function M.heartbeat(params)
   return state.heartbeat.state ~= before
 end
 
+--- The latest rusta/heartbeat params ({} before the first).
+function M.last_heartbeat()
+  return state.heartbeat
+end
+
 --- {text, busy, error} for the current state.
 function M.view()
   if state.failure then
@@ -64,9 +69,11 @@ function M.view()
   local first = state.order[1]
   if first then
     local job = state.jobs[first]
-    local pct = job.percentage and (' ' .. math.floor(job.percentage + 0.5) .. '%') or ''
+    -- 0% is what a job without a measure of its progress reports: say nothing then.
+    local pct = (job.percentage or 0) > 0 and (' ' .. math.floor(job.percentage + 0.5) .. '%') or ''
     local more = #state.order > 1 and (' (+' .. (#state.order - 1) .. ')') or ''
-    return { text = 'Rusta: ' .. job.title .. pct .. more, busy = true, error = false, detail = job.message }
+    local title = job.title:find('^Rusta') and job.title or ('Rusta: ' .. job.title)
+    return { text = title .. pct .. more, busy = true, error = false, detail = job.message }
   end
   if beat.state == 'running' or present(beat.job) then
     local what = present(beat.job) and beat.job or beat.state

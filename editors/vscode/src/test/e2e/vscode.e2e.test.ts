@@ -335,4 +335,51 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     const check = cargoCheck(fixture.workspace, target);
     assert.ok(check.ok, `the crate still does not compile after "${fix}":\n${check.output}`);
   });
+  // Last: the drill keeps the server busy in the background.
+  it("sends changed settings to the server; Drill now runs a drill shown in the language status", async (t) => {
+    if (!gate(t, probe.capabilities.executeCommandProvider?.commands?.includes("rusta.drillNow"), "the rusta.drillNow command")) {
+      return;
+    }
+    // The user's path: tick "Heartbeat: Enabled" in the Settings editor.
+    await runCommand("Preferences: Open User Settings");
+    await page.locator(".settings-editor").waitFor();
+    await page.keyboard.type("rusta.heartbeat.enabled");
+    const checkbox = page.locator(".setting-item-bool", { hasText: "Heartbeat: Enabled" }).locator(".setting-value-checkbox");
+    await checkbox.waitFor();
+    assert.equal(await checkbox.getAttribute("aria-checked"), "false");
+    await checkbox.click();
+    await runCommand("Rusta: Show logs");
+    const output = page.locator(".panel .monaco-editor .view-lines").first();
+    const logged = await poll(30_000, async () => plain(await output.innerText()), (t) => t.includes("[rusta] settings changed"));
+    // The output panel wraps long lines.
+    assert.match(logged.replace(/\n/g, ""), /\[rusta\] settings changed: .*"heartbeat":\{"enabled":true,/);
+    await runCommand("View: Hide Panel");
+    await runCommand("View: Close All Editors");
+    await openFile("src/lib.rs");
+    const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "Rusta: drill" }).last();
+    // Asked until the server reports the drill: a request that beats the new settings finds the heartbeat off.
+    const answer = await poll(
+      60_000,
+      async () => {
+        await runCommand("Rusta: Drill now");
+        return plain(await toast.innerText({ timeout: 5_000 }).catch(() => ""));
+      },
+      (text) => /Rusta: drill (running|waiting|idle)/.test(text),
+    );
+    assert.match(answer, /Rusta: drill (running|waiting|idle)/, `the heartbeat did not take the new settings: ${answer}`);
+    // The language status item ({} in the status bar) shows the heartbeat's job.
+    const languageStatus = page.locator("#status\\.languageStatus");
+    const shown = await poll(
+      60_000,
+      async () => {
+        await languageStatus.hover();
+        const hover = page.locator(".monaco-hover:not(.hidden)", { hasText: "Rusta" }).first();
+        return plain(await hover.innerText({ timeout: 5_000 }).catch(() => ""));
+      },
+      (text) => /Rusta( heartbeat)?: (drill|idle)/.test(text),
+    );
+    await shot("vscode-status.png");
+    assert.match(shown, /Rusta( heartbeat)?: (drill|idle)/, `no Rusta item in the language status:\n${shown}`);
+    assert.match(shown, /heartbeat (running|waiting|idle|over-budget)/, shown);
+  });
 });

@@ -16,6 +16,9 @@ test("progress makes the item busy until every job ends", () => {
   assert.match(view.detail, /12\/40 files/);
   model.progress("ingest", { kind: "end" });
   model.progress(7, { kind: "end" });
+  model.progress("beat", { kind: "begin", title: "Rusta heartbeat: drill", percentage: 0 });
+  assert.equal(model.view().text, "Rusta heartbeat: drill", "no Rusta: Rusta, no 0%");
+  model.progress("beat", { kind: "end" });
   view = model.view();
   assert.equal(view.busy, false);
   assert.equal(view.text, "Rusta: idle");
