@@ -211,7 +211,10 @@ def assess(root: Path, analyses, explained) -> dict:
             reasons[_reason_class(result["reason"])] += 1
         definition = next((a for c in result["claims"] for a in c["anchors"] if a["kind"] == "definition"), None)
         # Ground truth 1: the cursor sits on an item's own name.
-        own = next((i for i in items_by_file.get(rel, []) if i.name_span.start_byte == offset and i.kind != "impl"), None)
+        # (Not `use` items, which name what they import, nor items a macro template declares.)
+        own = next((i for i in items_by_file.get(rel, []) if i.name_span.start_byte == offset
+                    and i.kind not in ("impl", "use") and not any(a.startswith("expanded from") for a in i.attrs)),
+                   None)
         if own is not None:
             sites += 1
             site_right += bool(definition and not result["abstained"] and definition["path"] == rel

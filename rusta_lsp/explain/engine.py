@@ -42,12 +42,19 @@ class Layout:
     def of(cls, workspace: Workspace) -> "Layout":
         return cls({f.path: f for f in workspace.files}, list(workspace.crates))
 
-    def crate_root(self, path: str) -> str:
-        best = ""
+    def crate_of(self, path: str) -> str:
+        """A key for the crate compiling `path`: the package directory for its library (and main),
+        one key per file or folder under tests/, examples/, benches/ and src/bin/ (separate crates)."""
+        root = ""
         for crate in self.crates:
-            if (not crate.root or path.startswith(crate.root + "/")) and len(crate.root) >= len(best):
-                best = crate.root
-        return best
+            if (not crate.root or path.startswith(crate.root + "/")) and len(crate.root) >= len(root):
+                root = crate.root
+        parts = (path[len(root) + 1 :] if root else path).split("/")
+        if len(parts) >= 2 and parts[0] in ("tests", "examples", "benches"):
+            return f"{root}/{parts[0]}/{parts[1].removesuffix('.rs')}"
+        if len(parts) >= 3 and parts[:2] == ["src", "bin"]:
+            return f"{root}/src/bin/{parts[2].removesuffix('.rs')}"
+        return root
 
 
 @dataclass
@@ -174,8 +181,7 @@ class Explainer:
             claim = block_item_claim(target.item_node, doc.path, line_of)
             return self._finish(target.name, "item in a block", [claim], reader)
         ctx = FileContext(
-            doc.path, doc.analysis, crate_root=self.layout.crate_root(doc.path),
-            crate_roots=[c.root for c in self.layout.crates],
+            doc.path, doc.analysis, crate_of=self.layout.crate_of,
             crate_names={c.name.replace("-", "_"): c.root for c in self.layout.crates},
             item_macros=doc.item_macros, records=doc.records,
         )

@@ -9,10 +9,13 @@ guess by name alone is low, and several equally plausible candidates mean "ambig
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Protocol
 
 from ..analysis.model import FileAnalysis, Item
+from ..analysis.parser import analyze_source
 from ..memory.records import ItemRecord, PassageRecord, RefRecord
 from .locate import Receiver, Target
 
@@ -115,11 +118,15 @@ class FileContext:
 
     path: str  # relative to the workspace root
     analysis: FileAnalysis
-    crate_root: str = ""  # directory of the crate holding the file ("" for the root crate)
-    crate_roots: list[str] = field(default_factory=list)  # every crate's directory
-    crate_names: dict[str, str] = field(default_factory=dict)  # `regex_syntax` -> its directory
+    # Which crate a path belongs to (a key: the crate's directory, or one test/example/bin file).
+    crate_of: Callable[[str], str] = lambda path: ""
+    crate_names: dict[str, str] = field(default_factory=dict)  # `regex_syntax` -> its library's key
     records: list[ItemRecord] = field(default_factory=list)
     item_macros: list[str] = field(default_factory=list)  # macros invoked where items are declared
+
+    @property
+    def crate_root(self) -> str:
+        return self.crate_of(self.path)
 
     def __post_init__(self) -> None:
         if not self.records:
@@ -130,15 +137,9 @@ class Resolver:
     def __init__(self, index: Index, ctx: FileContext):
         self.index = index
         self.ctx = ctx
+        self.impl_type: str | None = None  # of the impl around the target, for `Self::`
 
     # --- lookups merging the current buffer over the memory ----------------------------------
-
-    def _crate_of(self, path: str) -> str:
-        best = ""
-        for root in self.ctx.crate_roots:
-            if (not root or path.startswith(root + "/")) and len(root) >= len(best):
-                best = root
-        return best
 
     def by_name(self, name: str) -> list[ItemRecord]:
         stored = [r for r in self.index.lookup_name(name) if r.path != self.ctx.path]
@@ -151,8 +152,8 @@ class Resolver:
             local = [r for r in self.ctx.records if r.qualified == qualified]
         stored = [r for r in self.index.lookup_path(qualified) if r.path != self.ctx.path]
         found = local + stored
-        if crate is not None and self.ctx.crate_roots:
-            found = [r for r in found if self._crate_of(r.path) == crate]
+        if crate is not None:
+            found = [r for r in found if self.ctx.crate_of(r.path) == crate]
         return found
 
     def _use_targets(self, module: str) -> dict[str, str]:
@@ -166,6 +167,7 @@ class Resolver:
 
     def resolve(self, target: Target) -> Resolution:
         module = self.module_of(target)
+        self.impl_type = target.impl_type
         role = target.role
         if role == "definition":
             return self._definition(target)
@@ -195,7 +197,7 @@ class Resolver:
         """macro_rules! scoping is textual and per crate: same file first, then the same crate."""
         found = [r for r in self.by_name(name) if r.kind == "macro"]
         here = [r for r in found if r.path == self.ctx.path]
-        crate = [r for r in found if self._crate_of(r.path) == self.ctx.crate_root]
+        crate = [r for r in found if self.ctx.crate_of(r.path) == self.ctx.crate_root]
         if here:
             return _rank([Candidate(r, PINNED, "macro_rules! in this file") for r in here])
         if crate:
@@ -266,8 +268,11 @@ class Resolver:
             found = self.by_path(qualified, crate)
         found = [r for r in found if r.kind in kinds or r.kind == "use"]
         found = _inherent_first(self._follow_uses(found))
+        if not found and rest and crate is None and not segments[0][:1].isupper():
+            return Resolution(reason=f"`{segments[0]}` is not a module, type or crate of this workspace "
+                              "(an external crate?)")
         if not found and rest and crate is None:
-            # An unrooted path (`Ledger::new`): match its tail anywhere, lower confidence.
+            # An unrooted type path (`Ledger::new`): match its tail anywhere, lower confidence.
             suffix = "::".join(segments)
             found = [r for r in self.by_name(segments[-1])
                      if (r.qualified.endswith("::" + suffix) or _member_of(r, segments)) and r.kind in kinds]
@@ -291,23 +296,15 @@ class Resolver:
                 continue
             target = self._use_target_of(record)
             if target and target.split("::")[0] == "crate":
-                out += self._follow_uses(self.by_path(target, self._crate_of(record.path)), depth + 1)
+                out += self._follow_uses(self.by_path(target, self.ctx.crate_of(record.path)), depth + 1)
         return out
 
     def _use_target_of(self, record: ItemRecord) -> str | None:
-        # Stored use rows carry the target in their signature (`use a::b::C as D`); read our own
-        # analysis when it is this file, else reconstruct from the signature text.
-        for item in self.ctx.analysis.items:
-            if item.kind == "use" and item.path == record.qualified and record.path == self.ctx.path:
-                return item.use_target
-        match = re.search(r"use\s+([\w:]+)(?:\s+as\s+(\w+))?\s*$", record.signature)
-        if match and (match.group(2) or match.group(1).rsplit("::", 1)[-1]) == record.name:
-            target = match.group(1)
-            parent_module = (record.parent or "crate").split("::")
-            if target.startswith("self::"):
-                return "::".join(parent_module + target.split("::")[1:])
-            return target
-        return None
+        if record.path == self.ctx.path:
+            for item in self.ctx.analysis.items:
+                if item.kind == "use" and item.path == record.qualified:
+                    return item.use_target
+        return _stored_use_target(record.signature, record.parent or "crate", record.name)
 
     def _path_base(self, segments: list[str], module: str,
                    depth: int = 0) -> tuple[list[str] | None, list[str], str | None, str]:
@@ -325,10 +322,16 @@ class Resolver:
                 if len(parts) > 1:
                     parts = parts[:-1]
             return parts, segments, here, "by its module path"
+        if head == "Self" and self.impl_type and depth < 4:
+            return self._path_base([self.impl_type, *rest], module, depth + 1)
         if head in EXTERNAL_ROOTS:
             return None, [], None, f"`{'::'.join(segments)}` is in Rust's standard library, outside the workspace"
+        local = any(r.name == head and r.parent == module and r.kind in TYPE_KINDS | {"mod", "trait"}
+                    for r in self.ctx.records)
+        if local and rest:  # a path prefix lives in the type namespace: a module or type here wins
+            return module.split("::") + [head], rest, here, "defined in this module"
         imported = self._use_targets(module).get(head)
-        if imported and depth < 4:
+        if imported and depth < 4 and imported.split("::")[0] != head:  # `use quote::quote` names a crate
             parts = imported.split("::")
             if parts[0] in EXTERNAL_ROOTS:
                 return None, [], None, f"`{head}` is imported from `{imported}`, outside the workspace"
@@ -336,13 +339,17 @@ class Resolver:
             if base is None or (crate is None and parts[0] not in self.ctx.crate_names):
                 return None, [], None, f"`{head}` is imported from `{imported}`, outside the workspace"
             return base, tail, crate, f"imported by `use {imported}`"
-        if any(r.name == head and r.parent == module and r.kind in TYPE_KINDS | {"mod", "trait"}
-               for r in self.ctx.records):
+        if local:
             return module.split("::") + [head], rest, here, "defined in this module"
         if head in self.ctx.crate_names:
             return ["crate"], rest, self.ctx.crate_names[head], f"in crate `{head}`"
         if self.by_path(f"{module}::{head}", here):
             return module.split("::") + [head], rest, here, "a child module"
+        for glob in self._use_targets_glob(module):
+            if self.by_path(f"{glob}::{head}", self._crate_for_path(glob)):
+                return glob.split("::") + [head], rest, self._crate_for_path(glob), "brought in by a glob import"
+        if rest and self.by_path(f"crate::{head}", here):  # 2015-edition paths start at the crate root
+            return ["crate", head], rest, here, "by its crate path"
         return [head], rest, None, "by name"
 
     # --- self, methods, fields -----------------------------------------------------------
@@ -408,6 +415,13 @@ class Resolver:
         return _rank([Candidate(r, GUESS / 2, f"{label} of `{_owner(r)}`") for r in found],
                      ambiguity=f"{len(found)} types have a {label} named `{name}` and the type of {receiver} "
                      "is not known")
+
+
+@lru_cache(maxsize=4096)
+def _stored_use_target(signature: str, module: str, name: str) -> str | None:
+    """What a stored `use` row imports: its signature is the declaration, so parse it again."""
+    analysis = analyze_source(signature.rstrip(";") + ";", "use.rs", module)
+    return next((i.use_target for i in analysis.items if i.kind == "use" and i.name == name), None)
 
 
 def _inherent_first(found: list[ItemRecord]) -> list[ItemRecord]:
