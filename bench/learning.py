@@ -121,6 +121,8 @@ def learning(crates: list[str], work: Path, rounds: int, round_budget: float, pe
                               "fix_rate": summary["fix_rate"]})
                 training.append({"crate": name, **{k: trained.get(k) for k in
                                  ("examples", "swapped", "before", "after", "threshold", "coverage", "device")}})
+                if summary.get("skipped"):
+                    print(f"  {summary['skipped']}", file=sys.stderr)
                 print(f"  round {summary['round']}: {summary['drills']} drills, fix rate {summary['fix_rate']}, "
                       f"trained on {trained.get('examples')} ({'swapped' if trained.get('swapped') else 'kept'})",
                       file=sys.stderr)

@@ -318,6 +318,7 @@ class Driller:
             changes = close_round(self.state, done)
             self.state.save(self.state_path)
             self.engine.shadows[0].sync()  # the drill mirror back to the user's text
+            self.engine.last = None  # its report was about a mutation: the next baseline must run
         return summarize(done, self.state, changes)
 
     def drill(self, mutation: Mutation, ctx: JobContext) -> dict | None:
