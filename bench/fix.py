@@ -6,7 +6,9 @@ Corpus: seeded mutations (rusta_lsp.heartbeat.mutations, shared with the drills)
 (Debian librust sources: humantime, either, termcolor, fixedbitset, scopeguard) and the repo's
 examples/ledger. Each case breaks one site; the engine sees the mutated file as an unsaved buffer.
 
-Right = the patch gives back the original text (whitespace aside). For both Rusta (best patch at
+Right = the patch gives back the original text (whitespace aside), or, for an import, imports the
+item the original `use` line imported for that name (a removed `use a::{b, c}` is fixed one name
+per diagnostic). For both Rusta (best patch at
 the threshold) and the baseline (rustc's first suggestion of the target diagnostic) it reports:
 fix rate (right / fixable cases), precision (right / offered), coverage (offered / cases), and on
 the no-fix kinds (missing argument, struct field, match arm) abstention and placeholders offered.
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import statistics
 import sys
 import time
@@ -36,7 +39,7 @@ from debian_crates import copy_debian_crate  # noqa: E402
 from rusta_lsp.config import read_config  # noqa: E402
 from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
 from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
-from rusta_lsp.patches.candidate import Candidate, Edit, apply_edits, has_placeholder  # noqa: E402
+from rusta_lsp.patches.candidate import Candidate, Edit, has_placeholder  # noqa: E402
 from rusta_lsp.heartbeat.training import TrainConfig, train_calibrator  # noqa: E402
 from rusta_lsp.patches.confidence import Calibrator  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
@@ -63,17 +66,40 @@ def workspaces(work: Path) -> list[Path]:
     return out
 
 
+USE = re.compile(r"(?:^|\n)\s*(?:pub(?:\([^)]*\))?\s+)?use\s+([^;]+);")
+
+
+def use_paths(tree: str, prefix: str = "") -> set[str]:
+    """Paths a use tree imports: `a::{b, c::{self, d as e}}` -> {a::b, a::c, a::c::d}."""
+    tree = re.sub(r"\s+", " ", tree).strip().lstrip(":")
+    if tree.startswith("{") and tree.endswith("}"):
+        parts, depth, start = [], 0, 1
+        for i, ch in enumerate(tree[1:-1], 1):
+            depth += {"{": 1, "}": -1}.get(ch, 0)
+            if ch == "," and depth == 0:
+                parts.append(tree[start:i])
+                start = i + 1
+        parts.append(tree[start:-1])
+        return set().union(*(use_paths(p, prefix) for p in parts if p.strip()))
+    if "::{" in tree:
+        head, rest = tree.split("::{", 1)
+        return use_paths("{" + rest, prefix + head.strip() + "::")
+    path = (prefix + tree.split(" as ")[0].strip()).replace(" ", "")
+    return {path[: -len("::self")] if path.endswith("::self") else path}
+
+
 def right(candidate: Candidate | None, mutated: bytes, original: bytes, path: str) -> bool:
-    """The patch gives back the original text, or the same lines in another order (an `use`
-    inserted one line off)."""
+    """The patch gives back the original text, or it imports what the original imported for the
+    name in question (a removed `use a::{b, c}` line is fixed one name at a time)."""
     if candidate is None:
         return False
     if patch_restores(candidate, mutated, original, path):
         return True
-    if any(e.path != path for e in candidate.edits):
+    added = [m.group(1) for e in candidate.edits for m in USE.finditer("\n" + e.new_text)]
+    if not added or len(added) != len(candidate.edits):
         return False
-    lines = lambda data: sorted(l.strip() for l in data.splitlines() if l.strip())  # noqa: E731
-    return lines(apply_edits(mutated, list(candidate.edits))) == lines(original)
+    imported = set().union(*(use_paths(m.group(1)) for m in USE.finditer(original.decode("utf-8", "replace"))))
+    return all(use_paths(a) <= imported for a in added)
 
 
 def baseline(fix, contents) -> dict:
@@ -126,7 +152,7 @@ def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
         "verified_any": bool(fix.patches),
         "patches": [
             {"features": p.extra["features"], "right": right(p, mutated, original, mutation.path),
-             "confidence": p.confidence, "rank": i}
+             "confidence": p.confidence, "rank": i, "source": p.source, "title": p.title}
             for i, p in enumerate(fix.patches)
         ],
         "baseline": base,

@@ -36,9 +36,6 @@ class Candidate:
     def edit_key(self) -> frozenset:
         return frozenset(self.edits)
 
-    @property
-    def edit_size(self) -> int:
-        return sum(len(e.new_text) + (e.end - e.start) for e in self.edits)
 
 
 # Macros and holes that compile (or nearly) without doing the job: never verified, never offered.
@@ -46,9 +43,8 @@ PLACEHOLDER = re.compile(r"\b(todo|unimplemented)!|/\*.*?\*/|\.\.\.", re.S)
 
 
 def has_placeholder(candidate: Candidate) -> bool:
-    """True when the candidate brings a placeholder in: `todo!()`, `/* value */`, `...`."""
-    if candidate.applicability == "HasPlaceholders":
-        return True
+    """True when the candidate brings a placeholder in: `todo!()`, `/* value */`, `...`.
+    (rustc's HasPlaceholders label alone does not count: it is also put on a plain `?`.)"""
     return any(PLACEHOLDER.search(edit.new_text) for edit in candidate.edits)
 
 

@@ -1,0 +1,70 @@
+"""The confidence model: a sensible prior, training, persistence, and the precision threshold."""
+
+from __future__ import annotations
+
+import torch
+
+from rusta_lsp.patches.candidate import Candidate, Edit
+from rusta_lsp.patches.confidence import (
+    FEATURES, Calibrator, ConfidenceContext, calibrator_path, features, load_calibrator, precision_threshold,
+)
+from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
+
+DIAG = Diagnostic("error", "mismatched types", "E0308", (DiagSpan("src/lib.rs", 10, 14, 1, 11, 1, 15, True),))
+
+
+def _cand(source="rustc", applicability=None, verified=True, siblings=0, after=0, text="&"):
+    c = Candidate(DIAG, "t", (Edit("src/lib.rs", 10, 10, text),), source, applicability)
+    c.verified, c.verified_siblings, c.errors_before, c.errors_after = verified, siblings, 1, after
+    return c
+
+
+def _p(cand, history=None, rank=0):
+    return Calibrator.prior().predict(features(cand, ConfidenceContext(history or {}, rank)))
+
+
+def test_prior_orders_evidence_sensibly():
+    borrow = _p(_cand(applicability="MaybeIncorrect"))
+    ambiguous = _p(_cand(applicability="MaybeIncorrect", siblings=2))
+    conversion = _p(_cand(applicability="MaybeIncorrect", text=".into()"))
+    unverified = _p(_cand(applicability="MaybeIncorrect", verified=False, after=1))
+    model = _p(_cand(source="model"))
+    assert borrow > 0.95 and unverified < 0.2
+    assert borrow > ambiguous > unverified  # competing verified answers are a doubt
+    assert borrow > conversion  # `.into()` compiles more often than it is what was meant
+    assert model < _p(_cand(source="rustc"))
+    # A history of right answers for (E0308, rules) lifts a rules patch; a history of wrong ones sinks it.
+    good = _p(_cand(source="rules"), {("E0308", "rules"): (19, 20)})
+    bad = _p(_cand(source="rules"), {("E0308", "rules"): (1, 20)})
+    assert good > _p(_cand(source="rules")) > bad
+
+
+def test_features_have_stable_names_and_length():
+    assert len(features(_cand(), ConfidenceContext())) == len(FEATURES)
+    assert len(set(FEATURES)) == len(FEATURES)
+
+
+def test_save_load_roundtrip_and_fallback_to_prior(tmp_path):
+    path = calibrator_path(tmp_path)
+    assert not load_calibrator(tmp_path).trained  # nothing saved: the prior
+    cal = Calibrator.prior()
+    with torch.no_grad():
+        cal.linear.weight.mul_(0.5)  # as training would: other weights than the prior's
+    cal.threshold_override = 0.9
+    cal.save(path)
+    loaded = load_calibrator(tmp_path)
+    row = features(_cand(), ConfidenceContext())
+    assert loaded.trained and abs(loaded.predict(row) - cal.predict(row)) < 1e-12
+    assert loaded.threshold(0.95) == 0.9
+    torch.save({"names": ["other"], "state": {}, "threshold": None}, path)
+    assert not load_calibrator(tmp_path).trained  # trained on other features: ignored
+    path.write_bytes(b"not a model")
+    assert not load_calibrator(tmp_path).trained
+
+
+def test_precision_threshold_picks_the_lowest_score_reaching_the_target():
+    scores = [0.99, 0.97, 0.9, 0.8, 0.7]
+    labels = [True, True, True, False, True]
+    assert precision_threshold(scores, labels, 0.95) == 0.9
+    assert precision_threshold(scores, labels, 0.75) == 0.7
+    assert precision_threshold([0.9], [False], 0.95) is None
