@@ -73,9 +73,9 @@ def test_user_fix_becomes_an_exemplar_that_fixes_the_next_error(tmp_path, ledger
     root = copy_example("broken-types", tmp_path / "types")
     engine = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory)
     lib = root / "src/lib.rs"
-    assert any(f.start.line == 14 for f in engine.fix().fixes)
+    assert any(f.start.line == 14 for f in engine.fix(learn=True).fixes)
     lib.write_text(lib.read_text().replace("shout(name)", "shout(&name)"))  # the user's own fix
-    engine.fix()
+    engine.fix(learn=True)
     rows = memory.rows("exemplars")
     assert any(r["code"] == "E0308" and r["kind"] == "wrap" and r["prefix"] == "&" for r in rows)
     # The same slip elsewhere: the exemplar alone proposes the user's fix, and cargo accepts it.

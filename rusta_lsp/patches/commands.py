@@ -38,7 +38,7 @@ def fix_command(args) -> int:
     memory = _open_memory(memory_uri(config, root), root)
     try:
         engine = PatchEngine(root, config, memory)
-        report = engine.fix()
+        report = engine.fix(learn=True)
         if report.cargo_error:
             return _fail(f"cargo failed: {report.cargo_error}")
         written = apply_report(engine.root, report) if args.apply else {}

@@ -99,7 +99,10 @@ class PatchEngine:
 
     # --- the pipeline --------------------------------------------------------------------------
 
-    def fix(self, overlays: dict[str, str] | None = None, cancel=None) -> FixReport:
+    def fix(self, overlays: dict[str, str] | None = None, cancel=None, learn: bool = False) -> FixReport:
+        """Check the workspace (with `overlays`: relative path -> unsaved text) and answer every
+        error. `learn`: this text is the user's (the server, the CLI), so errors that vanished
+        since the last learning run become exemplars; drills and benchmarks leave it off."""
         with self._lock:
             started = time.monotonic()
             runs = self.oracle.runs
@@ -112,7 +115,8 @@ class PatchEngine:
             contents = dict(shadow.contents)
             baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
             errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
-            self._learn(errors, contents)
+            if learn:
+                self._learn(errors, contents)
             cargo_error = None
             if baseline.success is False and not baseline.errors:
                 cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
@@ -122,7 +126,8 @@ class PatchEngine:
             report.seconds = time.monotonic() - started
             report.cargo_runs = self.oracle.runs - runs
             self.last = report
-            self._save_state(errors, contents)
+            if learn:
+                self._save_state(errors, contents)
             return report
 
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str]) -> list[DiagnosticFix]:

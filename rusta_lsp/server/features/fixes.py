@@ -83,7 +83,7 @@ class FixesFeature(Feature):
             self.engine.memory = getattr(self.server, "memory", None)
         try:
             async with self.server.progress("Rusta: checking fixes"):
-                report = await self.server.run_blocking(self.engine.fix, overlays, cancel)
+                report = await self.server.run_blocking(self.engine.fix, overlays, cancel, True)
         except Cancelled:
             log.info("fixes: check cancelled by a newer edit")
             return

@@ -1,0 +1,58 @@
+"""Fit the confidence prior's weights on a bench/fix.py result (how PRIOR in
+rusta_lsp/patches/confidence.py was obtained), and print them with the in-sample calibration.
+
+    python bench/fit_prior.py bench/out/fix-seed1.json [L2=0.002]
+
+Only features with data in the bench are fitted (rustc's and the rules' sources, applicability,
+error counts, edit shape, ranking); `verified` stays hand-set (every labelled patch is verified),
+and so do the weights of generators and signals the bench does not exercise.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+import torch
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from rusta_lsp.patches.confidence import FEATURES, PRIOR  # noqa: E402
+
+HAND_SET = ("verified", "source=imports", "source=exemplars", "source=model", "history_rate",
+            "history_count_log", "exemplar_support_log", "unmasked_errors_log")
+
+
+def main() -> None:
+    data = json.loads(Path(sys.argv[1]).read_text())
+    l2 = float(sys.argv[2]) if len(sys.argv) > 2 else 0.002
+    rows = [(p["features"], p["right"]) for c in data["cases"] for p in c["patches"]]
+    print(f"{len(rows)} verified patches, {sum(r for _, r in rows)} right")
+    x = torch.tensor([r[0] for r in rows], dtype=torch.float64)
+    y = torch.tensor([float(r[1]) for r in rows], dtype=torch.float64)
+    learn = [i for i, name in enumerate(FEATURES) if name not in HAND_SET]
+    w = torch.zeros(len(learn), dtype=torch.float64, requires_grad=True)
+    b = torch.zeros(1, dtype=torch.float64, requires_grad=True)
+    opt = torch.optim.LBFGS([w, b], max_iter=500, line_search_fn="strong_wolfe")
+
+    def closure():
+        opt.zero_grad()
+        loss = torch.nn.functional.binary_cross_entropy_with_logits(x[:, learn] @ w + b, y) + l2 * (w ** 2).sum()
+        loss.backward()
+        return loss
+
+    opt.step(closure)
+    for i, weight in zip(learn, w.tolist()):
+        print(f"{FEATURES[i]:32} {weight:7.2f}   (shipped {PRIOR[FEATURES[i]]})")
+    print(f"bias for verified patches {b.item():.2f} -> PRIOR_BIAS = {b.item() - PRIOR['verified']:.2f}")
+    with torch.no_grad():
+        p = torch.sigmoid(x[:, learn] @ w + b)
+    for t in (0.5, 0.8, 0.9, 0.95, 0.98):
+        chosen = p >= t
+        n = int(chosen.sum())
+        print(f"p >= {t}: {n} patches, precision {float(y[chosen].mean()) if n else float('nan'):.3f}")
+
+
+if __name__ == "__main__":
+    main()
