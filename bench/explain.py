@@ -42,7 +42,9 @@ from rusta_lsp.analysis.parser import parse_tree
 
 MEMORY = OUT / "explain-memory"
 DOC_PREFIXES = ("///", "//!", "/**", "/*!", "*", "#[doc", "#![doc")
-REF_KINDS_FOR = {"call": CALL_KINDS, "type": TYPE_KINDS, "path": PATH_KINDS, "method": {"method"}, "field": {"field"}}
+# Which item kinds a reference of each analysis kind may name (a struct pattern's `type` may be a variant).
+REF_KINDS_FOR = {"call": CALL_KINDS, "type": TYPE_KINDS | {"variant"}, "path": PATH_KINDS,
+                 "method": {"method"}, "field": {"field"}}
 
 
 def sample_positions(root: Path, analyses, count: int, seed: int) -> list[tuple[str, int, int, int, int]]:

@@ -56,6 +56,7 @@ class Target:
     inline_modules: list[str] = field(default_factory=list)  # `mod a { mod b { .. } }` around it
     generic_owner: Node | None = None  # the item declaring a type parameter
     item_node: Node | None = None  # the declaration, for definitions and items declared in blocks
+    called: bool = False  # the path is the function of a call: `a::b(..)`
     node: Node | None = None
 
 
@@ -328,6 +329,12 @@ def locate(root: Node, offset: int) -> Target:
             return target
         target.role = "path"
         target.segments = segments
+        whole = parent
+        while whole.parent is not None and whole.parent.type == "scoped_identifier":
+            whole = whole.parent
+        call = whole.parent
+        target.called = pfield == "name" and whole.id == parent.id and call is not None and \
+            call.type == "call_expression" and call.child_by_field_name("function").id == whole.id
         return target
 
     if ident.type == "field_identifier":
@@ -361,25 +368,20 @@ def locate(root: Node, offset: int) -> Target:
             target.role = "generic"
             target.generic_owner = owner
             return target
-        local_item = scopes.block_item(ident)
-        if local_item is not None:
-            target.role = "block item"
-            target.item_node = local_item
+    else:  # a plain identifier: a local (or its binding site) comes before any item
+        binding = scopes.binding_site(ident) or scopes.find_binding(ident)
+        if binding is not None:
+            target.role = "local"
+            target.binding = binding
             return target
-        target.role = "type"
-        target.segments = [name]
-        return target
-
-    # A plain identifier: a local (or its binding site) first, then an item in scope.
-    binding = scopes.binding_site(ident) or scopes.find_binding(ident)
-    if binding is not None:
-        target.role = "local"
-        target.binding = binding
-        return target
     local_item = scopes.block_item(ident)
     if local_item is not None:
         target.role = "block item"
         target.item_node = local_item
+        return target
+    target.segments = [name]
+    if ident.type == "type_identifier":
+        target.role = "type"
         return target
     if parent is not None and parent.type == "tuple_struct_pattern" and pfield == "type":
         target.role = "call"
@@ -389,7 +391,6 @@ def locate(root: Node, offset: int) -> Target:
         target.role = "call"
     else:
         target.role = "value"
-    target.segments = [name]
     return target
 
 

@@ -22,6 +22,7 @@ from .locate import Receiver, Target
 TYPE_KINDS = {"struct", "enum", "trait", "type", "union"}
 CALL_KINDS = {"fn", "struct", "variant"}
 VALUE_KINDS = {"const", "static", "fn", "variant", "struct", "mod"}
+CALLABLE_KINDS = {"fn", "method", "struct", "variant"}  # what `a::b(..)` can call
 PATH_KINDS = {"fn", "method", "struct", "enum", "variant", "trait", "type", "union", "const", "static", "mod", "macro"}
 EXTERNAL_ROOTS = {"std", "core", "alloc", "proc_macro", "test"}
 # Names the standard prelude brings into every module; without a workspace import they are std's.
@@ -174,7 +175,7 @@ class Resolver:
         if role == "macro":
             return self._macro(target.name)
         if role in ("path", "use"):
-            return self._path(target.segments, module, PATH_KINDS)
+            return self._path(target.segments, module, CALLABLE_KINDS if target.called else PATH_KINDS)
         if role == "type":
             return self._name(target.name, module, TYPE_KINDS)
         if role == "call":
@@ -295,8 +296,11 @@ class Resolver:
                 out.append(record)
                 continue
             target = self._use_target_of(record)
-            if target and target.split("::")[0] == "crate":
-                out += self._follow_uses(self.by_path(target, self.ctx.crate_of(record.path)), depth + 1)
+            if not target or target.split("::")[0] in EXTERNAL_ROOTS:
+                continue
+            if target.split("::")[0] != "crate":  # 2018 paths start in the importing module
+                target = f"{record.parent or 'crate'}::{target}"
+            out += self._follow_uses(self.by_path(target, self.ctx.crate_of(record.path)), depth + 1)
         return out
 
     def _use_target_of(self, record: ItemRecord) -> str | None:
