@@ -128,9 +128,6 @@ class _ItemWalker:
             return ""
         return self.data[node.start_byte : node.end_byte].decode("utf-8", errors="replace")
 
-    def span(self, start: int, end: int) -> Span:
-        return self.index.span(start, end)
-
     def signature(self, node: Node) -> str:
         """The declaration head: text up to the body or initial value, whitespace collapsed."""
         if node.type == "macro_definition":
@@ -150,8 +147,8 @@ class _ItemWalker:
     def walk_container(self, node: Node, module: str, parent: str | None, in_test: bool,
                        impl_type: str | None = None, trait_name: str | None = None,
                        in_trait: bool = False) -> None:
-        docs: list[tuple[str, int, int]] = []  # pending outer doc lines (text, start, end)
-        attrs: list[tuple[str, int]] = []  # pending attributes (text, start byte)
+        docs: list[tuple[str, Node]] = []  # pending outer doc comments (text, comment node)
+        attrs: list[tuple[str, Node]] = []  # pending attributes (text without `#[ ]`, node)
         for child in node.named_children:
             kind = child.type
             if kind in ("line_comment", "block_comment"):
@@ -163,14 +160,14 @@ class _ItemWalker:
                     if node.type == "source_file":
                         self.module_doc += text + "\n"
                     continue
-                docs.append((text, child.start_byte, child.end_byte))
+                docs.append((text, child))
                 continue
             if kind == "attribute_item":
                 attr = self.text(child)[2:-1].strip()
-                attrs.append((attr, child.start_byte))
+                attrs.append((attr, child))
                 doc_value = _doc_attribute(attr)
                 if doc_value is not None:
-                    docs.append((doc_value, child.start_byte, child.end_byte))
+                    docs.append((doc_value, child))
                 continue
             if kind == "inner_attribute_item":
                 continue
@@ -212,13 +209,13 @@ class _ItemWalker:
 
     def item(self, node: Node, module: str, parent: str | None, in_test: bool,
              impl_type: str | None, trait_name: str | None, in_trait: bool,
-             docs: list[tuple[str, int, int]], attrs: list[tuple[str, int]]) -> None:
+             docs: list[tuple[str, Node]], attrs: list[tuple[str, Node]]) -> None:
         kind = node.type
         attr_texts = [a for a, _ in attrs]
-        starts = [node.start_byte] + [s for _, s, _ in docs] + [s for _, s in attrs]
-        start = min(starts)
-        doc = "\n".join(t for t, _, _ in docs).strip()
-        doc_span = self.span(docs[0][1], docs[-1][2]) if docs else None
+        # Doc comments and attributes come first, in either order.
+        first = min([node] + [n for _, n in docs[:1] + attrs[:1]], key=lambda n: n.start_byte)
+        doc = "\n".join(t for t, _ in docs).strip()
+        doc_span = self.index.node_span(docs[0][1], docs[-1][1]) if docs else None
         visibility = ""
         for child in node.named_children:
             if child.type == "visibility_modifier":
@@ -230,7 +227,7 @@ class _ItemWalker:
             name_span = name_node if name_node is not None else node
             item = Item(
                 kind=item_kind, name=name, path=path, signature=self.signature(node), doc=doc,
-                span=self.span(start, node.end_byte),
+                span=self.index.node_span(first, node),
                 name_span=self.index.node_span(name_span),
                 attrs=attr_texts, parent=container, doc_span=doc_span, visibility=visibility,
                 is_test=in_test or any(_TEST_ATTR.match(a) for a in attr_texts),
@@ -269,7 +266,7 @@ class _ItemWalker:
                     if m:
                         path_attr = m.group(1)
                 self.result.mod_decls.append(
-                    ModDecl(name, self.span(node.start_byte, node.end_byte), path_attr, cfg_test,
+                    ModDecl(name, self.index.node_span(node), path_attr, cfg_test,
                             parent_module=module)
                 )
             else:
@@ -314,13 +311,13 @@ class _ItemWalker:
         self._members(body, "enum_variant", "variant", owner, in_test)
 
     def _members(self, body: Node, node_type: str, kind: str, owner: str, in_test: bool) -> None:
-        docs: list[tuple[str, int, int]] = []
+        docs: list[tuple[str, Node]] = []
         attrs: list[str] = []
         for child in body.named_children:
             if child.type in ("line_comment", "block_comment"):
                 doc = self.doc_text(child)
                 if doc is not None and not doc[1]:
-                    docs.append((doc[0], child.start_byte, child.end_byte))
+                    docs.append((doc[0], child))
                 continue
             if child.type == "attribute_item":
                 attrs.append(self.text(child)[2:-1].strip())
@@ -329,19 +326,18 @@ class _ItemWalker:
                 continue
             name_node = child.child_by_field_name("name")
             name = self.text(name_node)
-            start = docs[0][1] if docs else child.start_byte
+            first = docs[0][1] if docs else child
             visibility = next(
                 (self.text(c) for c in child.named_children if c.type == "visibility_modifier"), ""
             )
             self.result.items.append(Item(
                 kind=kind, name=name, path=f"{owner}::{name}",
                 signature=_WS.sub(" ", self.text(child)).strip(),
-                doc="\n".join(t for t, _, _ in docs).strip(),
-                span=self.span(start, child.end_byte),
-                name_span=self.span(name_node.start_byte, name_node.end_byte) if name_node else
-                self.span(child.start_byte, child.end_byte),
+                doc="\n".join(t for t, _ in docs).strip(),
+                span=self.index.node_span(first, child),
+                name_span=self.index.node_span(name_node or child),
                 attrs=attrs, parent=owner, is_test=in_test, visibility=visibility,
-                doc_span=self.span(docs[0][1], docs[-1][2]) if docs else None,
+                doc_span=self.index.node_span(docs[0][1], docs[-1][1]) if docs else None,
             ))
             docs, attrs = [], []
 

@@ -68,10 +68,12 @@ class LineIndex:
     def span(self, start_byte: int, end_byte: int) -> Span:
         return Span(start_byte, end_byte, self.pos(start_byte), self.pos(end_byte))
 
-    def node_span(self, node) -> Span:
-        """Span of a tree-sitter node, using the points it already carries (no search)."""
-        (srow, scol), (erow, ecol) = node.start_point, node.end_point
-        return Span(node.start_byte, node.end_byte, self.pos_in_line(srow, scol), self.pos_in_line(erow, ecol))
+    def node_span(self, node, last=None) -> Span:
+        """Span of a tree-sitter node (or from `node` to the end of `last`), using the points the
+        nodes already carry (no search)."""
+        last = last or node
+        (srow, scol), (erow, ecol) = node.start_point, last.end_point
+        return Span(node.start_byte, last.end_byte, self.pos_in_line(srow, scol), self.pos_in_line(erow, ecol))
 
     def offset(self, pos: Pos) -> int:
         """Byte offset of a rustc position; clamped into the file and the line."""
