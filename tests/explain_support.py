@@ -57,6 +57,15 @@ pub fn nested() -> u32 {
 pub trait Apply {
     fn apply(&mut self, amount: u32);
 }
+
+pub fn outside(names: Vec<String>, f: &mut std::fmt::Formatter) -> usize {
+    f.write_str("names").ok();
+    names.len()
+}
+
+pub fn bounded<T: Clone>(mut thing: T) {
+    thing.apply(1);
+}
 ''',
     "src/store.rs": '''use crate::item::Item;
 

@@ -126,8 +126,8 @@ async def test_hover_in_an_unsaved_buffer_abstains_on_an_unknown_receiver(client
         content_changes=[types.TextDocumentContentChangePartial(
             range=types.Range(start=types.Position(line=end_line, character=0),
                               end=types.Position(line=end_line, character=0)),
-            text="pub fn mystery(x: &mut dyn Unknown) { x.apply(1); }\n")]))
-    result = await hover(client, path, end_line, len("pub fn mystery(x: &mut dyn Unknown) { x.ap"))
+            text="pub fn mystery() { let x = make(); x.apply(1); }\n")]))
+    result = await hover(client, path, end_line, len("pub fn mystery() { let x = make(); x.ap"))
     value = result.contents.value
     assert "_Rusta abstains: ambiguous" in value
     assert "Candidate: `store::Ledger::apply`" in value and "Candidate: `item::Item::apply`" in value

@@ -111,17 +111,18 @@ def test_items_declared_in_function_bodies(shop, needle, delta, line, text):
     assert explanation.claims[0].text.startswith(text)
 
 
-def test_unknown_receiver_with_two_types_is_ambiguous_not_a_guess(shop):
-    # `thing: &mut T` with T generic: the workspace has `apply` on Ledger, Item and trait Apply.
+def test_generic_receiver_resolves_through_its_bound(shop):
+    # `thing: &mut T` with `T: Apply`: of the three `apply`s only the trait's can be meant.
     explanation = explain(shop, "src/lib.rs", "thing.apply", 6)
-    assert explanation.abstained
-    assert not any(a.kind != "definition" for c in explanation.claims for a in c.anchors)
+    assert not explanation.abstained, explanation.reason
+    assert explanation.symbol == "crate::Apply::apply"
+    assert "a bound of `T`" in explanation.claims[0].text
 
 
 def test_ambiguous_method_lists_candidates(shop, tmp_path):
     root, explainer = shop
     # A buffer the disk has not seen: a receiver whose type nothing tells.
-    text = (root / "src/lib.rs").read_text() + "\npub fn mystery(x: &mut dyn Unknown) { x.apply(1); }\n"
+    text = (root / "src/lib.rs").read_text() + "\npub fn mystery() { let x = make(); x.apply(1); }\n"
     data = text.encode()
     offset = data.index(b"x.apply(1)") + 2
     doc = explainer.document("src/lib.rs", data)
@@ -155,7 +156,9 @@ ABSTENTIONS = [
     ("src/lib.rs", "pub struct $name", 12, "inside a `macro_rules!` template"),
     ("src/lib.rs", "u32 {", 0, "built-in primitive type"),
     ("src/store.rs", "crate::Apply", 0, "root module of a crate"),
-    ("src/lib.rs", "thing.apply", 6, "not a type defined in the workspace"),
+    ("src/lib.rs", "thing.apply(1)", 6, "known only by its bounds (`Clone`)"),
+    ("src/lib.rs", "names.len", 6, "`Vec` comes from Rust's standard prelude"),
+    ("src/lib.rs", "f.write_str", 2, "is in Rust's standard library"),
     ("src/store.rs", "#[test]", 2, "attribute"),
     ("src/lib.rs", "-> u32 {\n    let mut", 0, "no identifier"),
 ]

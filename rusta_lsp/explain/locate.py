@@ -33,8 +33,9 @@ _CONSTRUCTOR_PREFIXES = ("new_", "with_")
 class Receiver:
     """The type of `a.b` in `a.b.c()`: a root type (as written) and the fields followed from it."""
 
-    root_type: str
+    root_type: str  # as written: `Ledger`, `fmt::Formatter`, `T`
     fields: list[str] = field(default_factory=list)
+    bounds: list[str] | None = None  # for a type parameter (or `impl Trait`): its trait bounds
 
 
 @dataclass
@@ -50,7 +51,7 @@ class Target:
     binding: Binding | None = None  # for locals
     receiver: Receiver | None = None  # for methods and fields, when its type can be read
     receiver_text: str = ""  # the receiver expression as written, for messages
-    owner: str | None = None  # struct named in `S { f: .. }` / `S { f, .. }` for fields
+    owner: str | None = None  # struct named (as written) in `S { f: .. }` / `S { f, .. }`, for fields
     impl_type: str | None = None  # self type of the enclosing impl
     trait_name: str | None = None  # the enclosing trait (for `Self` inside a trait)
     inline_modules: list[str] = field(default_factory=list)  # `mod a { mod b { .. } }` around it
@@ -87,21 +88,57 @@ def _nothing_reason(root: Node, offset: int) -> str:
     return "no identifier at this position"
 
 
-def base_type(node: Node | None) -> str | None:
-    """The nominal type a type node names: `&mut Ledger<'a>` -> `Ledger`; None for tuples, slices..."""
+def type_path(node: Node | None) -> str | None:
+    """A nominal type as written, generics and references dropped: `&mut fmt::Formatter<'_>` ->
+    `fmt::Formatter`; None for tuples, slices, `impl Trait`, `dyn Trait`..."""
+    while node is not None and node.type in ("reference_type", "generic_type", "mut_pattern", "parenthesized_type"):
+        node = node.child_by_field_name("type") if node.type in ("reference_type", "generic_type") else (
+            node.named_children[-1] if node.named_children else None)
+    if node is None or node.type not in ("type_identifier", "scoped_type_identifier", "primitive_type"):
+        return None
+    segments = _path_segments(node) if node.type == "scoped_type_identifier" else [text(node)]
+    return "::".join(segments) if segments else None
+
+
+def _bound_names(bounds: Node | None) -> list[str]:
+    out = []
+    for bound in bounds.named_children if bounds is not None else []:
+        named = type_path(bound)
+        if named:
+            out.append(named.rsplit("::", 1)[-1])
+    return out
+
+
+def _generic_bounds(at: Node, name: str) -> list[str] | None:
+    """The trait bounds of type parameter `name` as seen from `at` (`T: A + B`, `where T: C`);
+    None when no enclosing item declares such a parameter."""
+    node = at.parent
     while node is not None:
-        kind = node.type
-        if kind in ("type_identifier", "primitive_type"):
-            return text(node)
-        if kind == "reference_type" or kind == "generic_type":
-            node = node.child_by_field_name("type")
-        elif kind == "scoped_type_identifier":
-            node = node.child_by_field_name("name")
-        elif kind == "mut_pattern" or kind == "parenthesized_type":
-            node = node.named_children[-1] if node.named_children else None
-        else:
-            return None
+        params = node.child_by_field_name("type_parameters")
+        for param in params.named_children if params is not None else []:
+            if param.type == "type_parameter" and text(param.child_by_field_name("name")) == name:
+                bounds = _bound_names(param.child_by_field_name("bounds"))
+                for clause in (c for c in node.named_children if c.type == "where_clause"):
+                    for predicate in clause.named_children:
+                        if text(predicate.child_by_field_name("left")) == name:
+                            bounds += _bound_names(predicate.child_by_field_name("bounds"))
+                return bounds
+        node = node.parent
     return None
+
+
+def _typed(type_node: Node) -> Receiver | None:
+    """A receiver whose type is written: a named type, a type parameter, or `impl Trait`."""
+    if type_node.type == "reference_type":
+        return _typed(type_node.child_by_field_name("type"))
+    if type_node.type in ("abstract_type", "dynamic_type"):
+        bounds = _bound_names(type_node) or [n for n in [type_path(type_node.child_by_field_name("trait"))] if n]
+        return Receiver(text(type_node), bounds=[b.rsplit("::", 1)[-1] for b in bounds])
+    named = type_path(type_node)
+    if named is None:
+        return None
+    bounds = _generic_bounds(type_node, named) if "::" not in named else None
+    return Receiver(named, bounds=bounds)
 
 
 def _value_type(value: Node | None) -> str | None:
@@ -111,26 +148,14 @@ def _value_type(value: Node | None) -> str | None:
     if value is None:
         return None
     if value.type == "struct_expression":
-        return base_type(value.child_by_field_name("name")) or _last_segment(value.child_by_field_name("name"))
+        return type_path(value.child_by_field_name("name"))
     if value.type == "call_expression":
         function = value.child_by_field_name("function")
         if function is not None and function.type == "scoped_identifier":
             name = text(function.child_by_field_name("name"))
-            path = function.child_by_field_name("path")
-            if path is not None and (name in _CONSTRUCTORS or name.startswith(_CONSTRUCTOR_PREFIXES)):
-                return _last_segment(path)
-    return None
-
-
-def _last_segment(node: Node | None) -> str | None:
-    if node is None:
-        return None
-    if node.type in ("scoped_identifier", "scoped_type_identifier"):
-        return _last_segment(node.child_by_field_name("name"))
-    if node.type == "generic_type":
-        return _last_segment(node.child_by_field_name("type"))
-    if node.type in ("identifier", "type_identifier"):
-        return text(node)
+            path = _path_segments(function.child_by_field_name("path"))
+            if path and (name in _CONSTRUCTORS or name.startswith(_CONSTRUCTOR_PREFIXES)):
+                return "::".join(path)
     return None
 
 
@@ -190,25 +215,25 @@ def _use_segments(ident: Node) -> tuple[list[str], bool] | None:
     return prefix + own, alias
 
 
-def _receiver(expr: Node | None, impl_type: str | None) -> Receiver | None:
+def _receiver(expr: Node | None, target: Target) -> Receiver | None:
     """The type of a receiver expression, when syntax and scopes can tell it."""
     if expr is None:
         return None
     if expr.type == "self":
-        return Receiver(impl_type) if impl_type else None
+        owner = target.impl_type or target.trait_name  # in a trait, `self` has the trait's methods
+        return Receiver(owner) if owner else None
     if expr.type == "identifier":
         binding = scopes.find_binding(expr)
         if binding is None:
             return None
         if binding.type_node is not None:
-            named = base_type(binding.type_node)
-            return Receiver(named) if named else None
+            return _typed(binding.type_node)
         named = _value_type(binding.value)
         return Receiver(named) if named else None
     if expr.type == "field_expression":
-        inner = _receiver(expr.child_by_field_name("value"), impl_type)
+        inner = _receiver(expr.child_by_field_name("value"), target)
         field_node = expr.child_by_field_name("field")
-        if inner is None or field_node is None or field_node.type != "field_identifier":
+        if inner is None or inner.bounds is not None or field_node is None or field_node.type != "field_identifier":
             return None
         return Receiver(inner.root_type, inner.fields + [text(field_node)])
     named = _value_type(expr)
@@ -221,9 +246,8 @@ def _context(ident: Node, target: Target) -> None:
     modules: list[str] = []
     while node is not None:
         if node.type == "impl_item" and target.impl_type is None:
-            target.impl_type = base_type(node.child_by_field_name("type")) or _last_segment(
-                node.child_by_field_name("type")
-            )
+            written = type_path(node.child_by_field_name("type"))
+            target.impl_type = written.rsplit("::", 1)[-1] if written else None
         elif node.type == "trait_item" and target.trait_name is None and target.impl_type is None:
             target.trait_name = text(node.child_by_field_name("name"))
         elif node.type == "mod_item":
@@ -340,7 +364,7 @@ def locate(root: Node, offset: int) -> Target:
     if ident.type == "field_identifier":
         if parent is not None and parent.type == "field_expression":
             target.receiver_text = text(parent.child_by_field_name("value"))
-            target.receiver = _receiver(parent.child_by_field_name("value"), target.impl_type)
+            target.receiver = _receiver(parent.child_by_field_name("value"), target)
             grand = parent.parent
             is_call = grand is not None and grand.type == "call_expression" and \
                 grand.child_by_field_name("function") is not None and \
@@ -352,7 +376,7 @@ def locate(root: Node, offset: int) -> Target:
         owner = _enclosing(ident, {"struct_expression", "struct_pattern"}, stop={"block"})
         target.role = "field"
         if owner is not None:
-            target.owner = _last_segment(owner.child_by_field_name("name") or owner.child_by_field_name("type"))
+            target.owner = type_path(owner.child_by_field_name("name") or owner.child_by_field_name("type"))
         return target
     if ident.type == "shorthand_field_identifier":
         binding = scopes.binding_site(ident)

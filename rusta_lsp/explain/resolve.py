@@ -371,54 +371,79 @@ class Resolver:
             return found
         return Resolution(reason=f"`{target.name}` is used outside an impl or trait")
 
-    def receiver_type(self, receiver: Receiver | None, module: str) -> str | None:
-        """Follow `a.b.c` field by field from a known root type; None when a step is unknown."""
-        if receiver is None:
-            return None
-        current = receiver.root_type
+    def type_named(self, written: str, module: str) -> tuple[str | None, str | None]:
+        """(the workspace type a type as written names, or None and why)."""
+        segments = written.split("::")
+        found = (self._path(segments, module, TYPE_KINDS) if len(segments) > 1
+                 else self._name(written, module, TYPE_KINDS))
+        best = found.best
+        if best is not None:
+            return best.item.name, None
+        return None, found.reason or f"`{written}` is not a type defined in the workspace"
+
+    def receiver_type(self, receiver: Receiver, module: str) -> tuple[str | None, str | None]:
+        """Follow `a.b.c` field by field from a known root type: (type name, or None and why)."""
+        current, why = self.type_named(receiver.root_type, module)
         for name in receiver.fields:
-            fields = [r for r in self.by_name(name) if r.kind == "field" and _owner(r) == current]
-            if len(fields) != 1:
-                return None
-            current = _field_type(fields[0].signature)
             if current is None:
-                return None
-        return current
+                break
+            fields = [r for r in self.by_name(name) if r.kind == "field" and _owner(r) == current]
+            written = _field_type(fields[0].signature) if len(fields) == 1 else None
+            if written is None:
+                return None, f"the type of field `{name}` is not known"
+            current, why = self.type_named(written, module)
+        return current, why
 
     def _member(self, target: Target, module: str) -> Resolution:
         name = target.name
         kinds = {"method"} if target.role == "method" else {"field"}
         label = "method" if target.role == "method" else "field"
-        owner = target.owner or self.receiver_type(target.receiver, module)
+        found = [r for r in self.by_name(name) if r.kind in kinds]
+        receiver = target.receiver
+        if receiver is not None and receiver.bounds is not None:
+            return self._bounded(target, found, label)
+        owner, why = None, None
+        if target.owner:
+            owner, why = self.type_named(target.owner, module)
+        elif receiver is not None:
+            owner, why = self.receiver_type(receiver, module)
         if owner == "Self":
             owner = target.impl_type
-        if owner:  # an alias (`use item::Item as Product`) names the type it imports
-            named = self._name(owner, module, TYPE_KINDS).best
-            owner = named.item.name if named is not None else owner
-        found = [r for r in self.by_name(name) if r.kind in kinds]
         if owner:
             typed = _inherent_first([r for r in found if _owner(r) == owner])
             if typed:
                 return _rank([Candidate(r, LIKELY if len(typed) == 1 else GUESS / 2,
                                         f"{label} of `{owner}`, the receiver's type") for r in typed],
                              ambiguity=f"`{owner}` has several items named `{name}`")
-            if not any(r.kind in TYPE_KINDS for r in self.by_name(owner)):
-                return Resolution(reason=f"the receiver has type `{owner}`, which is not a type defined in the workspace")
             return Resolution(reason=f"`{owner}` has no {label} `{name}` in the workspace's source: it may come "
                               "from a trait outside the workspace, a derive, or a macro")
+        if why and (target.owner or (receiver is not None and not receiver.fields)):
+            written = target.owner or receiver.root_type
+            return Resolution(reason=f"the receiver has type `{written}`: {why}")
         if not found:
             return Resolution(reason=f"no {label} named `{name}` is defined in the workspace "
                               "(std, a dependency, or macro-generated)")
         trait = _one_trait(found)
         if trait is not None:
             return _rank([Candidate(trait, LIKELY, f"the trait method every `{name}` in the workspace implements")])
-        receiver = f"`{target.receiver_text}`" if target.receiver_text else "the receiver"
+        shown = f"`{target.receiver_text}`" if target.receiver_text else "the receiver"
         if len(found) == 1:
             return _rank([Candidate(found[0], GUESS, f"the only {label} named `{name}` in the workspace; "
-                                    f"the type of {receiver} is not known")])
+                                    f"the type of {shown} is not known")])
         return _rank([Candidate(r, GUESS / 2, f"{label} of `{_owner(r)}`") for r in found],
-                     ambiguity=f"{len(found)} types have a {label} named `{name}` and the type of {receiver} "
+                     ambiguity=f"{len(found)} types have a {label} named `{name}` and the type of {shown} "
                      "is not known")
+
+    def _bounded(self, target: Target, found: list[ItemRecord], label: str) -> Resolution:
+        """A receiver whose type is a type parameter or `impl Trait`: only its bounds' methods apply."""
+        bounds = target.receiver.bounds or []
+        declared = [r for r in found if r.impl_type is None and _owner(r) in bounds]
+        if declared:
+            return _rank([Candidate(r, LIKELY, f"declared by `{_owner(r)}`, a bound of `{target.receiver.root_type}`")
+                          for r in declared], ambiguity=f"several bounds declare `{target.name}`")
+        shown = " + ".join(f"`{b}`" for b in bounds) or "none"
+        return Resolution(reason=f"the receiver's type `{target.receiver.root_type}` is known only by its bounds "
+                          f"({shown}), and none of them declares a {label} `{target.name}` in the workspace")
 
 
 @lru_cache(maxsize=4096)
