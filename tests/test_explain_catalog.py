@@ -29,7 +29,6 @@ def test_snapshot_equals_memory_queries(shop):
         assert loaded.lookup_name(name, "method") == direct.lookup_name(name, "method")
         assert loaded.references(name) == direct.references(name)
         assert loaded.references(name, "Ledger") == direct.references(name, "Ledger")
-        assert loaded.tests_referencing(name) == direct.tests_referencing(name)
         assert loaded.passages_mentioning(name, 2) == direct.passages_mentioning(name, 2)
     for qualified in ["crate::store::Ledger::new", "crate::item::Item", "crate::nope"]:
         assert loaded.lookup_path(qualified) == direct.lookup_path(qualified)

@@ -196,31 +196,31 @@ def _inside_owner(ref: RefRecord, item: ItemRecord) -> bool:
 
 def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
                  line_text: Callable[[str, int], str]) -> list[Claim]:
-    """Callers (non-test references) and the tests that exercise the item."""
+    """Callers (non-test references) and the tests that exercise the item, a few of each."""
     index = resolver.index
     namesakes = [r for r in resolver.by_name(item.name) if r.kind not in ("use", "impl")]
     unique = len(namesakes) <= 1
     rivals = [r for r in namesakes if r.qualified != item.qualified and _owner(r) == _owner(item)]
-    refs = [r for r in index.references(item.name) if _relevant(r, item, unique, rivals, line_text)]
-    claims: list[Claim] = []
+    callers: list[Claim] = []
+    tests: list[Claim] = []
     seen: set[str] = set()
-    for ref in refs:
-        if ref.in_test or ref.enclosing in seen or len(seen) >= limits.callers:
+    for ref in index.references(item.name):
+        wanted = tests if ref.in_test else callers
+        limit = limits.tests if ref.in_test else limits.callers
+        if len(callers) >= limits.callers and len(tests) >= limits.tests:
+            break
+        if len(wanted) >= limit or ref.enclosing in seen or not _relevant(ref, item, unique, rivals, line_text):
             continue
         seen.add(ref.enclosing)
-        claims.append(Claim(
-            f"Used by `{_short(ref.enclosing)}`.",
-            [Anchor(ref.path, ref.line, ref.end_line, "reference", item.name)],
-        ))
-    in_tests = {r.enclosing for r in refs if r.in_test}
-    if in_tests:
-        tests = [t for t in index.tests_referencing(item.name) if t.qualified in in_tests]
-        for test in tests[: limits.tests]:
-            claims.append(Claim(
-                f"Exercised by test `{_short(test.qualified)}`.",
-                [Anchor(test.path, test.start_line, test.end_line, "test", item.name)],
-            ))
-    return claims
+        if not ref.in_test:
+            callers.append(Claim(f"Used by `{_short(ref.enclosing)}`.",
+                                 [Anchor(ref.path, ref.line, ref.end_line, "reference", item.name)]))
+            continue
+        test = next((t for t in index.lookup_path(ref.enclosing) if t.is_test and t.path == ref.path), None)
+        if test is not None:
+            tests.append(Claim(f"Exercised by test `{_short(test.qualified)}`.",
+                               [Anchor(test.path, test.start_line, test.end_line, "test", item.name)]))
+    return callers + tests
 
 
 def related_claims(index, item: ItemRecord, limits: Limits) -> list[Claim]:

@@ -33,6 +33,19 @@ PRELUDE = {
     "FnOnce", "Send", "Sync", "Sized", "Debug", "Hash", "drop",
 }  # fmt: skip
 
+# Methods std types have: with the receiver's type unknown, a workspace namesake is no evidence.
+STD_METHODS = {
+    "unwrap", "expect", "clone", "len", "is_empty", "iter", "iter_mut", "into_iter", "map", "and_then",
+    "ok", "err", "ok_or", "unwrap_or", "unwrap_or_else", "unwrap_or_default", "as_ref", "as_mut",
+    "to_string", "to_owned", "into", "from", "push", "pop", "insert", "remove", "get", "get_mut",
+    "contains", "extend", "next", "collect", "fmt", "eq", "cmp", "partial_cmp", "hash", "drop",
+    "write", "read", "flush", "write_all", "write_str", "lock", "borrow", "borrow_mut", "take",
+    "replace", "as_str", "as_slice", "as_bytes", "as_ptr", "clear", "default", "deref", "deref_mut",
+    "poll", "send", "recv", "filter", "find", "position", "any", "all", "count", "sum", "rev", "zip",
+    "chain", "split", "trim", "starts_with", "ends_with", "parse", "is_some", "is_none", "is_ok",
+    "is_err", "min", "max", "sort", "join", "with_capacity", "capacity", "reserve", "truncate",
+}  # fmt: skip
+
 # Macros of std and core: without a workspace definition in the same crate, the name is theirs.
 STD_MACROS = {
     "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
@@ -55,7 +68,6 @@ class Index(Protocol):
     def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]: ...
     def lookup_path(self, qualified: str) -> list[ItemRecord]: ...
     def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]: ...
-    def tests_referencing(self, name: str) -> list[ItemRecord]: ...
     def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]: ...
     def events(self, kind: str | None = None) -> list[dict]: ...
 
@@ -423,10 +435,13 @@ class Resolver:
         if not found:
             return Resolution(reason=f"no {label} named `{name}` is defined in the workspace "
                               "(std, a dependency, or macro-generated)")
+        shown = f"`{target.receiver_text}`" if target.receiver_text else "the receiver"
+        if name in STD_METHODS:
+            return Resolution(reason=f"the type of {shown} is not known, and `{name}` is also a {label} of "
+                              "standard library types, so a workspace item of that name proves nothing")
         trait = _one_trait(found)
         if trait is not None:
             return _rank([Candidate(trait, LIKELY, f"the trait method every `{name}` in the workspace implements")])
-        shown = f"`{target.receiver_text}`" if target.receiver_text else "the receiver"
         if len(found) == 1:
             return _rank([Candidate(found[0], GUESS, f"the only {label} named `{name}` in the workspace; "
                                     f"the type of {shown} is not known")])
