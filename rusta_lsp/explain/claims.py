@@ -31,6 +31,7 @@ REF_KINDS = {
     "const": {"path"}, "static": {"path"}, "mod": {"path"},
 }  # fmt: skip
 MAX_SIGNATURE = 160
+MAX_SCANNED_REFS = 600
 
 
 @dataclass(frozen=True)
@@ -204,7 +205,11 @@ def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
     callers: list[Claim] = []
     tests: list[Claim] = []
     seen: set[str] = set()
-    for ref in index.references(item.name):
+    # Nearest first (same file, same crate), and a bounded scan: `Result` has thousands of refs.
+    crate = resolver.ctx.crate_of(item.path)
+    refs = sorted(index.references(item.name), key=lambda r: (r.path != item.path,
+                                                              resolver.ctx.crate_of(r.path) != crate))
+    for ref in refs[:MAX_SCANNED_REFS]:
         wanted = tests if ref.in_test else callers
         limit = limits.tests if ref.in_test else limits.callers
         if len(callers) >= limits.callers and len(tests) >= limits.tests:

@@ -44,6 +44,10 @@ STD_METHODS = {
     "poll", "send", "recv", "filter", "find", "position", "any", "all", "count", "sum", "rev", "zip",
     "chain", "split", "trim", "starts_with", "ends_with", "parse", "is_some", "is_none", "is_ok",
     "is_err", "min", "max", "sort", "join", "with_capacity", "capacity", "reserve", "truncate",
+    "drain", "retain", "dedup", "entry", "keys", "values", "first", "last", "nth", "skip", "step_by",
+    "enumerate", "copied", "cloned", "flat_map", "fold", "for_each", "peekable", "map_err", "as_deref",
+    "unwrap_err", "load", "store", "swap", "compare_exchange", "fetch_add", "fetch_sub", "wake",
+    "wake_by_ref", "set", "and", "or", "or_else", "xor", "not", "len_utf8", "to_vec", "extend_from_slice",
 }  # fmt: skip
 
 # Macros of std and core: without a workspace definition in the same crate, the name is theirs.
