@@ -262,4 +262,17 @@ t.test('$/progress reached the status helper and vim.notify', function()
   t.eq(false, require('rusta.status').view().error)
 end)
 
+t.test('the server shuts down when the client stops it', function()
+  local pid = client.rpc.pid
+  client:stop()
+  t.wait(15000, function()
+    return #vim.lsp.get_clients({ name = 'rusta' }) == 0
+  end, 'the client to stop')
+  if pid then
+    t.wait(15000, function()
+      return not vim.uv.kill(pid, 0)
+    end, 'the server process ' .. pid .. ' to exit')
+  end
+end)
+
 t.run()

@@ -118,6 +118,25 @@ function writeUserSettings(userDir: string): void {
   fs.writeFileSync(path.join(userDir, "User", "settings.json"), JSON.stringify(settings, null, 2));
 }
 
+/** SIGTERM to the child's process group, SIGKILL after 10 s. */
+async function stopGroup(child: ChildProcess | undefined): Promise<void> {
+  if (!child?.pid || child.exitCode !== null) {
+    return;
+  }
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // the group is gone
+    }
+  };
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
 async function waitForHttp(url: string, ms: number): Promise<void> {
   const deadline = Date.now() + ms;
   while (Date.now() < deadline) {
@@ -165,7 +184,8 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
         "--disable-workspace-trust",
         fixture.workspace,
       ],
-      { stdio: ["ignore", "pipe", "pipe"] },
+      // Its own process group: the end of the test stops code-server with the servers it started.
+      { stdio: ["ignore", "pipe", "pipe"], detached: true },
     );
     codeServer.stdout?.on("data", (chunk) => (codeServerLog += chunk));
     codeServer.stderr?.on("data", (chunk) => (codeServerLog += chunk));
@@ -197,7 +217,7 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
       await shot("vscode-last.png").catch(() => undefined);
     }
     await browser?.close().catch(() => undefined);
-    codeServer?.kill();
+    await stopGroup(codeServer);
     fs.writeFileSync(path.join(OUT, "code-server.log"), codeServerLog);
   });
 
@@ -381,5 +401,22 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     await shot("vscode-status.png");
     assert.match(shown, /Rusta( heartbeat)?: (drill|idle)/, `no Rusta item in the language status:\n${shown}`);
     assert.match(shown, /heartbeat (running|waiting|idle|over-budget)/, shown);
+  });
+  it("a wrong rusta.server.path restarts the client into an actionable error, not a silent failure", async () => {
+    await runCommand("Preferences: Open User Settings");
+    await page.locator(".settings-editor").waitFor();
+    await page.keyboard.type("rusta.server.path");
+    // A machine-overridable setting: code-server lists it under the Remote (machine) tab.
+    await page.locator(".settings-tabs-widget .action-label", { hasText: "Remote" }).click();
+    const input = page.locator(".setting-item-text", { hasText: "Server: Path" }).locator("input");
+    await input.waitFor();
+    await input.fill("/nonexistent/rusta");
+    await input.press("Tab");
+    const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "/nonexistent/rusta" }).first();
+    const text = plain(await toast.innerText({ timeout: 60_000 }));
+    await shot("vscode-missing-server.png");
+    assert.match(text, /rusta\.server\.path is set to "\/nonexistent\/rusta", which is not an executable file/);
+    assert.match(text, /pip install rusta-lsp/);
+    assert.match(text, /Copy install command/);
   });
 });
