@@ -22,6 +22,23 @@ t.test('defaults are the DESIGN.md settings tree in camelCase', function()
   }, config.resolve().settings)
 end)
 
+t.test('defaults equal the VS Code extension\'s (editors/vscode/package.json)', function()
+  local manifest = vim.json.decode(table.concat(vim.fn.readfile(vim.fs.joinpath(here, '..', '..', 'vscode', 'package.json')), '\n'))
+  local expected = {}
+  for key, spec in pairs(manifest.contributes.configuration.properties) do
+    local dotted = key:gsub('^rusta%.', '')
+    if not (dotted:find('^server%.') or dotted:find('^trace%.')) then
+      local node, parts = expected, vim.split(dotted, '.', { plain = true })
+      for i = 1, #parts - 1 do
+        node[parts[i]] = node[parts[i]] or {}
+        node = node[parts[i]]
+      end
+      node[parts[#parts]] = spec.default
+    end
+  end
+  t.eq(expected, config.resolve().settings)
+end)
+
 t.test('user options merge over defaults and lists replace theirs', function()
   local options = config.resolve({
     settings = { abstain = { targetPrecision = 0.9 }, cargo = { checkArgs = { 'check' } } },
