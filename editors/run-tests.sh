@@ -34,7 +34,7 @@ step() {
 
 vscode_unit() {
   cd "$REPO/editors/vscode" && npm ci --prefer-offline --no-audit --no-fund --loglevel=error \
-    && npm run --silent compile && npm test && npx vsce package --out rusta.vsix >/dev/null
+    && npm run --silent compile && npm test && npm run --silent package >/dev/null
 }
 
 nvim_spec() {
