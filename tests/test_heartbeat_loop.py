@@ -47,6 +47,9 @@ def test_disabled_heartbeat_does_nothing(tmp_path: Path):
     beat = Heartbeat(HeartbeatConfig(enabled=False, idle_seconds=0), recording_jobs(calls), tmp_path, clock=clock)
     clock.now += 100
     assert beat.step() is None and calls == [] and beat.status()["state"] == "disabled"
+    beat.run_now("drill")  # an explicit request (rusta.drillNow) still runs
+    beat.step()
+    assert calls == ["drill"]
 
 
 def test_edit_cancels_the_running_job_quickly(tmp_path: Path):

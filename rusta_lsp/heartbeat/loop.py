@@ -215,13 +215,11 @@ class Heartbeat:
 
     def due(self) -> str | None:
         """The job to run now, or None (disabled, not idle, out of budget, nothing to do)."""
-        if not self.config.enabled or not self.order:
+        if not self.order or self.budget_left() <= 0:
             return None
-        if self.budget_left() <= 0:
-            return None
-        if self._forced is not None:
+        if self._forced is not None:  # asked for explicitly: runs even when the loop is disabled
             return self._forced if self._forced in self.jobs else None
-        if self.idle_for() < self.config.idle_seconds:
+        if not self.config.enabled or self.idle_for() < self.config.idle_seconds:
             return None
         return self.order[self.state.next_job % len(self.order)]
 

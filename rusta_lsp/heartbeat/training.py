@@ -144,7 +144,9 @@ def train_calibrator(
     started = time.monotonic()
     device = pick_device(config.device)
     dtype = next(current.parameters()).dtype
-    x, y = x.to(dtype), y.to(dtype)
+    # MPS has no float64: train there in float32 and hand back the model's own precision.
+    work_dtype = torch.float32 if device == "mps" else dtype
+    x, y = x.to(work_dtype), y.to(work_dtype)
     if len(y) < config.min_examples:
         return current, TrainResult(False, False, None, None, 1.0, 1.0, 0.0, device, 0.0,
                                     f"{len(y)} labelled examples, need {config.min_examples}")
@@ -158,10 +160,11 @@ def train_calibrator(
     x_hold, y_hold = x[hold_idx].to(device), y[hold_idx].to(device)
 
     # Phase 2: the candidate starts from the current weights (a warm start, the prior included).
+    # Both live on the device as copies: the caller's model is never moved or changed.
     torch.manual_seed(config.seed)
-    current = current.to(device)
-    model = copy.deepcopy(current)
-    before = evaluate(current, x_hold, y_hold, config.bins)
+    baseline = copy.deepcopy(current).to(device=device, dtype=work_dtype)
+    model = copy.deepcopy(baseline)
+    before = evaluate(baseline, x_hold, y_hold, config.bins)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
     loss_fn = nn.BCEWithLogitsLoss()
 
@@ -178,11 +181,10 @@ def train_calibrator(
     # Phase 4: compare on held-out data; keep the better model.
     after = evaluate(model, x_hold, y_hold, config.bins)
     swapped = after.brier < before.brier
-    kept = model if swapped else current
 
     # Phase 5: the abstention threshold for the kept model, on the same held-out examples.
-    probs = predict(kept, x_hold).cpu().tolist()
+    probs = predict(model if swapped else baseline, x_hold).cpu().tolist()
     threshold, precision, coverage = threshold_for_precision(probs, y_hold.cpu().tolist(), config.target_precision)
     result = TrainResult(True, swapped, before, after, threshold, precision, coverage, device,
                          time.monotonic() - started)
-    return kept.to("cpu"), result
+    return (model.to(device="cpu", dtype=dtype) if swapped else current), result
