@@ -10,8 +10,11 @@ from __future__ import annotations
 import functools
 import logging
 import re
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
 from typing import TYPE_CHECKING
+
+import numpy as np
 
 from .records import ItemRecord, PassageRecord, SearchHit
 from .writer import sql_in
@@ -23,6 +26,7 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60
 MODES = ("hybrid", "fts", "vector")
+_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-search")
 _ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
 _PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
 _WORD = re.compile(r"[A-Za-z0-9_]+")
@@ -54,13 +58,14 @@ def search(memory: "Memory", query: str, k: int = 10, mode: str = "hybrid") -> l
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     depth = max(k * 3, 20)  # fuse deeper lists than we return
-    lists: list[list[tuple[str, object]]] = []
-    if mode in ("hybrid", "fts"):
-        text = fts_query(query)
-        if text:
-            lists.append(_fts_ranked(memory, text, depth))
+    jobs = []
+    text = fts_query(query)
+    if mode in ("hybrid", "fts") and text:
+        jobs.append(_POOL.submit(_fts_ranked, memory, text, depth))
     if mode in ("hybrid", "vector"):
-        lists.append(_vector(memory, query, depth))
+        jobs.append(_POOL.submit(_vector, memory, query, depth))
+    # Both lists at once: LanceDB and torch release the GIL, so latency is the slower of the two.
+    lists = [job.result() for job in jobs]
     fused: dict[tuple, float] = {}
     records: dict[tuple, object] = {}
     for ranked in lists:
@@ -103,16 +108,18 @@ def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]
     except Exception as err:  # a broken model must not break full-text search
         log.warning("memory: embedding the query failed: %s", err)
         return []
-    nearest = memory._query(
-        "vectors",
-        lambda t: t.search(vector.tolist(), vector_column_name="vector")
-        .metric("cosine")
-        .select(["text_hash", "_distance"])
-        .limit(depth),
-    )
-    rank = {row["text_hash"]: i for i, row in enumerate(nearest)}
-    if not rank:
+    matrix = memory.vector_matrix()
+    if matrix is None:
         return []
+    hashes, vectors = matrix
+    if vectors.shape[1] != vector.shape[0]:
+        return []
+    # Exact cosine search (vectors are unit length): a few ms for tens of thousands of items,
+    # where a flat LanceDB scan takes tens of ms and an ANN index would need retraining.
+    scores = vectors @ vector
+    top = np.argpartition(-scores, min(depth, len(scores) - 1))[:depth]
+    top = top[np.argsort(-scores[top])]
+    rank = {hashes[i]: r for r, i in enumerate(top)}
     found: list[tuple[int, tuple[str, object]]] = []
     where = sql_in("text_hash", rank)
     for table, columns in (("items", _ITEM_COLUMNS), ("passages", _PASSAGE_COLUMNS)):

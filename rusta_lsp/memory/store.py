@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 import lancedb
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
@@ -56,6 +57,7 @@ class Memory:
         self._write_tables: dict[str, Any] = {}
         self._writer: Writer | None = None
         self._lock_file = None
+        self._vectors_cache: tuple[tuple, tuple[list[str], np.ndarray]] | None = None
 
     # --- opening -------------------------------------------------------------------------
 
@@ -301,6 +303,27 @@ class Memory:
             return 0 if table is None else table.count_rows()
         except Exception:
             return 0
+
+    def vector_matrix(self) -> tuple[list[str], np.ndarray] | None:
+        """(text hashes, unit vectors as one float32 matrix), cached until the table changes."""
+        table = self._read_table("vectors")
+        if table is None:
+            return None
+        try:
+            # A dropped and recreated table restarts its versions: the size and type tell them apart.
+            version = (table.version, table.count_rows(), str(table.schema.field("vector").type))
+            cached = self._vectors_cache
+            if cached is not None and cached[0] == version:
+                return cached[1]
+            data = table.search().select(["text_hash", "vector"]).limit(_NO_LIMIT).to_arrow()
+        except Exception:
+            self._read_tables.pop("vectors", None)
+            return None
+        column = data.column("vector").combine_chunks()
+        vectors = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
+        matrix = (data.column("text_hash").to_pylist(), vectors)
+        self._vectors_cache = (version, matrix)
+        return matrix
 
     def has_vectors(self) -> bool:
         return self._table_rows("vectors") > 0
