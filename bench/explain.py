@@ -255,7 +255,8 @@ def assess(root: Path, analyses, explained) -> dict:
 def _reason_class(reason: str) -> str:
     for key, label in (("macro_rules!", "inside a macro_rules! template"), ("arguments of", "macro arguments"),
                        ("attribute", "attribute"), ("prelude", "std prelude"), ("standard library", "std"),
-                       ("outside the workspace", "imported from outside"), ("ambiguous", "ambiguous"),
+                       ("outside the workspace", "imported from outside"),
+                       ("not a module, type or crate", "external crate"), ("ambiguous", "ambiguous"),
                        ("not a type defined", "receiver type outside"), ("not defined", "not in workspace"),
                        ("no method", "not in workspace"), ("no field", "not in workspace"),
                        ("primitive", "primitive type"), ("root module", "crate root"),
