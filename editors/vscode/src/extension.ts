@@ -48,7 +48,7 @@ class Rusta {
   private explainPanel?: vscode.WebviewPanel;
   private explainRoot?: vscode.Uri;
 
-  constructor(private readonly context: vscode.ExtensionContext) {
+  constructor(context: vscode.ExtensionContext) {
     this.statusItem.name = "Rusta";
     this.statusItem.command = { title: "Show logs", command: "rusta.showLogs" };
     this.render();
@@ -78,12 +78,12 @@ class Rusta {
     }
     const { command, args, source } = found.server;
     this.output.appendLine(`[rusta] starting ${command} ${args.join(" ")} (found via ${source})`);
-    const serverOptions: ServerOptions = { command, args, options: { env: process.env } };
+    const serverOptions: ServerOptions = { command, args };
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file", language: "rust" }],
       diagnosticCollectionName: "rusta",
       outputChannel: this.output,
-      initializationOptions: this.serverOptions(),
+      initializationOptions: this.settingsForServer(),
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
         closed: () => this.serverClosed(),
@@ -97,6 +97,10 @@ class Rusta {
         this.render();
       }
     });
+    client.onNotification("rusta/heartbeat", (params: HeartbeatParams) => {
+      this.status.heartbeatChanged(params);
+      this.render();
+    });
     this.client = client;
     try {
       await client.start();
@@ -106,12 +110,7 @@ class Rusta {
       void vscode.window
         .showErrorMessage(`Rusta: the server (${command}) did not start. See the logs.`, "Show logs")
         .then((choice) => choice && this.output.show(true));
-      return;
     }
-    client.onNotification("rusta/heartbeat", (params: HeartbeatParams) => {
-      this.status.heartbeatChanged(params);
-      this.render();
-    });
   }
 
   async stop(): Promise<void> {
@@ -128,7 +127,7 @@ class Rusta {
     await this.start();
   }
 
-  private serverOptions() {
+  private settingsForServer() {
     return toServerOptions((key) => setting(key));
   }
 
@@ -172,7 +171,7 @@ class Rusta {
     if (touches(affects, CLIENT_SETTINGS)) {
       void this.restart();
     } else if (touches(affects, SERVER_SETTINGS) && this.client?.state === State.Running) {
-      const settings = this.serverOptions();
+      const settings = this.settingsForServer();
       this.output.appendLine(`[rusta] settings changed: ${JSON.stringify(settings)}`);
       void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings });
     }
