@@ -275,4 +275,26 @@ t.test('the server shuts down when the client stops it', function()
   end
 end)
 
+t.test('the Neovim 0.10 path (vim.lsp.start on FileType) attaches as well', function()
+  vim.lsp.enable('rusta', false)
+  local enable = vim.lsp.enable
+  vim.lsp.enable = nil -- as on 0.10
+  local ok, err = pcall(require('rusta').setup, options)
+  vim.lsp.enable = enable
+  assert(ok, err)
+  vim.cmd.edit(vim.fs.joinpath(workspace, 'src', 'entry.rs'))
+  local legacy = t.wait(30000, function()
+    local c = require('rusta').client(0)
+    return c and c.initialized and c
+  end, 'a client started by vim.lsp.start')
+  t.eq(workspace, legacy.root_dir)
+  t.eq(1, #vim.lsp.get_clients({ name = 'rusta' }), 'one client for the workspace')
+  local line, col = find('pub fn euros', #'pub fn ')
+  t.matches('entry%.rs:%d+', t.wait(60000, function()
+    local value = hover_text(line, col)
+    return value:find('entry%.rs:%d+') and value
+  end, 'an anchored hover'))
+  legacy:stop()
+end)
+
 t.run()

@@ -206,7 +206,7 @@ function M.setup(opts)
   end
   vim.api.nvim_clear_autocmds({ group = group })
   vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
-  if has_011 then
+  if vim.lsp.enable then -- 0.11+
     vim.lsp.config('rusta', M.lsp_config())
     vim.lsp.enable('rusta')
   else
