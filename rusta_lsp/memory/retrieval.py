@@ -26,7 +26,8 @@ log = logging.getLogger(__name__)
 
 RRF_K = 60
 MODES = ("hybrid", "fts", "vector")
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-search")
+# Sized so a search's nested lookups never wait on its own outer jobs (3 outer + 2 nested).
+_POOL = ThreadPoolExecutor(max_workers=6, thread_name_prefix="rusta-search")
 _ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
 _PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
 _WORD = re.compile(r"[A-Za-z0-9_]+")
@@ -58,14 +59,15 @@ def search(memory: "Memory", query: str, k: int = 10, mode: str = "hybrid") -> l
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     depth = max(k * 3, 20)  # fuse deeper lists than we return
-    jobs = []
     text = fts_query(query)
-    if mode in ("hybrid", "fts") and text:
-        jobs.append(_POOL.submit(_fts_ranked, memory, text, depth))
-    if mode in ("hybrid", "vector"):
-        jobs.append(_POOL.submit(_vector, memory, query, depth))
-    # Both lists at once: LanceDB and torch release the GIL, so latency is the slower of the two.
-    lists = [job.result() for job in jobs]
+    fts = _fts_jobs(memory, text, depth) if mode in ("hybrid", "fts") and text else []
+    # All lists at once: LanceDB and torch release the GIL, so latency is the slowest list.
+    vector = _POOL.submit(_vector, memory, query, depth) if mode in ("hybrid", "vector") else None
+    lists = []
+    if fts:
+        lists.append(_merge_by_score([job.result() for job in fts], depth))
+    if vector is not None:
+        lists.append(vector.result())
     fused: dict[tuple, float] = {}
     records: dict[tuple, object] = {}
     for ranked in lists:
@@ -83,25 +85,33 @@ def _key(kind: str, record) -> tuple:
     return ("passage", record.path, record.start_line)
 
 
-def _fts_ranked(memory: "Memory", text: str, depth: int) -> list[tuple[str, object]]:
-    """Items and passages in one list by BM25 score (one scorer, so the scores compare)."""
-    scored = []
+def _fts_jobs(memory: "Memory", text: str, depth: int) -> list:
+    """BM25 over items and over passages, as (score, record) lists."""
+    jobs = []
     for table, column, columns in (("items", "search_text", _ITEM_COLUMNS),
                                    ("passages", "text", _PASSAGE_COLUMNS)):
-        rows = memory._query(
-            table,
-            lambda t, c=column, cs=columns: t.search(text, query_type="fts", fts_columns=c)
-            .select([*cs, "_score"])
-            .limit(depth),
-        )
-        scored.extend((row["_score"], _record(table, row, columns)) for row in rows)
-    scored.sort(key=lambda pair: -pair[0])
+        def run(table=table, column=column, columns=columns):
+            rows = memory._query(
+                table,
+                lambda t: t.search(text, query_type="fts", fts_columns=column)
+                .select([*columns, "_score"])
+                .limit(depth),
+            )
+            return [(row["_score"], _record(table, row, columns)) for row in rows]
+
+        jobs.append(_POOL.submit(run))
+    return jobs
+
+
+def _merge_by_score(lists: list[list[tuple[float, tuple]]], depth: int) -> list[tuple[str, object]]:
+    """Items and passages in one list by BM25 score (one scorer, so the scores compare)."""
+    scored = sorted((pair for ranked in lists for pair in ranked), key=lambda pair: -pair[0])
     return [record for _, record in scored[:depth]]
 
 
 def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]]:
     embedder = memory.embedder
-    if embedder is None or memory.vector_model() != embedder.name or not embedder.available:
+    if embedder is None or not memory.has_vectors_of(embedder.name) or not embedder.available:
         return []  # no vectors, or vectors of another model
     try:
         vector = embedder.embed([query])[0]
@@ -122,9 +132,10 @@ def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]
     rank = {hashes[i]: r for r, i in enumerate(top)}
     found: list[tuple[int, tuple[str, object]]] = []
     where = sql_in("text_hash", rank)
-    for table, columns in (("items", _ITEM_COLUMNS), ("passages", _PASSAGE_COLUMNS)):
-        rows = memory._select(table, where, [*columns, "text_hash"])
-        for row in rows:
+    jobs = [(table, columns, _POOL.submit(memory._select, table, where, [*columns, "text_hash"]))
+            for table, columns in (("items", _ITEM_COLUMNS), ("passages", _PASSAGE_COLUMNS))]
+    for table, columns, job in jobs:
+        for row in job.result():
             found.append((rank[row.pop("text_hash")], _record(table, row, columns)))
     found.sort(key=lambda pair: pair[0])
     return [pair[1] for pair in found][:depth]

@@ -57,7 +57,7 @@ class Memory:
         self._write_tables: dict[str, Any] = {}
         self._writer: Writer | None = None
         self._lock_file = None
-        self._vectors_cache: tuple[tuple, tuple[list[str], np.ndarray]] | None = None
+        self._vectors_cache: tuple | None = None  # (table key, matrix, model name)
 
     # --- opening -------------------------------------------------------------------------
 
@@ -322,8 +322,14 @@ class Memory:
         column = data.column("vector").combine_chunks()
         vectors = column.flatten().to_numpy().reshape(len(column), column.type.list_size)
         matrix = (data.column("text_hash").to_pylist(), vectors)
-        self._vectors_cache = (version, matrix)
+        self._vectors_cache = (version, matrix, self.vector_model())
         return matrix
+
+    def has_vectors_of(self, model: str) -> bool:
+        """Whether stored vectors exist and came from `model` (checked when the table changes)."""
+        if self.vector_matrix() is None:
+            return False
+        return self._vectors_cache[2] == model
 
     def has_vectors(self) -> bool:
         return self._table_rows("vectors") > 0
