@@ -133,6 +133,16 @@ def test_ambiguous_method_lists_candidates(shop, tmp_path):
     assert all(c.text.startswith("Candidate:") for c in explanation.claims)
 
 
+def test_items_from_unexpandable_macros_abstain_naming_the_macro(shop):
+    root, explainer = shop
+    text = (root / "src/lib.rs").read_text() + "\nother_crate::make_items!(Hidden);\npub fn f() -> u32 { Hidden::count() }\n"
+    data = text.encode()
+    doc = explainer.document("src/lib.rs", data)
+    explanation = explainer.explain_offset(doc, data.index(b"Hidden::count") + 1)
+    assert explanation.abstained and explanation.claims == []
+    assert "invokes `other_crate::make_items!`" in explanation.reason
+
+
 def test_claims_cover_doc_callers_tests_and_readme(shop):
     explanation = explain(shop, "src/lib.rs", "Ledger::new", 8)
     kinds = {a.kind for c in explanation.claims for a in c.anchors}

@@ -64,7 +64,7 @@ class Document:
     tree: object
     analysis: FileAnalysis
     index: LineIndex
-    item_macros: list[str]
+    item_macros: list[str]  # invoked where items are declared and not expanded by the parser
     records: list = field(default_factory=list)  # the analysis items as memory records
 
 
@@ -125,7 +125,9 @@ class Explainer:
         module = source.module_path if source else "crate"
         analysis = analyze_source(data, path, module, test_file=bool(source and source.target == "test"))
         tree = parse_tree(data)
-        doc = Document(path, data, tree, analysis, LineIndex(data), _item_macros(tree.root_node),
+        expanded = {item.name for item in analysis.items if item.kind == "macro"}  # the parser expands these
+        hidden = [name for name in _item_macros(tree.root_node) if name not in expanded]
+        doc = Document(path, data, tree, analysis, LineIndex(data), hidden,
                        [record_of(item, path) for item in analysis.items])
         with self._lock:
             self._documents[key] = doc
