@@ -105,12 +105,18 @@ def test_moved_definition_abstains_until_reindexed(indexed):
 def test_devlog_history_becomes_anchored_claims(indexed):
     root, memory, explainer = indexed
     line, _ = position(root, "src/store.rs", "self.total += amount")
-    for _ in range(2):
-        memory.log_event("feedback", {"code": "E0382", "action": "applied"}, "src/store.rs", line).result()
-    memory.log_event("diagnostic", {"code": "E0308"}, "src/store.rs", line).result()
-    memory.log_event("feedback", {"code": "E0499", "action": "applied"}, "src/item.rs", 3).result()  # elsewhere
+    for _ in range(2):  # the user applied Rusta's patch for E0382 here, twice
+        memory.log_event("patch_outcome", {"code": "E0382", "source": "rustc", "correct": True}, "src/store.rs", line).result()
+    memory.log_event("patch_outcome", {"code": "E0308", "source": "rustc", "correct": False}, "src/store.rs", line).result()
+    memory.log_event("patch_outcome", {"code": "E0599", "correct": True, "drill": True}, "src/store.rs", line).result()
+    memory.log_event("drill", {"code": "E0599", "outcome": "restored"}, "src/store.rs", line).result()
+    memory.log_event("patch_outcome", {"code": "E0499", "correct": True}, "src/item.rs", 3).result()  # elsewhere
     memory.flush()
     explanation = _explain(root, explainer, "src/lib.rs", "ledger.apply", 7)
     history = [c for c in explanation.claims if c.anchors[0].kind == "history"]
-    assert [c.text for c in history] == ["E0382 was fixed here twice.", "E0308 was reported here once."]
+    assert [c.text for c in history] == [
+        "E0382 was fixed here twice.",
+        "A suggested fix for E0308 was rejected here once.",
+        "A drill broke this code with E0599 once; it was fixed.",
+    ]
     assert history[0].anchors[0].path == "src/store.rs" and history[0].anchors[0].start_line <= line

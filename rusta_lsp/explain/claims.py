@@ -244,17 +244,13 @@ def related_claims(index, item: ItemRecord, limits: Limits) -> list[Claim]:
 
 def _event_phrase(kind: str, code: str, outcome: str, count: int) -> str:
     what = code or "a diagnostic"
-    if kind == "feedback":
+    if kind == "patch_outcome":  # the user applied (or rejected) a Rusta patch here
         if outcome == "rejected":
             return f"A suggested fix for {what} was rejected here {_times(count)}."
         return f"{what} was fixed here {_times(count)}."
-    if kind == "diagnostic":
-        return f"{what} was reported here {_times(count)}."
     if kind == "drill":
         done = {"restored": "fixed", "abstained": "left alone (abstained)"}.get(outcome, outcome or "attempted")
         return f"A drill broke this code with {what} {_times(count)}; it was {done}."
-    if "fix" in kind or outcome in ("applied", "accepted", "fixed", "restored"):
-        return f"{what} was fixed here {_times(count)}."
     return f"{kind.replace('_', ' ').capitalize()} ({what}) {_times(count)}."
 
 
@@ -266,8 +262,14 @@ def history_claims(events: list[dict], item: ItemRecord) -> list[Claim]:
         if event.get("path") != item.path or line is None or not item.start_line <= line <= item.end_line:
             continue
         payload = event.get("payload") or {}
-        outcome = payload.get("outcome") or payload.get("action") or ""
-        counts[(event.get("kind", ""), str(payload.get("code") or ""), str(outcome))] += 1
+        kind = event.get("kind", "")
+        if kind == "patch_outcome":
+            if payload.get("drill"):
+                continue  # practice, already told by its "drill" event
+            outcome = "applied" if payload.get("correct") else "rejected"
+        else:
+            outcome = str(payload.get("outcome") or "")
+        counts[(kind, str(payload.get("code") or ""), outcome)] += 1
     anchor = Anchor(item.path, item.start_line, item.end_line, "history", item.name)
     return [Claim(_event_phrase(kind, code, outcome, n), [anchor]) for (kind, code, outcome), n in counts.most_common(3)]
 
