@@ -68,8 +68,9 @@ class ExplainFeature(Feature):
         if explainer is not None:
             shared = getattr(self.server, "memory", None)
             if shared is not None and explainer.index.memory is not shared:
-                # The memory feature opened the memory after us: read through its handle.
-                explainer.index = Catalog(shared, auto_load=True)
+                # The memory feature opened the memory after us: read through its handle (same
+                # tables, so the snapshot stays valid).
+                explainer.index.memory = shared
                 explainer.invalidate()
                 if self._own_memory is not None:
                     own, self._own_memory = self._own_memory, None
