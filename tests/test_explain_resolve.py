@@ -60,6 +60,17 @@ def test_resolves_with_a_definition_anchor(shop, rel, needle, delta, symbol, anc
     assert definition(explanation) == anchor
 
 
+def test_confidence_follows_how_the_symbol_was_found(shop):
+    from rusta_lsp.explain.render import markdown
+
+    pinned = explain(shop, "src/lib.rs", "pub fn ring_up", 7)  # its own definition
+    typed = explain(shop, "src/lib.rs", "ledger.total", 7)  # receiver typed by `Ledger::new()`
+    assert pinned.confidence == 1.0 and "confidence" not in markdown(pinned)
+    assert 0.5 < typed.confidence < 0.95
+    assert f"resolved with confidence {typed.confidence:.2f}" in markdown(typed).splitlines()[0]
+    assert "likely" in typed.claims[0].text
+
+
 def test_local_shadowing_names_the_binding_in_scope(shop):
     first = explain(shop, "src/lib.rs", "total + 1")
     assert first.symbol == "total" and not first.abstained

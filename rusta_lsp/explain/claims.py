@@ -65,6 +65,7 @@ class Explanation:
     prose: list[Claim] = field(default_factory=list)  # generated sentences, each tied to an anchor
     kind: str = ""  # the subject's kind label, for the heading
     span: tuple[int, int] | None = None  # bytes of the identifier explained, in its document
+    confidence: float | None = None  # how surely the symbol was resolved (1.0: by scope or definition)
 
 
 @dataclass
@@ -138,7 +139,8 @@ def candidate_claims(candidates: list[Candidate], limit: int = 6) -> list[Claim]
     for candidate in candidates[:limit]:
         item = candidate.item
         out.append(Claim(
-            f"Candidate: `{_short(item.qualified)}`, {describe(item)} ({candidate.why}), declared as {_code(item.signature)}.",
+            f"Candidate: `{_short(item.qualified)}`, {describe(item)} ({candidate.why}; confidence "
+            f"{candidate.confidence:.2f}), declared as {_code(item.signature)}.",
             [Anchor(item.path, item.start_line, item.end_line, "definition", item.name)],
         ))
     return out

@@ -204,7 +204,8 @@ class Explainer:
         claims += usage_claims(resolver, item, self.limits, reader.line)
         claims += related_claims(self.index, item, self.limits)
         claims += history_claims(self._devlog(), item)
-        explanation = self._finish(item.qualified, KIND_LABELS.get(item.kind, item.kind), claims, reader)
+        explanation = self._finish(item.qualified, KIND_LABELS.get(item.kind, item.kind), claims, reader,
+                                   best.confidence)
         if definition in explanation.dropped:
             why = ("a macro generates it: its name does not appear in the macro's template"
                    if item.path == doc.path else
@@ -214,12 +215,13 @@ class Explainer:
                                dropped=explanation.claims + explanation.dropped)
         return explanation
 
-    def _finish(self, symbol: str, kind: str, claims: list[Claim], reader: SourceReader) -> Explanation:
+    def _finish(self, symbol: str, kind: str, claims: list[Claim], reader: SourceReader,
+                confidence: float = 1.0) -> Explanation:
         kept, dropped = verify(claims, reader)
         if not kept:
             return Explanation(symbol, True, "no claim about it could be anchored in the current files",
                                dropped=dropped)
-        return Explanation(symbol, False, None, kept, dropped, kind=kind)
+        return Explanation(symbol, False, None, kept, dropped, kind=kind, confidence=confidence)
 
     def _buffer_for(self, doc: Document) -> Callable[[str], str | None]:
         current = doc.data.decode("utf-8", errors="replace")

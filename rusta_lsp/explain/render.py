@@ -44,6 +44,8 @@ def markdown(explanation: Explanation, link: Callable[[Anchor], str] = relative_
     heading = f"**`{explanation.symbol}`**" if explanation.symbol else "**Rusta**"
     if explanation.kind and not explanation.abstained:
         heading += f" · {explanation.kind}"
+    if explanation.confidence is not None and explanation.confidence < 1.0:
+        heading += f" · resolved with confidence {explanation.confidence:.2f}"
     lines = [heading, ""]
     if explanation.abstained:
         lines += [f"_Rusta abstains: {explanation.reason}_", ""]
@@ -62,6 +64,8 @@ def terminal(explanation: Explanation) -> str:
     heading = explanation.symbol or "(nothing)"
     if explanation.kind and not explanation.abstained:
         heading += f" ({explanation.kind})"
+    if explanation.confidence is not None and explanation.confidence < 1.0:
+        heading += f", resolved with confidence {explanation.confidence:.2f}"
     lines = [heading]
     if explanation.abstained:
         lines.append(f"  abstained: {explanation.reason}")
