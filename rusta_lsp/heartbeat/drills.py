@@ -17,14 +17,16 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 from ..config import RustaConfig
 from ..patches.candidate import Candidate, apply_edits, has_placeholder
 from ..patches.confidence import OUTCOME_EVENT
 from ..patches.engine import DiagnosticFix, FixReport, PatchEngine
+from ..patches.oracle import Cancelled as CargoCancelled
 from ..patches.shadow import ShadowWorkspace, state_dir
 from ..patches.verify import Verifier
-from .loop import JobContext
+from .loop import Cancelled, JobContext
 from .mutations import MUTATION_KINDS, Mutation, mutation_corpus
 
 OUTCOMES = ("restored", "compiled", "placeholder", "wrong", "abstained")
@@ -267,9 +269,10 @@ class Driller:
         self.seed = seed
         self._corpus: list[Mutation] | None = None
 
-    def corpus(self) -> list[Mutation]:
+    def corpus(self, check: Callable[[], None] = lambda: None) -> list[Mutation]:
         if self._corpus is None:
-            self._corpus = [m for m in mutation_corpus(self.root, seed=self.seed) if not is_holdout(m.id)]
+            corpus = mutation_corpus(self.root, seed=self.seed, check=check)
+            self._corpus = [m for m in corpus if not is_holdout(m.id)]
         return self._corpus
 
     def history(self) -> list[dict]:
@@ -292,10 +295,14 @@ class Driller:
     def run_round(self, ctx: JobContext, max_drills: int | None = None) -> dict:
         """Drill until the budget is spent (or `max_drills`); store every outcome; return a summary."""
         # Drills need a clean baseline: with errors already there, outcomes would mix both.
-        baseline = self.engine.fix(cancel=ctx.cancel)
+        try:
+            baseline = self.engine.fix(cancel=ctx.cancel)
+        except CargoCancelled:
+            raise Cancelled() from None
         if baseline.fixes or baseline.cargo_error:
             reason = baseline.cargo_error or f"the workspace has {len(baseline.fixes)} error(s) of its own"
             return {**summarize([], self.state, {}), "skipped": f"no drills: {reason}"}
+        self.corpus(ctx.check)  # parsing a big workspace takes seconds: stop between files on an edit
         self.state.round += 1
         rng = random.Random(f"{self.seed}:{self.state.round}")
         rows = self.history()
@@ -323,7 +330,10 @@ class Driller:
 
     def drill(self, mutation: Mutation, ctx: JobContext) -> dict | None:
         """One drill, stored and logged; None when the mutation no longer applies or broke nothing."""
-        row = attempt(self.engine, self.root, mutation, self.state.round, ctx.cancel)
+        try:
+            row = attempt(self.engine, self.root, mutation, self.state.round, ctx.cancel)
+        except CargoCancelled:
+            raise Cancelled() from None  # the oracle killed cargo because the user typed
         ctx.check()
         if row is None:
             self._log("drill_skipped", {"mutation": mutation.id, "kind": mutation.kind}, mutation)

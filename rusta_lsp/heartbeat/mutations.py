@@ -326,6 +326,33 @@ _FINDERS: dict[str, Callable] = {
 }
 
 
+# Node types each finder looks at (remove_argument looks at any child of `arguments`).
+_NODE_TYPES: dict[str, tuple[str, ...]] = {
+    "remove_use": ("use_declaration",),
+    "misspell_ident": ("identifier",),
+    "misspell_method": ("field_identifier",),
+    "misspell_field": ("field_identifier",),
+    "misspell_type": ("type_identifier",),
+    "drop_ref": ("reference_expression",),
+    "drop_deref": ("unary_expression",),
+    "drop_mut": ("mutable_specifier",),
+    "drop_clone": ("call_expression",),
+    "drop_try": ("try_expression",),
+    "change_numeric": ("primitive_type",),
+    "remove_field_init": ("field_initializer", "shorthand_field_initializer"),
+    "remove_match_arm": ("match_arm",),
+}
+
+
+def _dispatch(kinds: list[str]) -> dict[str, list[str]]:
+    """node type -> the kinds to try on it, in MUTATION_KINDS order (the seeded typos depend on it)."""
+    table: dict[str, list[str]] = {}
+    for kind in kinds:
+        for node_type in _NODE_TYPES.get(kind, ()):
+            table.setdefault(node_type, []).append(kind)
+    return table
+
+
 # --- walking -------------------------------------------------------------------------------------
 
 
@@ -398,8 +425,13 @@ def find_mutations(
     rng = random.Random(f"{seed}:{path}")
     found: list[Mutation] = []
     seen: set[tuple[int, int]] = set()
+    by_type = _dispatch(kinds)
+    arguments = "remove_argument" in kinds
     for node in _walk(tree.root_node):
-        for kind in kinds:
+        todo = by_type.get(node.type, [])
+        if arguments and node.is_named and node.parent is not None and node.parent.type == "arguments":
+            todo = sorted([*todo, "remove_argument"], key=MUTATION_KINDS.index)
+        for kind in todo:
             for edit in _FINDERS[kind](node, source, rng, names):
                 if (edit[0], edit[1]) not in seen:
                     seen.add((edit[0], edit[1]))
@@ -419,9 +451,10 @@ def workspace_sources(root: Path) -> list[Path]:
     return sorted(set(files))
 
 
-def defined_types(sources: dict[str, bytes]) -> set[str]:
+def defined_types(sources: dict[str, bytes], check: Callable[[], None] = lambda: None) -> set[str]:
     types: set[str] = set()
     for source in sources.values():
+        check()
         types |= _collect_names(tree_sitter.Parser(_LANGUAGE).parse(source).root_node)["types"]
     return types
 
@@ -432,17 +465,20 @@ def mutation_corpus(
     kinds: Iterable[str] = MUTATION_KINDS,
     per_kind: int | None = None,
     files: Iterable[Path] | None = None,
+    check: Callable[[], None] = lambda: None,
 ) -> list[Mutation]:
     """Mutations across a workspace, sampled per kind with a seeded generator.
 
     Sorted by kind then a seeded shuffle, so `per_kind` keeps a reproducible, spread-out sample.
+    `check` is called between files (the heartbeat raises from it when the user types).
     """
     root = Path(root)
     paths = list(files) if files is not None else workspace_sources(root)
     sources = {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
-    types = defined_types(sources)
+    types = defined_types(sources, check)
     by_kind: dict[str, list[Mutation]] = {}
     for rel, source in sorted(sources.items()):
+        check()
         for m in find_mutations(source, rel, kinds, seed=seed, extra_types=types):
             by_kind.setdefault(m.kind, []).append(m)
     rng = random.Random(seed)
