@@ -1,7 +1,6 @@
 """Resolution and claims on a small crate with the hard cases: qualified paths, aliases, `Self`,
 locals with shadowing, fields, methods of the same name on different types, macros."""
 
-from pathlib import Path
 
 import pytest
 

@@ -1,6 +1,5 @@
 """The anchor verifier: a claim survives only if its anchors hold in the current files."""
 
-import shutil
 
 import pytest
 
