@@ -11,9 +11,12 @@ import pytest
 
 from rusta_lsp.analysis.model import Pos
 from rusta_lsp.cli import main
+from rusta_lsp.config import read_config
 from rusta_lsp.heartbeat.drills import (
-    MASTERY_ROUNDS, DrillState, class_stats, close_round, is_holdout, label, pick_kind,
+    MASTERY_ROUNDS, Driller, DrillState, class_stats, close_round, is_holdout, label, pick_kind,
 )
+from rusta_lsp.heartbeat.loop import Cancelled, context_for_cli
+from rusta_lsp.patches.oracle import Cancelled as CargoCancelled
 from rusta_lsp.patches.candidate import Candidate, Edit
 from rusta_lsp.patches.diagnostics import Diagnostic
 from rusta_lsp.patches.engine import DiagnosticFix
@@ -106,3 +109,28 @@ def test_bad_paths_exit_2(tmp_path: Path, capsys):
     assert main(["drill", "--budget", "0", str(tmp_path)]) == 2
     assert main(["report", str(tmp_path / "missing")]) == 2
     assert "no Cargo.toml" in capsys.readouterr().err
+
+
+class CancelledCargo:
+    """A patch engine whose cargo run is killed: what the oracle does when the user types."""
+
+    def __init__(self):
+        self.shadows = [type("Shadow", (), {"sync": lambda self: []})()]
+        self.last = None
+
+    def fix(self, overlays=None, cancel=None):
+        if overlays is None:  # the clean baseline
+            return type("Report", (), {"fixes": [], "cargo_error": None})()
+        raise CargoCancelled()
+
+
+def test_a_killed_cargo_run_preempts_the_round_and_keeps_its_state(tmp_path: Path):
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "ws"\nversion = "0.1.0"\n')
+    (root / "src" / "lib.rs").write_text("fn f(v: &Vec<u8>) -> usize { let w = v.clone(); w.len() }\n")
+    config, _ = read_config({"memory.uri": str(tmp_path / "memory")})
+    driller = Driller(root, config, memory=None, engine=CancelledCargo())
+    with pytest.raises(Cancelled):
+        driller.run_round(context_for_cli(60))
+    assert Driller(root, config, memory=None, engine=CancelledCargo()).state.round == 1
