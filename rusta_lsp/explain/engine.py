@@ -114,21 +114,27 @@ class Explainer:
 
     # --- documents -----------------------------------------------------------------------
 
-    def document(self, path: str, data: bytes, version: int | None = None) -> Document:
+    def document(self, path: str, data: bytes, version: int | None = None,
+                 analysis: Callable[[], FileAnalysis] | None = None) -> Document:
+        """The parsed document, cached per version (or content). `analysis` supplies an analysis
+        someone already made of this very text (the server's documents cache theirs)."""
         key = (path, version if version is not None else hashlib.sha1(data).hexdigest())
         with self._lock:
             cached = self._documents.get(key)
             if cached is not None:
                 self._documents.move_to_end(key)
                 return cached
-        source = self.layout.files.get(path)
-        module = source.module_path if source else "crate"
-        analysis = analyze_source(data, path, module, test_file=bool(source and source.target == "test"))
+        if analysis is not None:
+            analysed = analysis()
+        else:
+            source = self.layout.files.get(path)
+            module = source.module_path if source else "crate"
+            analysed = analyze_source(data, path, module, test_file=bool(source and source.target == "test"))
         tree = parse_tree(data)
-        expanded = {item.name for item in analysis.items if item.kind == "macro"}  # the parser expands these
+        expanded = {item.name for item in analysed.items if item.kind == "macro"}  # the parser expands these
         hidden = [name for name in _item_macros(tree.root_node) if name not in expanded]
-        doc = Document(path, data, tree, analysis, LineIndex(data), hidden,
-                       [record_of(item, path) for item in analysis.items])
+        doc = Document(path, data, tree, analysed, LineIndex(data), hidden,
+                       [record_of(item, path) for item in analysed.items])
         with self._lock:
             self._documents[key] = doc
             while len(self._documents) > CACHE_DOCUMENTS:
@@ -144,9 +150,9 @@ class Explainer:
         return self.explain_offset(doc, doc.index.offset(Pos(line, col)), prose=prose, version=version)
 
     def explain_byte(self, path: str, data: bytes, offset: int, *, version: int | None = None,
-                     prose: bool = False) -> Explanation:
+                     prose: bool = False, analysis: Callable[[], FileAnalysis] | None = None) -> Explanation:
         """Explain the symbol at a byte offset (the server converts LSP positions)."""
-        doc = self.document(path, data, version)
+        doc = self.document(path, data, version, analysis)
         return self.explain_offset(doc, offset, prose=prose, version=version)
 
     def explain_offset(self, doc: Document, offset: int, *, prose: bool = False,

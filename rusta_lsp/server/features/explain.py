@@ -87,8 +87,8 @@ class ExplainFeature(Feature):
         # Parse now, off the loop, so the first hover in the file does not pay for it.
         explainer = self.explainer
         if explainer is not None:
-            self.server.spawn(self.server.run_blocking(explainer.document, doc.rel, doc.data, doc.version),
-                              "explain: parse opened document")
+            self.server.spawn(self.server.run_blocking(explainer.document, doc.rel, doc.data, doc.version,
+                                                       doc.analysis), "explain: parse opened document")
 
     async def on_document_changed(self, doc: Document) -> None:
         self._invalidate()
@@ -119,7 +119,7 @@ class ExplainFeature(Feature):
         doc = self.server.document(params.text_document.uri)
         offset = self._offset(doc, params.position)
         explanation = await self.server.run_blocking(
-            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version)
+            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version, analysis=doc.analysis)
         )
         if explanation.span is None:
             return None  # whitespace, comments, literals: nothing to say
@@ -142,7 +142,8 @@ class ExplainFeature(Feature):
         offset = self._offset(doc, position)
         prose = await self.server.run_blocking(self._load_prose, explainer)
         explanation = await self.server.run_blocking(
-            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version, prose=prose)
+            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version, prose=prose,
+                                           analysis=doc.analysis)
         )
         return to_json(explanation)
 
