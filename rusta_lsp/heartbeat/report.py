@@ -123,6 +123,7 @@ def plots(report: dict) -> dict[str, str]:
 
     matplotlib.use("Agg")  # no display: render to memory only
     from matplotlib.figure import Figure
+    from matplotlib.ticker import MaxNLocator
 
     fig = Figure(figsize=(6, 3.2))
     ax = fig.subplots()
@@ -131,11 +132,17 @@ def plots(report: dict) -> dict[str, str]:
     trained = [t for t in report["training"] if t.get("after")]
     if trained:
         ax2 = ax.twinx()
-        ax2.plot(range(1, len(trained) + 1), [t["after"]["ece"] for t in trained], "s--", color="tab:red",
-                 label="held-out ECE after training")
+        runs = range(1, len(trained) + 1)
+        ax2.plot(runs, [t["before"]["ece"] for t in trained], "o:", color="tab:grey", mfc="none",
+                 label="held-out ECE, model before")
+        ax2.plot(runs, [t["after"]["ece"] for t in trained], "s--", color="tab:red",
+                 label="held-out ECE, retrained")
+        top = max(max(t["before"]["ece"], t["after"]["ece"]) for t in trained)
+        ax2.set_ylim(0, max(0.1, top * 1.2))
         ax2.set_ylabel("ECE")
         ax2.legend(loc="upper right", fontsize=8)
-    ax.set_xlabel("round (training run for ECE)")
+    ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+    ax.set_xlabel("drill round (training run for ECE)")
     ax.set_ylabel("fix rate")
     ax.set_ylim(0, 1.05)
     ax.legend(loc="upper left", fontsize=8)
