@@ -129,3 +129,30 @@ def test_corrupt_state_file_starts_fresh(tmp_path: Path):
     assert beat.state.runs == 0
     beat.step()
     assert beat.state.runs == 1
+
+
+def test_heartbeat_thread_and_its_processes_run_at_lower_priority(tmp_path: Path):
+    import os
+    import subprocess
+    import sys
+
+    if not sys.platform.startswith("linux"):
+        return
+    seen = {}
+    done = threading.Event()
+
+    def job(ctx: JobContext) -> dict:
+        seen["thread"] = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+        seen["child"] = int(subprocess.run(["nice"], capture_output=True, text=True).stdout)  # like cargo
+        done.set()
+        return {}
+
+    beat = Heartbeat(HeartbeatConfig(idle_seconds=0), {"drill": job}, tmp_path, tick=0.05)
+    beat.start()
+    try:
+        assert done.wait(10)
+    finally:
+        beat.stop()
+    base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+    assert seen["thread"] > base or seen["thread"] == 19
+    assert seen["child"] == seen["thread"]
