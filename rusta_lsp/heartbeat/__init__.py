@@ -1,0 +1,19 @@
+"""The heartbeat: what Rusta does between edits, within a budget, stopped by any keystroke.
+
+    loop.py        Heartbeat: a thread that ticks, checks idleness and the CPU budget, runs the
+                   next job (reflect → drill → train) with a cancel token, persists its state
+    reflection.py  devlog + drills → per-error-code statistics, anchored principles, re-verification
+                   of principles and exemplars (stale ones retire, logged as `self_diff`)
+    mutations.py   seeded tree-sitter mutations of the user's code aimed at rustc error codes
+    drills.py      mutation → patch engine (in its own shadow slot) → outcome label; gap-tension
+                   scheduling, mastery and retirement; one mutation in five held out
+    training.py    nanoGPT-style calibration training: held-out Brier/ECE, swap only on improvement,
+                   threshold for `abstain.targetPrecision`; cuda, mps or cpu
+    jobs.py        the three jobs bound to a workspace, and `calibrate` (drill labels → Calibrator)
+    report.py      `rusta report`: JSON, or HTML with a learning curve and a reliability diagram
+    commands.py    `rusta drill` and `rusta report`
+
+Invariants: the user's files are only read (mutations live in overlays of a shadow copy); every
+job checks its cancel token between steps and cargo is killed on cancel; a failing job is
+recorded, never fatal to the loop.
+"""
