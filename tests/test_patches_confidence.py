@@ -7,6 +7,7 @@ import torch
 from rusta_lsp.patches.candidate import Candidate, Edit
 from rusta_lsp.patches.confidence import (
     FEATURES, Calibrator, ConfidenceContext, calibrator_path, features, load_calibrator, precision_threshold,
+    wilson_lower,
 )
 from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
 
@@ -68,3 +69,14 @@ def test_precision_threshold_picks_the_lowest_score_reaching_the_target():
     assert precision_threshold(scores, labels, 0.95) == 0.9
     assert precision_threshold(scores, labels, 0.75) == 0.7
     assert precision_threshold([0.9], [False], 0.95) is None
+
+
+def test_prior_threshold_comes_from_its_measured_precision():
+    prior = Calibrator.prior()
+    # The lowest measured threshold whose precision surely (Wilson bound) reaches the target...
+    t95 = prior.threshold(0.95)
+    assert any(t == t95 and wilson_lower(right, n) >= 0.95 for t, n, right in prior.curve)
+    assert prior.threshold(0.8) <= t95
+    # ...and where no measured threshold is sure enough, the target itself.
+    assert prior.threshold(0.999) == 0.999
+    assert wilson_lower(96, 97) < 96 / 97 and wilson_lower(0, 0) == 0.0

@@ -60,6 +60,9 @@ PRIOR = {
     "exemplar_support_log": 0.5, "unmasked_errors_log": 0.0, "adds_conversion": -2.35, "adds_import": -1.15,
 }
 PRIOR_BIAS = -6.5
+# The prior's best patch per diagnostic on the same seed-1 corpus, at rising thresholds:
+# (threshold, patches offered, right). It picks the prior's threshold for a target precision.
+PRIOR_CURVE = ((0.3, 135, 131), (0.5, 134, 131), (0.8, 133, 130), (0.9, 127, 125), (0.95, 97, 96))
 # Devlog events recording whether a patch was right: feedback on code actions, labelled drills.
 OUTCOME_EVENT = "patch_outcome"  # payload: {"code": str, "source": str, "correct": bool}
 
@@ -115,6 +118,7 @@ class Calibrator:
         self.linear = torch.nn.Linear(len(self.names), 1, dtype=torch.float64)
         self.trained = False
         self.threshold_override: float | None = None  # set by training from held-out precision
+        self.curve: tuple[tuple[float, int, int], ...] = ()  # measured precision, for the prior
 
     @classmethod
     def prior(cls) -> "Calibrator":
@@ -122,6 +126,7 @@ class Calibrator:
         with torch.no_grad():
             cal.linear.weight.copy_(torch.tensor([[PRIOR[n] for n in cal.names]], dtype=torch.float64))
             cal.linear.bias.fill_(PRIOR_BIAS)
+        cal.curve = PRIOR_CURVE
         return cal
 
     def predict(self, features: list[float]) -> float:
@@ -135,9 +140,16 @@ class Calibrator:
             return torch.sigmoid(self.linear(x)).squeeze(1).tolist()
 
     def threshold(self, target_precision: float) -> float:
-        """The confidence a patch needs: calibrated probabilities make it the target itself,
-        unless training measured a threshold that reaches the target on held-out drills."""
-        return self.threshold_override if self.threshold_override is not None else target_precision
+        """The confidence a patch needs to be offered. A trained model brings the threshold its
+        held-out drills measured; the prior takes the lowest threshold of its measured curve whose
+        precision reaches the target at 95% one-sided confidence (Wilson bound); without either,
+        the target itself (right for calibrated probabilities, and conservative)."""
+        if self.threshold_override is not None:
+            return self.threshold_override
+        for threshold, offered, right in self.curve:
+            if wilson_lower(right, offered) >= target_precision:
+                return threshold
+        return target_precision
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -158,6 +170,16 @@ class Calibrator:
         cal.trained = True
         cal.threshold_override = saved.get("threshold")
         return cal
+
+
+def wilson_lower(right: int, n: int, z: float = 1.645) -> float:
+    """One-sided 95% Wilson lower bound of a proportion."""
+    if n == 0:
+        return 0.0
+    p = right / n
+    centre = p + z * z / (2 * n)
+    spread = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n))
+    return (centre - spread) / (1 + z * z / n)
 
 
 def calibrator_path(state_dir: Path) -> Path:
