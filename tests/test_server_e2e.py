@@ -120,3 +120,13 @@ async def test_huge_and_binary_documents_are_answered(client: LanguageClient, wo
         types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=binary)))
     assert result is None
     assert await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Ledger"))
+
+
+async def test_commands_accept_any_number_of_arguments(client: LanguageClient, workspace):
+    """Editors send commands with no arguments, none at all, or a folder: each gets an answer."""
+    commands = client.init_result.capabilities.execute_command_provider.commands
+    assert {"rusta.feedback", "rusta.drillNow", "rusta.showReport"} <= set(commands)
+    for arguments in (None, [], [workspace.as_uri()]):
+        result = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="rusta.drillNow", arguments=arguments))
+        assert isinstance(result, dict) and "state" in result

@@ -35,24 +35,33 @@ class Feature:
         self.server.feature(method, options)(self._barrier(handler, method))
 
     def handle_command(self, command: str, handler: Callable[..., Any]) -> None:
-        self.server.command(command)(self._barrier(handler, command))
+        """Register a `workspace/executeCommand` command. The handler gets the command's arguments
+        as one list, however many the client sent (VS Code and Neovim may send none)."""
+        self.server.command(command)(self._barrier(handler, command, command=True))
 
-    def _barrier(self, handler: Callable[..., Any], what: str) -> Callable[..., Any]:
+    def _barrier(self, handler: Callable[..., Any], what: str, command: bool = False) -> Callable[..., Any]:
         feature = self.name
 
+        def failed() -> None:
+            log.exception("feature %s failed on %s", feature, what)
+
+        # pygls hands commands their arguments spread out, and requests their params.
+        def params_of(args: tuple) -> Any:
+            return list(args) if command else args[0]
+
         if inspect.iscoroutinefunction(handler):
-            async def wrapped(params):
+            async def wrapped(*args):
                 try:
-                    return await handler(params)
+                    return await handler(params_of(args))
                 except Exception:
-                    log.exception("feature %s failed on %s", feature, what)
+                    failed()
                     raise
         else:
-            def wrapped(params):
+            def wrapped(*args):
                 try:
-                    return handler(params)
+                    return handler(params_of(args))
                 except Exception:
-                    log.exception("feature %s failed on %s", feature, what)
+                    failed()
                     raise
         wrapped.__name__ = f"{feature}_{handler.__name__}"
         return wrapped
