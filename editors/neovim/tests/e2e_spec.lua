@@ -297,4 +297,6 @@ t.test('the Neovim 0.10 path (vim.lsp.start on FileType) attaches as well', func
   legacy:stop()
 end)
 
-t.run()
+t.run(function()
+  vim.fn.delete(tmp, 'rf')
+end)

@@ -62,7 +62,8 @@ function M.wait(ms, cond, what)
   return value
 end
 
-function M.run()
+--- Runs the tests, then `cleanup` (if given), and exits.
+function M.run(cleanup)
   local strict = vim.env.RUSTA_E2E_STRICT == '1'
   local passed, failed, skipped = 0, 0, 0
   for _, t in ipairs(M.tests) do
@@ -85,6 +86,9 @@ function M.run()
       local message = getmetatable(err) == Skip and ('skipped in strict mode: ' .. err.reason) or err
       say(('FAIL %s (%d ms)\n%s'):format(t.name, ms, message))
     end
+  end
+  if cleanup then
+    cleanup()
   end
   say(('%d passed, %d failed, %d skipped'):format(passed, failed, skipped))
   os.exit(failed == 0 and passed > 0 and 0 or 1)

@@ -5,7 +5,7 @@ import assert from "node:assert/strict";
 import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
-import { after, before, describe, it, TestContext } from "node:test";
+import { after, afterEach, before, describe, it, TestContext } from "node:test";
 import { BrowserContext, chromium, Page } from "playwright-core";
 import { cargoCheck, Fixture, freePort, locate, makeFixture, probeServer, Probe, required, STRICT } from "./fixture";
 
@@ -97,7 +97,6 @@ async function poll<T>(ms: number, read: () => Promise<T>, accept: (value: T) =>
 
 function writeUserSettings(userDir: string): void {
   const settings = {
-    "rusta.server.path": RUSTA_SERVER,
     "rusta.memory.uri": fixture.memory,
     "rusta.abstain.targetPrecision": 0.5,
     "rusta.heartbeat.enabled": false,
@@ -116,6 +115,10 @@ function writeUserSettings(userDir: string): void {
   };
   fs.mkdirSync(path.join(userDir, "User"), { recursive: true });
   fs.writeFileSync(path.join(userDir, "User", "settings.json"), JSON.stringify(settings, null, 2));
+  // rusta.server.path is machine-overridable: a remote window (code-server is one) reads it from
+  // the machine's settings, as a user of code-server or Remote SSH would set it.
+  fs.mkdirSync(path.join(userDir, "Machine"), { recursive: true });
+  fs.writeFileSync(path.join(userDir, "Machine", "settings.json"), JSON.stringify({ "rusta.server.path": RUSTA_SERVER }));
 }
 
 /** SIGTERM to the child's process group, SIGKILL after 10 s. */
@@ -153,6 +156,13 @@ async function waitForHttp(url: string, ms: number): Promise<void> {
 }
 
 describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 }, () => {
+  // A picture of the moment a test failed, named after it.
+  afterEach(async (t) => {
+    if (page && (t as unknown as { passed?: boolean }).passed === false) {
+      await shot(`failed-${t.name.replace(/\W+/g, "-").slice(0, 60)}.png`).catch(() => undefined);
+    }
+  });
+
   before(async () => {
     fs.mkdirSync(OUT, { recursive: true });
     fixture = makeFixture();
@@ -219,6 +229,9 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     await browser?.close().catch(() => undefined);
     await stopGroup(codeServer);
     fs.writeFileSync(path.join(OUT, "code-server.log"), codeServerLog);
+    if (fixture) {
+      fs.rmSync(fixture.tmp, { recursive: true, force: true });
+    }
   });
 
   it("activates on the crate and starts the server (Rusta: Show logs)", async () => {
@@ -402,6 +415,36 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     assert.match(shown, /Rusta( heartbeat)?: (drill|idle)/, `no Rusta item in the language status:\n${shown}`);
     assert.match(shown, /heartbeat (running|waiting|idle|over-budget)/, shown);
   });
+  it("Show report opens the server's HTML report", async (t) => {
+    if (!gate(t, probe.capabilities.executeCommandProvider?.commands?.includes("rusta.showReport"), "the rusta.showReport command")) {
+      return;
+    }
+    await runCommand("View: Close All Editors");
+    await runCommand("Rusta: Show report");
+    await page.locator(".tabs-container .tab", { hasText: "Rusta report" }).first().waitFor({ timeout: 120_000 });
+    const report = page.frameLocator("iframe.webview.ready").frameLocator("#active-frame").locator("body");
+    const text = await poll(30_000, async () => plain(await report.innerText({ timeout: 5_000 }).catch(() => "")), (t) =>
+      t.includes("Rusta heartbeat report"),
+    );
+    assert.match(text, /Rusta heartbeat report/);
+    await runCommand("View: Close All Editors");
+  });
+
+  it("Restart server starts a new server", async () => {
+    await openFile("src/lib.rs");
+    await runCommand("Rusta: Restart server");
+    await runCommand("Rusta: Show logs");
+    // The output view's filter keeps the start lines only: the first start and the restart.
+    const filter = page.locator(".panel .viewpane-filter input, .panel .monaco-inputbox input").first();
+    await filter.fill("[rusta] starting");
+    const output = page.locator(".panel .monaco-editor .view-lines").first();
+    const text = await poll(30_000, async () => plain(await output.innerText()), (t) => (t.match(/\[rusta\] starting/g) ?? []).length >= 2);
+    await shot("vscode-restart.png");
+    assert.equal((text.match(/\[rusta\] starting/g) ?? []).length, 2, text);
+    await filter.fill("");
+    await runCommand("View: Hide Panel");
+  });
+
   it("a wrong rusta.server.path restarts the client into an actionable error, not a silent failure", async () => {
     await runCommand("Preferences: Open User Settings");
     await page.locator(".settings-editor").waitFor();
