@@ -74,7 +74,8 @@ class Memory:
             # first one's writes in flight.
             primary = memory._lock_writer()
             memory._heal(repair=primary)
-            memory._writer = Writer(memory._write_table, memory._paths_with_rows())
+            memory._writer = Writer(memory._write_table, memory._paths_with_rows(),
+                                    memory._distinct_paths("passages"))
             if primary:
                 memory._writer.submit("call", "", memory._reconcile).result()
             for name in INDEXES:
@@ -368,9 +369,15 @@ class Memory:
         """How many versions each table keeps on disk (bounded by compaction)."""
         out = {}
         for name in [*schema.DERIVED, *schema.HISTORY, "vectors"]:
-            table = self._read_table(name)
-            if table is not None:
-                out[name] = len(table.list_versions())
+            for _ in range(3):  # a compaction may remove a version while we list them
+                table = self._read_table(name)
+                if table is None:
+                    break
+                try:
+                    out[name] = len(table.list_versions())
+                    break
+                except Exception:
+                    self._read_tables.pop(name, None)
         return out
 
     # --- search --------------------------------------------------------------------------

@@ -2,9 +2,9 @@
 
 Why one: LanceDB commits a new version per add/delete, and deletes/merges from two writers
 conflict. Ops queued while a batch is being written are coalesced into the next batch, so a
-burst of saves costs a handful of commits. Tables are compacted (optimize + cleanup) after
-`OPTIMIZE_EVERY` commits and whenever the queue has been idle a while, which keeps the number of
-versions bounded under continuous edits.
+burst of saves costs a handful of commits. Tables are compacted (optimize + cleanup) in pauses
+of the writes once `OPTIMIZE_EVERY` commits are pending, or at once at `MAX_UNOPTIMIZED`, which
+keeps the number of versions bounded (MAX_UNOPTIMIZED + 2) under continuous edits.
 
 Crash safety (kill -9 at any point): a file's row is removed before its items/refs/passages are
 replaced and written back last, so a file row exists only if everything derived from it is
@@ -28,8 +28,10 @@ from lancedb.index import FTS, BTree
 
 log = logging.getLogger(__name__)
 
-OPTIMIZE_EVERY = 20  # commits per table between compactions
-IDLE_OPTIMIZE_S = 2.0  # compact tables with pending commits after this long without work
+OPTIMIZE_EVERY = 20  # commits after which a table's compaction is due ...
+DUE_IDLE_S = 0.5  # ... at the next pause this long (compacting costs ~100 ms on 200k lines)
+MAX_UNOPTIMIZED = 60  # ... or right away at this many, when writes never pause
+IDLE_OPTIMIZE_S = 2.0  # compact tables with any pending commits after this long without work
 MAX_BATCH_OPS = 256
 # Per table: full-text columns, and BTREE columns for exact lookups (name, path, hash).
 INDEXES = {
@@ -73,9 +75,10 @@ _STOP = object()
 class Writer:
     """Owns the write connection's table handles; `tables(name)` opens them lazily."""
 
-    def __init__(self, open_table: Callable[[str], Any], known_paths: set[str]):
+    def __init__(self, open_table: Callable[[str], Any], known_paths: set[str], passage_paths: set[str]):
         self._open_table = open_table
         self._known = known_paths  # paths that have rows on disk (file row or derived rows)
+        self._with_passages = passage_paths  # paths that have passages (most sources have none)
         self._queue: queue.Queue = queue.Queue()
         self._commits: dict[str, int] = {}
         self._indexed: set[str] = set()
@@ -103,10 +106,12 @@ class Writer:
 
     def _run(self) -> None:
         while True:
+            due = any(n >= OPTIMIZE_EVERY for n in self._commits.values())
             try:
-                first = self._queue.get(timeout=IDLE_OPTIMIZE_S)
+                first = self._queue.get(timeout=DUE_IDLE_S if due else IDLE_OPTIMIZE_S)
             except queue.Empty:
-                self._optimize_pending(threshold=1)
+                # A pause in the writes: compact now, off the path of the next save.
+                self._optimize_pending(threshold=OPTIMIZE_EVERY if due else 1)
                 continue
             if first is _STOP:
                 self._optimize_pending(threshold=1)
@@ -123,7 +128,8 @@ class Writer:
                     break
                 batch.append(op)
             self._apply(batch)
-            self._optimize_pending(threshold=OPTIMIZE_EVERY)
+            # Writes without a pause: compact anyway before versions pile up.
+            self._optimize_pending(threshold=MAX_UNOPTIMIZED)
             if stop:
                 self._optimize_pending(threshold=1)
                 return
@@ -182,10 +188,12 @@ class Writer:
             files.delete(sql_in("path", replaced))
             self._committed("files")
             for name in ("items", "refs", "passages"):
-                table = self._open_table(name)
-                table.delete(sql_in("path", replaced))
-                self._committed(name)
+                paths = [p for p in replaced if name != "passages" or p in self._with_passages]
+                if paths:
+                    self._open_table(name).delete(sql_in("path", paths))
+                    self._committed(name)
             self._known.difference_update(replaced)
+            self._with_passages.difference_update(replaced)
         written = [rows for rows in changes.values() if rows is not None]
         for name in ("items", "refs", "passages"):
             new_rows = [row for rows in written for row in getattr(rows, name)]
@@ -197,6 +205,7 @@ class Writer:
             self._open_table("files").add([rows.file for rows in written])
             self._committed("files")
             self._known.update(rows.file["path"] for rows in written)
+            self._with_passages.update(rows.file["path"] for rows in written if rows.passages)
         return len(changes)
 
     def _committed(self, table: str) -> None:
