@@ -48,8 +48,10 @@ async function runCommand(title: string): Promise<void> {
   const input = page.locator(".quick-input-widget input");
   await input.waitFor({ state: "visible" });
   await input.fill(`>${title}`);
-  await page.locator(".quick-input-list .monaco-list-row", { hasText: title }).first().waitFor();
+  // Enter runs the focused row: wait until the list has settled on the command.
+  await page.locator(".quick-input-list .monaco-list-row.focused", { hasText: title }).waitFor();
   await page.keyboard.press("Enter");
+  await input.waitFor({ state: "hidden" });
 }
 
 async function quickInputRows(): Promise<string[]> {
