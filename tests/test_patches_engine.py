@@ -70,10 +70,15 @@ def test_user_workspace_is_byte_identical_after_any_number_of_fixes(tmp_path):
     root, engine = _engine(tmp_path, "broken-types")
     before = tree_bytes(root)
     source = (root / "src/lib.rs").read_text()
+    outside = tmp_path / "elsewhere.rs"
+    outside.write_text("fn elsewhere() {}\n")
     for i in range(3):
-        engine.fix(overlays={"src/lib.rs": source + f"\n// unsaved edit {i}\n"})
+        # Open buffers from outside the workspace (absolute, `..`, untitled) never reach the disk.
+        engine.fix(overlays={"src/lib.rs": source + f"\n// unsaved edit {i}\n", str(outside): "changed",
+                             "../elsewhere.rs": "changed", "untitled:Untitled-1": "changed"})
         engine.fix()
     assert tree_bytes(root) == before
+    assert outside.read_text() == "fn elsewhere() {}\n"
     assert not (root / "target").exists()
     assert engine.shadows[0].mirror != root and root not in engine.shadows[0].mirror.parents
 

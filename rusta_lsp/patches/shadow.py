@@ -12,7 +12,7 @@ import hashlib
 import os
 import shutil
 from contextlib import contextmanager
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ..config import RustaConfig, cache_home, memory_uri
@@ -58,6 +58,11 @@ def find_cargo_config(root: Path) -> Path | None:
     return None
 
 
+def _inside(rel: str) -> bool:
+    path = PurePosixPath(rel)
+    return bool(rel) and not path.is_absolute() and ".." not in path.parts and ":" not in rel
+
+
 class ShadowWorkspace:
     def __init__(self, root: Path, mirror: Path, target: Path):
         self.root = root.resolve()
@@ -98,7 +103,9 @@ class ShadowWorkspace:
 
     def sync(self, overlays: dict[str, str] | None = None) -> list[str]:
         """Bring the mirror up to date; returns the relative paths whose content changed."""
-        overlays = {k: v for k, v in (overlays or {}).items()}
+        # Only paths inside the workspace: an absolute or `..` path joined to the mirror would
+        # point outside it (an open file from elsewhere, an untitled buffer).
+        overlays = {k: v for k, v in (overlays or {}).items() if _inside(k)}
         changed = []
         present = set()
         for rel, full in self._user_files():

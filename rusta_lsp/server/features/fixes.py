@@ -78,7 +78,7 @@ class FixesFeature(Feature):
         if generation != self._generation or self.engine is None:
             return
         self._cancel = cancel = threading.Event()
-        overlays = {d.rel: d.text for d in self.server.documents.values() if d.rel and not d.rel.startswith("..")}
+        overlays = {d.rel: d.text for d in self.server.documents.values()}  # the shadow keeps those inside
         if self.engine.memory is None:
             self.engine.memory = getattr(self.server, "memory", None)
         try:
