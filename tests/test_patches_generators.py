@@ -7,7 +7,7 @@ from patches_support import config_for, copy_example
 
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
-from rusta_lsp.patches.engine import PatchEngine
+from rusta_lsp.patches.engine import PatchEngine, apply_report
 from rusta_lsp.patches.generators import GenContext, exemplars, imports, rules
 from rusta_lsp.patches.generators.exemplars import template
 from rusta_lsp.patches.generators.imports import use_insertion_point
@@ -83,3 +83,14 @@ def test_user_fix_becomes_an_exemplar_that_fixes_the_next_error(tmp_path, ledger
     learned = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory, generators=(exemplars,))
     [fix] = [f for f in learned.fix().fixes if f.start.line == 36]
     assert fix.patches[0].source == "exemplars" and fix.patches[0].title == "replace `n` with `&n`"
+
+
+@pytest.mark.slow
+def test_our_own_applied_patch_is_not_learned_as_the_users_fix(tmp_path, ledger_memory):
+    _, memory = ledger_memory
+    root = copy_example("broken-types", tmp_path / "types")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory)
+    report = engine.fix(learn=True)
+    engine.note_applied(apply_report(root, report))  # what `rusta fix --apply` does
+    engine.fix(learn=True)
+    assert memory.rows("exemplars") == []

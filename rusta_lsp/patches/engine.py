@@ -271,17 +271,18 @@ class PatchEngine:
             except Exception:  # noqa: BLE001 — learning is best effort; fixing goes on
                 pass
 
-    def _applied_digests(self) -> set[str]:
+    def _applied_digests(self) -> list[str]:
         try:
-            return set(json.loads((self.state / "patches-applied.json").read_text()))
+            return list(json.loads((self.state / "patches-applied.json").read_text()))
         except (OSError, ValueError):
-            return set()
+            return []
 
     def note_applied(self, texts: dict[str, bytes]) -> None:
-        """Remember file texts our patches produced, so they are not learned as the user's fixes."""
-        digests = self._applied_digests() | {_digest(t) for t in texts.values()}
+        """Remember file texts our patches produced, so they are not learned as the user's fixes
+        (the latest few hundred: older texts are long gone from the editor anyway)."""
+        digests = self._applied_digests() + [_digest(t) for t in texts.values()]
         self.state.mkdir(parents=True, exist_ok=True)
-        (self.state / "patches-applied.json").write_text(json.dumps(sorted(digests)[-500:]))
+        (self.state / "patches-applied.json").write_text(json.dumps(digests[-500:]))
 
 
 def _stub(row: dict) -> Diagnostic:
