@@ -11,7 +11,8 @@ is the engine with the calibrator the drill rounds trained and the memory they f
 figure is given on the whole held-out set and on its two halves (the repeat).
 
 Right = the best verified patch gives back the original text (whitespace aside); fix rate =
-offered and right / held-out cases; precision = right / offered; coverage = offered / cases.
+offered and right / held-out cases; precision = right / offered; coverage = offered / cases;
+ceiling = cases whose best verified patch is right, offered or not (what a perfect threshold gets).
 """
 
 from __future__ import annotations
@@ -92,6 +93,8 @@ def metrics(rows: list[dict]) -> dict:
         "precision": round(sum(r["correct"] for r in offered) / len(offered), 4) if offered else None,
         "coverage": round(len(offered) / len(rows), 4) if rows else None,
         "fix_rate": round(right / len(rows), 4) if rows else None,
+        # The most any threshold could reach: cases whose best verified patch is right at all.
+        "ceiling": round(sum(r["correct"] for r in rows) / len(rows), 4) if rows else None,
     }
 
 
@@ -283,7 +286,8 @@ def render(result: dict) -> str:
         lines.append(
             f"  {split:6} n={a['cases']:3}  ECE {b['ece']} -> {a['ece']}  Brier {b['brier']} -> {a['brier']}  "
             f"precision {b['precision']} -> {a['precision']}  coverage {b['coverage']} -> {a['coverage']}  "
-            f"fix rate {b['fix_rate']} -> {a['fix_rate']}  (threshold {b['threshold']} -> {a['threshold']})")
+            f"fix rate {b['fix_rate']} -> {a['fix_rate']} of a ceiling {b['ceiling']} -> {a['ceiling']}  "
+            f"(threshold {b['threshold']} -> {a['threshold']})")
     a, b = learned["after"]["all"], learned["before"]["all"]
     if a["ece"] is not None:
         lines.append(f"  goal ECE <= 0.05 after training: {'met' if a['ece'] <= 0.05 else 'NOT met'} ({a['ece']})")
