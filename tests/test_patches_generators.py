@@ -94,3 +94,15 @@ def test_our_own_applied_patch_is_not_learned_as_the_users_fix(tmp_path, ledger_
     engine.note_applied(apply_report(root, report))  # what `rusta fix --apply` does
     engine.fix(learn=True)
     assert memory.rows("exemplars") == []
+
+
+@pytest.mark.slow
+def test_rule_changes_the_declared_type_when_the_value_is_right(tmp_path):
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "width"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src/lib.rs").write_text("pub fn width(s: &str) -> usize {\n    let n: u32 = s.len();\n    n\n}\n")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
+    fixes = {f.start.line: f for f in engine.fix().fixes}  # line 2, and `n` returned on line 3
+    # The annotation was wrong: changing it is verified (next to a cast, which leaves line 3 broken).
+    assert "replace `u32` with `usize`" in [p.title for p in fixes[2].patches]

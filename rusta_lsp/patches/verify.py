@@ -155,8 +155,12 @@ class Verifier:
         for cand in hopeful:
             units.setdefault(frozenset(merge([cand])), []).append(cand)
         if not outcome.new:
-            for cand in hopeful:
-                cand.verified = True
+            for key, unit in units.items():
+                # Alone, the errors the other units fixed in this batch would still be there.
+                others = sum(len(u) for k, u in units.items() if k != key)
+                for cand in unit:
+                    cand.verified = True
+                    cand.errors_after = outcome.errors_after + others
         elif len(units) <= 1 and len(hopeful) == len(batch):
             first = outcome.new[0]
             for cand in hopeful:

@@ -84,6 +84,20 @@ def _moved(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     return out
 
 
+def _declared_type(diag: Diagnostic, expected: str, found: str, ctx: GenContext) -> list[Candidate]:
+    """The value may be right and the declaration wrong: change the type the expectation comes
+    from (`let x: u32 = ...`, a return type) to the type found."""
+    if "{" in found or "_" in found:
+        return []  # `{integer}`, `[closure@...]`, inferred parts: not a type one can write
+    out = []
+    for span in diag.spans:
+        label = span.label or ""
+        declared = label == "expected due to this" or label.endswith("because of return type")
+        if not span.is_primary and declared and ctx.is_local(span.path) and ctx.span_text(span) == expected:
+            out.append(_replace(diag, span, found, ctx))
+    return out
+
+
 def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     span = diag.primary
     if span is None or not ctx.is_local(span.path):
@@ -106,5 +120,6 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
         if m:
             for new in _conversions(m.group("exp"), m.group("found"), expr):
                 out.append(_replace(diag, span, new, ctx))
+            out += _declared_type(diag, m.group("exp"), m.group("found"), ctx)
             break
     return out
