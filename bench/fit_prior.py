@@ -3,6 +3,9 @@ rusta_lsp/patches/confidence.py was obtained), and print them with the in-sample
 
     python bench/fit_prior.py bench/out/fix-seed1.json [L2=0.002]
 
+It also prints PRIOR_CURVE for the prior as shipped: the precision of its best patch per fixable
+diagnostic at rising thresholds (run it again after pasting new weights).
+
 Only features with data in the bench are fitted (rustc's and the rules' sources, applicability,
 error counts, edit shape, ranking); `verified` stays hand-set (every labelled patch is verified),
 and so do the weights of generators and signals the bench does not exercise.
@@ -18,7 +21,9 @@ import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from rusta_lsp.patches.confidence import FEATURES, PRIOR  # noqa: E402
+from rusta_lsp.patches.confidence import FEATURES, PRIOR, Calibrator  # noqa: E402
+
+THRESHOLDS = (0.3, 0.5, 0.8, 0.9, 0.95)
 
 HAND_SET = ("verified", "source=imports", "source=exemplars", "source=model", "history_rate",
             "history_count_log", "exemplar_support_log", "unmasked_errors_log")
@@ -52,6 +57,19 @@ def main() -> None:
         chosen = p >= t
         n = int(chosen.sum())
         print(f"p >= {t}: {n} patches, precision {float(y[chosen].mean()) if n else float('nan'):.3f}")
+    print(f"PRIOR_CURVE = {shipped_curve(data)}")
+
+
+def shipped_curve(data: dict) -> tuple:
+    prior = Calibrator.prior()
+    best = []
+    for case in data["cases"]:
+        if case["no_fix"] or not case["patches"]:
+            continue
+        probs = prior.predict_many([p["features"] for p in case["patches"]])
+        j = max(range(len(probs)), key=probs.__getitem__)
+        best.append((probs[j], case["patches"][j]["right"]))
+    return tuple((t, sum(p >= t for p, _ in best), sum(p >= t and r for p, r in best)) for t in THRESHOLDS)
 
 
 if __name__ == "__main__":
