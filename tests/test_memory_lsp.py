@@ -57,7 +57,10 @@ async def test_background_ingest_buffers_and_watcher(client: LanguageClient, tmp
 
     with Memory.open(str(tmp_path / "memory"), root, read_only=True) as memory:
         assert memory.lookup_name("apply")[0].qualified == "crate::store::Ledger::apply"
-        assert memory.stats()["embedded"] > 5
+        # Vectors fill in behind, once the user pauses.
+        assert await eventually(lambda: memory.stats()["embedded"] > 5, timeout=40)
+        vectors = [v for v in client.progress_reports.values() if v and v[0].title == "Rusta: memory vectors"]
+        assert vectors and vectors[0][-1].message == "done"
         lib = root / "src/lib.rs"
         disk = lib.read_text()
         uri = open_document(client, lib)

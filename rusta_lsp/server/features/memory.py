@@ -1,16 +1,18 @@
 """The workspace memory in the server: opened once (`server.memory`, the only writer), brought up
 to date in the background with `$/progress` (cancellable, within a CPU budget), kept current by
-the watcher and by open editor buffers, which win over the disk until closed."""
+the watcher and by open editor buffers, which win over the disk until closed. Vectors fill in
+behind, in the user's pauses ("Rusta: memory vectors"), pre-empted by any edit."""
 
 from __future__ import annotations
 
 import asyncio
 import logging
 import threading
+import time
 
 from ...config import memory_uri
 from ...memory.embedder import Embedder
-from ...memory.ingest import CancelToken, Ingestor
+from ...memory.ingest import Cancelled, CancelToken, Ingestor
 from ...memory.store import Memory
 from ...memory.watcher import Watcher
 from ..documents import Document
@@ -19,6 +21,7 @@ from .base import Feature
 log = logging.getLogger(__name__)
 
 CPU_BUDGET = 0.5  # the background ingest takes at most half a core's wall time per worker
+EMBED_IDLE_S = 8.0  # seconds without edits before the vector stage runs
 BUFFER_DEBOUNCE_S = 0.3  # typing: index the buffer once the burst of changes pauses
 
 
@@ -32,6 +35,8 @@ class MemoryFeature(Feature):
         self.watcher: Watcher | None = None
         self.ready = asyncio.Event()  # the first full ingest finished (or was cancelled)
         self._shutdown = threading.Event()
+        self._edited = threading.Event()  # pre-empts the vector stage
+        self._last_edit = time.monotonic()
         self._pending: dict[str, str] = {}  # rel path -> latest buffer text not yet indexed
         self._flush: asyncio.Task | None = None
 
@@ -54,17 +59,41 @@ class MemoryFeature(Feature):
             async with self.server.progress("Rusta: memory") as progress:
                 cancel = CancelToken(progress.cancel, self._shutdown)
                 result = await self.server.run_blocking(
-                    lambda: self.ingestor.run(progress=progress.report, cancel=cancel))
-            log.info("memory: %d files, %d items, %d embedded, %d changed in %.1fs%s", result.files,
-                     result.items, result.embedded, result.changed, result.seconds,
-                     " (cancelled)" if result.cancelled else "")
-            if embedder.error:
-                self.server.show_message(embedder.error)
+                    lambda: self.ingestor.run(progress=progress.report, cancel=cancel, embed=False))
+            log.info("memory: %d files, %d items, %d changed in %.1fs%s", result.files, result.items,
+                     result.changed, result.seconds, " (cancelled)" if result.cancelled else "")
         finally:
             self.ready.set()
-        if not self._shutdown.is_set():  # even after a cancel: what changes from now on is followed
-            self.watcher = Watcher(self.ingestor)
-            self.watcher.start()
+        if self._shutdown.is_set():
+            return
+        # Even after a cancel: what changes from now on is followed.
+        self.watcher = Watcher(self.ingestor)
+        self.watcher.start()
+        if not result.cancelled:
+            await self._fill_vectors(embedder)
+
+    async def _fill_vectors(self, embedder: Embedder) -> None:
+        """Vectors only sharpen search: compute them while the user pauses, stop at any edit
+        (what was embedded stays), and go on at the next pause."""
+        while not self._shutdown.is_set():
+            idle = time.monotonic() - self._last_edit
+            if idle < EMBED_IDLE_S:
+                await asyncio.sleep(EMBED_IDLE_S - idle)
+                continue
+            self._edited.clear()
+            async with self.server.progress("Rusta: memory vectors") as progress:
+                cancel = CancelToken(progress.cancel, self._shutdown, self._edited)
+                done = await self.server.run_blocking(self._embed, progress, cancel)
+            if embedder.error:
+                self.server.show_message(embedder.error)
+            if done is not None or progress.cancel.is_set():
+                return  # all embedded, or the user said stop
+
+    def _embed(self, progress, cancel: CancelToken) -> int | None:
+        try:
+            return self.ingestor.embed_pending(progress.report, cancel)
+        except Cancelled:
+            return None
 
     # --- buffers -------------------------------------------------------------------------
 
@@ -72,6 +101,8 @@ class MemoryFeature(Feature):
         self._queue(doc)
 
     async def on_document_changed(self, doc: Document) -> None:
+        self._last_edit = time.monotonic()
+        self._edited.set()
         self._queue(doc)
 
     async def on_document_saved(self, doc: Document) -> None:
