@@ -123,6 +123,16 @@ function writeUserSettings(userDir: string): void {
   fs.writeFileSync(path.join(userDir, "Machine", "settings.json"), JSON.stringify({ "rusta.server.path": RUSTA_SERVER }));
 }
 
+/** The Rusta servers code-server's extension host started (same process group). */
+function serverPids(): number[] {
+  const ps = spawnSync("ps", ["-eo", "pid=,pgid=,args="], { encoding: "utf8" }).stdout;
+  return ps
+    .split("\n")
+    .map((line) => line.trim().split(/\s+/))
+    .filter(([, pgid, ...args]) => Number(pgid) === codeServer.pid && args.join(" ").includes(`${RUSTA_SERVER} serve`))
+    .map(([pid]) => Number(pid));
+}
+
 /** SIGTERM to the child's process group, SIGKILL after 10 s. */
 async function stopGroup(child: ChildProcess | undefined): Promise<void> {
   if (!child?.pid || child.exitCode !== null) {
@@ -452,6 +462,21 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     assert.equal((text.match(/\[rusta\] starting/g) ?? []).length, 2, text);
     await filter.fill("");
     await runCommand("View: Hide Panel");
+  });
+
+  it("restarts a crashed server, but not more than 3 times in 3 minutes", async () => {
+    const killed: number[] = [];
+    for (let crash = 1; crash <= 4; crash++) {
+      const [pid] = await poll(60_000, async () => serverPids().filter((p) => !killed.includes(p)), (pids) => pids.length > 0);
+      assert.ok(pid, `no server running before crash ${crash}`);
+      process.kill(pid, "SIGKILL");
+      killed.push(pid);
+    }
+    const toast = page.locator(".notifications-toasts .notification-toast", { hasText: "will not be restarted" }).first();
+    const text = plain(await toast.innerText({ timeout: 30_000 }));
+    assert.match(text, /stopped 4 times within 3 minutes/);
+    await page.waitForTimeout(3000);
+    assert.deepEqual(serverPids().filter((p) => !killed.includes(p)), [], "a fifth server was started");
   });
 
   it("a wrong rusta.server.path restarts the client into an actionable error, not a silent failure", async () => {
