@@ -25,7 +25,8 @@ from ..patches.confidence import precision_threshold
 class TrainConfig:
     steps: int = 400  # full-batch optimisation steps; the data sets are small (hundreds of rows)
     learning_rate: float = 0.05  # Adam step size; a logistic regression converges well within `steps`
-    weight_decay: float = 1e-3  # L2 pull toward the prior; keeps weights sane on tiny, separable sets
+    prior_pull: float = 1e-3  # L2 pull toward the starting (prior or current) weights: a feature the
+    # labels rarely show keeps its prior weight instead of drifting to zero on tiny, separable sets
     holdout_fraction: float = 0.3  # share of examples held out for before/after comparison and threshold
     min_examples: int = 20  # below this there is nothing to learn from; keep the current model
     min_holdout: int = 8  # a held-out set smaller than this cannot tell two models apart
@@ -165,7 +166,8 @@ def train_calibrator(
     baseline = copy.deepcopy(current).to(device=device, dtype=work_dtype)
     model = copy.deepcopy(baseline)
     before = evaluate(baseline, x_hold, y_hold, config.bins)
-    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate, weight_decay=config.weight_decay)
+    anchor = [p.detach().clone() for p in model.parameters()]
+    optimizer = torch.optim.Adam(model.parameters(), lr=config.learning_rate)
     loss_fn = nn.BCEWithLogitsLoss()
 
     # Phase 3: full-batch optimisation, checking for pre-emption every few steps.
@@ -175,6 +177,7 @@ def train_calibrator(
             raise InterruptedError("training cancelled")
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(x_train).reshape(-1), y_train)
+        loss = loss + config.prior_pull * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
         loss.backward()
         optimizer.step()
 
