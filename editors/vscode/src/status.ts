@@ -21,10 +21,21 @@ export interface HeartbeatParams {
   job?: string | null;
   progress?: { message?: string | null; percentage?: number | null } | null;
   budgetLeftSeconds?: number;
-  message?: string;
+  lastJob?: string | null;
+  /** Latest result per job; a failed job's result carries "error". */
+  results?: Record<string, { error?: string } | null>;
 }
 
 const BUSY_STATES = new Set(["running"]);
+
+/** The error of the heartbeat's last job, when it failed and nothing runs now. */
+export function heartbeatError(beat: HeartbeatParams): string | undefined {
+  if (beat.job || !beat.lastJob) {
+    return undefined;
+  }
+  const error = beat.results?.[beat.lastJob]?.error;
+  return error ? `heartbeat job ${beat.lastJob} failed: ${error}` : undefined;
+}
 
 interface Job {
   title: string;
@@ -75,8 +86,9 @@ export class StatusModel {
       const budget = beat.budgetLeftSeconds === undefined ? "" : `, budget left ${Math.round(beat.budgetLeftSeconds)} s`;
       details.push(`heartbeat ${beat.state}${beat.job ? `: ${beat.job}` : ""}${budget}`);
     }
-    if (beat.state === "error") {
-      return { text: "Rusta: heartbeat error", detail: beat.message ?? details.join(" · "), busy: false, error: true };
+    const failure = heartbeatError(beat);
+    if (failure) {
+      return { text: "Rusta: heartbeat error", detail: failure, busy: false, error: true };
     }
     const [first] = this.jobs.values();
     if (first) {

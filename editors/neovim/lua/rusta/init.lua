@@ -25,9 +25,11 @@ end
 
 local function on_heartbeat(_, params)
   params = params or {}
+  local was_failing = status.heartbeat_error(status.last_heartbeat())
   local changed = status.heartbeat(params)
-  if params.state == 'error' then
-    notify('heartbeat error: ' .. tostring(params.message or 'see :LspLog'), levels.ERROR)
+  local failure = status.heartbeat_error(params)
+  if failure and failure ~= was_failing then
+    notify(failure, levels.ERROR)
   elseif changed and M.options.notify.heartbeat then
     notify('heartbeat ' .. tostring(params.state))
   end

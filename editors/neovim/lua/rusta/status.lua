@@ -52,6 +52,16 @@ function M.heartbeat(params)
   return state.heartbeat.state ~= before
 end
 
+--- The error of the heartbeat's last job, when it failed and nothing runs now.
+function M.heartbeat_error(beat)
+  if present(beat.job) or not present(beat.lastJob) then
+    return nil
+  end
+  local result = present(beat.results) and beat.results[beat.lastJob] or nil
+  local err = present(result) and result.error or nil
+  return present(err) and ('heartbeat job %s failed: %s'):format(beat.lastJob, err) or nil
+end
+
 --- The latest rusta/heartbeat params ({} before the first).
 function M.last_heartbeat()
   return state.heartbeat
@@ -63,8 +73,9 @@ function M.view()
     return { text = 'Rusta: error', busy = false, error = true, detail = state.failure }
   end
   local beat = state.heartbeat
-  if beat.state == 'error' then
-    return { text = 'Rusta: heartbeat error', busy = false, error = true, detail = beat.message }
+  local failure = M.heartbeat_error(beat)
+  if failure then
+    return { text = 'Rusta: heartbeat error', busy = false, error = true, detail = failure }
   end
   local first = state.order[1]
   if first then

@@ -39,8 +39,15 @@ test("heartbeat states map to busy, idle and error", () => {
     assert.equal(model.view().text, "Rusta: idle", state);
     assert.match(model.view().detail, new RegExp(`heartbeat ${state}`));
   }
-  model.heartbeatChanged({ state: "error", message: "cargo not found" });
-  assert.deepEqual(model.view(), { text: "Rusta: heartbeat error", detail: "cargo not found", busy: false, error: true });
+  model.heartbeatChanged({ state: "idle", job: null, lastJob: "drill", results: { drill: { error: "OSError: cargo not found" } } });
+  assert.deepEqual(model.view(), {
+    text: "Rusta: heartbeat error",
+    detail: "heartbeat job drill failed: OSError: cargo not found",
+    busy: false,
+    error: true,
+  });
+  model.heartbeatChanged({ state: "running", job: "reflect", lastJob: "drill", results: { drill: { error: "x" } } });
+  assert.equal(model.view().error, false, "a new job runs: the old failure is history");
 });
 
 test("a failure wins until the server starts again", () => {
