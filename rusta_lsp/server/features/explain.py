@@ -43,8 +43,11 @@ class ExplainFeature(Feature):
     # --- lifecycle -----------------------------------------------------------------------
 
     async def on_initialized(self) -> None:
-        if self.server.root is not None:
-            self.explainer = await self.server.run_blocking(self._make_explainer)
+        if self.server.root is not None:  # in the background: the other features start meanwhile
+            self.server.spawn(self._start(), "explain: open the memory and load the catalog")
+
+    async def _start(self) -> None:
+        self.explainer = await self.server.run_blocking(self._make_explainer)
 
     def _make_explainer(self) -> Explainer:
         root = self.server.root
