@@ -196,6 +196,15 @@ t.test('a broken file gets a verified Rusta fix; applying it makes the crate com
       end
     end
   end, 'a "Rusta: ... (verified, N%)" code action (offered: ' .. vim.inspect(titles) .. ')')
+  -- Beside rust-analyzer: Rusta's diagnostics are hints with source "rusta", never errors.
+  local ours = t.wait(30000, function()
+    local found = vim.diagnostic.get(0, { namespace = vim.lsp.diagnostic.get_namespace(client.id) })
+    return #found > 0 and found
+  end, 'a Rusta diagnostic for the broken file')
+  for _, d in ipairs(ours) do
+    t.eq(vim.diagnostic.severity.HINT, d.severity, 'severity of ' .. d.message)
+    t.eq('rusta', d.source)
+  end
   -- The user's path: the code action menu, filtered to the verified fix and applied.
   local before = vim.api.nvim_buf_get_changedtick(0)
   vim.lsp.buf.code_action({
