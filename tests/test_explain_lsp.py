@@ -14,7 +14,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from explain_support import index, position, write_shop
-from lsp_support import SERVER_COMMAND, init_params, open_document, send_raw_request
+from lsp_support import SERVER_COMMAND, init_params, open_document, send_raw_request, wait_for_progress
 
 REGEX = Path("/usr/share/cargo/registry/regex-1.7.1")
 # One server for the module: starting it and indexing regex is the slow part.
@@ -35,9 +35,12 @@ def workspace(tmp_path_factory):
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND), scope="module", loop_scope="module")
 async def client(lsp_client: LanguageClient, workspace):
-    options = {"memory": {"uri": str(workspace.parent / "memory")}, "heartbeat": {"enabled": False}}
+    # Full-text memory (indexed above): no embedding model, so the server's own ingest pass is quick.
+    options = {"memory": {"uri": str(workspace.parent / "memory")}, "heartbeat": {"enabled": False},
+               "model": {"embedding": str(workspace.parent / "no-embedding-model")}}
     lsp_client.init_result = await lsp_client.initialize_session(init_params(workspace, options))
     yield
+    await wait_for_progress(lsp_client, "Rusta: memory")  # shut down after the server's ingest pass
     await lsp_client.shutdown_session()
 
 
