@@ -79,7 +79,8 @@ class Memory:
             if primary:
                 memory._writer.submit("call", "", memory._reconcile).result()
             for name in INDEXES:
-                memory._writer.mark_indexed(name, memory._has_indexes(name))
+                if memory._has_indexes(name):
+                    memory._writer.mark_indexed(name)
         return memory
 
     def close(self) -> None:
@@ -163,7 +164,7 @@ class Memory:
 
     def _drop(self, name: str) -> None:
         if self._writer is not None:
-            self._writer.mark_indexed(name, False)
+            self._writer.forget(name)
         self._write_tables.pop(name, None)
         self._read_tables.pop(name, None)
         try:

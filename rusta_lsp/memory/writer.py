@@ -234,11 +234,13 @@ class Writer:
             self._indexed.add(name)
             self._committed(name)
 
-    def mark_indexed(self, name: str, indexed: bool = True) -> None:
-        if indexed:
-            self._indexed.add(name)
-        else:
-            self._indexed.discard(name)
+    def mark_indexed(self, name: str) -> None:
+        self._indexed.add(name)
+
+    def forget(self, name: str) -> None:
+        """The table was dropped: no indexes, nothing to compact."""
+        self._indexed.discard(name)
+        self._commits.pop(name, None)
 
     def _optimize_pending(self, threshold: int) -> None:
         for name, count in list(self._commits.items()):
