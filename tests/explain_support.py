@@ -66,6 +66,18 @@ pub fn outside(names: Vec<String>, f: &mut std::fmt::Formatter) -> usize {
 pub fn bounded<T: Clone>(mut thing: T) {
     thing.apply(1);
 }
+
+pub trait Describe {
+    fn describe(&self) -> &'static str {
+        "something"
+    }
+}
+
+impl Describe for store::Ledger {}
+
+pub fn describe_ledger(ledger: &store::Ledger) -> &'static str {
+    ledger.describe()
+}
 ''',
     "src/store.rs": '''use crate::item::Item;
 

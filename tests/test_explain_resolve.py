@@ -121,6 +121,14 @@ def test_items_declared_in_function_bodies(shop, needle, delta, line, text):
     assert explanation.claims[0].text.startswith(text)
 
 
+def test_default_method_of_an_implemented_trait(shop):
+    # `ledger: &store::Ledger` and `impl Describe for store::Ledger {}`: the trait's default method.
+    explanation = explain(shop, "src/lib.rs", "ledger.describe", 7)
+    assert not explanation.abstained, explanation.reason
+    assert explanation.symbol == "crate::Describe::describe"
+    assert "provided by trait `Describe`, which `Ledger` implements" in explanation.claims[0].text
+
+
 def test_generic_receiver_resolves_through_its_bound(shop):
     # `thing: &mut T` with `T: Apply`: of the three `apply`s only the trait's can be meant.
     explanation = explain(shop, "src/lib.rs", "thing.apply", 6)

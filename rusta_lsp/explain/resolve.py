@@ -431,6 +431,11 @@ class Resolver:
                 return _rank([Candidate(r, LIKELY if len(typed) == 1 else GUESS / 2,
                                         f"{label} of `{owner}`, the receiver's type") for r in typed],
                              ambiguity=f"`{owner}` has several items named `{name}`")
+            provided = [r for r in found if r.impl_type is None and _owner(r) and any(
+                i.kind == "impl" for i in self.by_name(f"impl {_owner(r)} for {owner}"))]
+            if provided:  # a trait's default method, not overridden in the type's impl
+                return _rank([Candidate(r, LIKELY, f"provided by trait `{_owner(r)}`, which `{owner}` implements")
+                              for r in provided], ambiguity=f"several traits of `{owner}` provide `{name}`")
             return Resolution(reason=f"`{owner}` has no {label} `{name}` in the workspace's source: it may come "
                               "from a trait outside the workspace, a derive, or a macro")
         if why and (target.owner or (receiver is not None and not receiver.fields)):
