@@ -75,6 +75,10 @@ def test_edit_delete_and_rename_follow_the_disk(tmp_path):
         assert memory.items_in_file("src/store.rs") == []
         assert all(r.path != "src/store.rs" for r in memory.references("new"))
 
+        (root / "build.rs").write_text("fn main() {}\n")  # not a crate source: ignored, no full pass
+        assert ingestor.update_paths(["build.rs"], embed=False) == 0
+        assert memory.items_in_file("build.rs") == []
+
         (root / "README.md").unlink()
         ingestor.run(embed=False)
         assert memory.passages_in_file("README.md") == []

@@ -259,6 +259,7 @@ class Ingestor:
         A new source file or a manifest change needs the module tree: a full (hash-skipping) pass."""
         paths = list(dict.fromkeys(paths))
         with self._lock:
+            paths = [p for p in paths if self._indexable(p) or p.endswith("Cargo.toml")]
             if any(self._needs_discovery(p) for p in paths):
                 return self.run(embed=embed).changed
             changes = {rel: self._rows_for(rel) for rel in paths if self._indexable(rel)}
@@ -285,7 +286,12 @@ class Ingestor:
     def _indexable(self, rel: str) -> bool:
         if rel.endswith(".md"):  # only the READMEs and docs beside the manifests
             return rel.rpartition("/")[0] in self.crate_roots
-        return rel.endswith(".rs")
+        if not rel.endswith(".rs"):
+            return False
+        # A crate's sources, or a new file where sources live; never build.rs and the like,
+        # which would otherwise cost a full pass on every keystroke.
+        return (rel in self.files or not self.watch_dirs
+                or any(rel.startswith(d.rstrip("/") + "/") for d in self.watch_dirs if d != "."))
 
     def _needs_discovery(self, rel: str) -> bool:
         if rel.endswith("Cargo.toml"):
