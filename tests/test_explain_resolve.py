@@ -199,3 +199,30 @@ def test_every_abstention_path_says_why(shop, rel, needle, delta, reason):
     assert reason in explanation.reason
     payload = to_json(explanation)
     assert payload["abstained"] is True and reason in payload["markdown"]
+
+
+def test_namesake_types_get_the_tests_that_import_them(tmp_path):
+    """`a::Thing::new` and `b::Thing::new`: each test file's `use` says which one it exercises."""
+    from explain_support import index
+
+    files = {
+        "Cargo.toml": '[package]\nname = "twins"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": "pub mod a;\npub mod b;\n",
+        "src/a.rs": "pub struct Thing;\n\nimpl Thing {\n    pub fn new() -> Thing {\n        Thing\n    }\n}\n",
+        "src/b.rs": "pub struct Thing;\n\nimpl Thing {\n    pub fn new() -> Thing {\n        Thing\n    }\n}\n",
+        "tests/uses_a.rs": "use twins::a::Thing;\n\n#[test]\nfn makes_a() {\n    let _ = Thing::new();\n}\n",
+        "tests/uses_b.rs": "use twins::b::Thing;\n\n#[test]\nfn makes_b() {\n    let _ = Thing::new();\n}\n",
+    }
+    root = tmp_path / "twins"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    memory = index(root, tmp_path / "memory")
+    explainer = Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
+    for module, test in (("a", "makes_a"), ("b", "makes_b")):
+        rel = f"src/{module}.rs"
+        explanation = explainer.explain_at(rel, (root / rel).read_bytes(), 4, 12)  # `new`
+        assert explanation.symbol == f"crate::{module}::Thing::new"
+        tests = [c.text for c in explanation.claims if c.anchors[0].kind == "test"]
+        assert tests == [f"Exercised by test `{test}`."]
+    memory.close()

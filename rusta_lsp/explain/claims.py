@@ -159,13 +159,17 @@ def _common(a: list[str], b: list[str]) -> int:
 
 
 def _relevant(ref: RefRecord, item: ItemRecord, unique: bool, rivals: list[ItemRecord],
-              line_text: Callable[[str, int], str]) -> bool:
+              line_text: Callable[[str, int], str], imported: Callable[[RefRecord], str | None]) -> bool:
     """Whether a stored reference names this item (not a namesake elsewhere)."""
     if ref.path == item.path and item.start_line <= ref.line <= item.end_line:
         return False  # inside its own definition
     if rivals:
-        # Namesakes with the same owner name (`bytes::Regex::new`, `unicode::Regex::new`): count
-        # the reference only when it sits strictly closer, by module, to this item than to any rival.
+        # Namesakes with the same owner name (`bytes::Regex::new`, `unicode::Regex::new`): what the
+        # reference's file imports under that name decides; failing that, the reference must sit
+        # strictly closer, by module, to this item than to any rival.
+        owner_path = imported(ref)
+        if owner_path is not None:
+            return owner_path == item.qualified.rsplit("::", 1)[0]
         where = ref.enclosing.split("::")
         mine = _common(where, _module(item))
         if any(_common(where, _module(r)) >= mine for r in rivals):
@@ -216,7 +220,8 @@ def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
         limit = limits.tests if ref.in_test else limits.callers
         if len(callers) >= limits.callers and len(tests) >= limits.tests:
             break
-        if len(wanted) >= limit or ref.enclosing in seen or not _relevant(ref, item, unique, rivals, line_text):
+        if len(wanted) >= limit or ref.enclosing in seen or not _relevant(
+                ref, item, unique, rivals, line_text, resolver.imported_owner):
             continue
         seen.add(ref.enclosing)
         if not ref.in_test:

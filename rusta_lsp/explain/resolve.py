@@ -372,6 +372,23 @@ class Resolver:
             return ["crate", head], rest, here, "by its crate path"
         return [head], rest, None, "by name"
 
+    def imported_owner(self, ref: RefRecord) -> str | None:
+        """The qualified path of the type a reference's qualifier names, read from what the
+        reference's own file imports (`use regex::bytes::Regex;`); None when that cannot tell."""
+        head = ref.qualifier.split("::")[0] if ref.qualifier else ""
+        if not head:
+            return None
+        if "::" in ref.qualifier:
+            target = ref.qualifier.lstrip(":")
+        else:
+            uses = [r for r in self.index.lookup_name(head) if r.kind == "use" and r.path == ref.path]
+            target = _stored_use_target(uses[0].signature, uses[0].parent or "crate", head) if len(uses) == 1 else None
+        parts = target.split("::") if target else []
+        if not parts or parts[0] not in self.ctx.crate_names:
+            return None  # only crate-name paths mean the same from every file
+        found = self._path(parts, "crate", TYPE_KINDS).best
+        return found.item.qualified if found is not None else None
+
     # --- self, methods, fields -----------------------------------------------------------
 
     def _self(self, target: Target, module: str) -> Resolution:
