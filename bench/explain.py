@@ -32,6 +32,9 @@ from pathlib import Path
 
 from memory_corpus import OUT, corpus_workspace, machine, ms, p50_p95, rust_lines
 
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from explain_support import plain  # noqa: E402
+
 from rusta_lsp.analysis.positions import LineIndex
 from rusta_lsp.analysis.workspace import analyze_workspace
 from rusta_lsp.explain.locate import ident_at
@@ -156,19 +159,11 @@ async def lsp_session(root: Path, hovers: int, checks: int, seed: int, analyses)
         result = await client.protocol.send_request_async("rusta/explain", {
             "textDocument": {"uri": from_fs_path(str(root / rel))},
             "position": {"line": line0, "character": char}})
-        explained.append((rel, offset, line1, _plain(result)))
+        explained.append((rel, offset, line1, plain(result)))
     await client.shutdown_async(None)
     client.exit(None)
     await client.stop()
     return {"rounds": rounds, "explained": explained}
-
-
-def _plain(value):
-    if hasattr(value, "_asdict"):
-        return {k: _plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 def anchor_valid(root: Path, anchor: dict, needle: str, cache: dict) -> bool:

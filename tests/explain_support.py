@@ -168,3 +168,12 @@ def position(root: Path, rel: str, needle: str, delta: int = 0, nth: int = 0) ->
     line = before.count("\n") + 1
     col = len(before) - (before.rfind("\n") + 1) + 1
     return line, col
+
+
+def plain(value):
+    """JSON results as pygls clients hand them over (namedtuples) back to dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value

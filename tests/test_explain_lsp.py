@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from explain_support import index, position, write_shop
+from explain_support import index, plain, position, write_shop
 from lsp_support import SERVER_COMMAND, init_params, open_document, send_raw_request, wait_for_progress
 
 REGEX = Path("/usr/share/cargo/registry/regex-1.7.1")
@@ -55,15 +55,6 @@ async def hover(client, path: Path, line0: int, char16: int, attempts: int = 100
             return result
         await asyncio.sleep(0.1)
     return None
-
-
-def plain(value):
-    """The client turns JSON objects into namedtuples; back to dicts and lists."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, list):
-        return [plain(v) for v in value]
-    return value
 
 
 def links(markdown: str) -> list[str]:
