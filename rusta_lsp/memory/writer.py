@@ -80,6 +80,9 @@ class Writer:
         self._known = known_paths  # paths that have rows on disk (file row or derived rows)
         self._with_passages = passage_paths  # paths that have passages (most sources have none)
         self._queue: queue.Queue = queue.Queue()
+        # Guards `_closed` with the queue, so no op can slip in after close() drained it.
+        self._lock = threading.Lock()
+        self._closed = False
         self._commits: dict[str, int] = {}
         self._indexed: set[str] = set()
         self.total_commits = 0
@@ -90,7 +93,12 @@ class Writer:
 
     def submit(self, kind: str, table: str, payload: Any, key: str = "") -> Future:
         future: Future = Future()
-        self._queue.put(_Op(kind, table, payload, future, key))
+        with self._lock:
+            if self._closed:
+                # A caller still waiting on this (an ingest racing shutdown) must not hang.
+                future.set_exception(RuntimeError("the memory is closed"))
+            else:
+                self._queue.put(_Op(kind, table, payload, future, key))
         return future
 
     def flush(self, timeout: float | None = None) -> None:
@@ -98,9 +106,20 @@ class Writer:
         self.submit("call", "", lambda: None).result(timeout)
 
     def close(self, timeout: float = 30.0) -> None:
-        if self._thread.is_alive():
+        with self._lock:
+            if self._closed:
+                return
+            self._closed = True
             self._queue.put(_STOP)
-            self._thread.join(timeout)
+        self._thread.join(timeout)
+        # Whatever the writer did not reach fails instead of leaving its waiter blocked forever.
+        while True:
+            try:
+                op = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if op is not _STOP and not op.future.done():
+                op.future.set_exception(RuntimeError("the memory closed before this write"))
 
     # --- the writer thread ---------------------------------------------------------------
 
