@@ -54,7 +54,7 @@ test-editors: install crates
 
 bench: install bench-crates
 	$(BIN)/python bench/parse.py
-	@for b in ingest retrieval explain fix learning; do \
+	@for b in ingest retrieval explain fix fix_actions learning; do \
 	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
 	done
 

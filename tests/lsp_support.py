@@ -54,6 +54,15 @@ async def wait_for_progress(client, title_prefix: str = "", timeout: float = 120
         await asyncio.sleep(0.05)
 
 
+async def wait_until(predicate, timeout: float = 120.0) -> None:
+    """Poll `predicate` until it holds; TimeoutError after `timeout` seconds."""
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not predicate():
+        if asyncio.get_running_loop().time() > deadline:
+            raise TimeoutError("condition not met")
+        await asyncio.sleep(0.05)
+
+
 def open_document(client, path: Path, text: str | None = None, version: int = 1) -> str:
     uri = from_fs_path(str(path))
     client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(

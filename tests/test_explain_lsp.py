@@ -13,7 +13,7 @@ from pygls.exceptions import JsonRpcException
 from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from explain_support import index, plain, position, write_shop
+from explain_support import index, plain, write_shop
 from lsp_support import SERVER_COMMAND, init_params, open_document, send_raw_request, wait_for_progress
 
 REGEX = Path("/usr/share/cargo/registry/regex-1.7.1")

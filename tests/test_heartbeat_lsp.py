@@ -1,6 +1,5 @@
 """The heartbeat through a real client: status notifications, $/progress, commands, pre-emption."""
 
-import asyncio
 import shutil
 from pathlib import Path
 
@@ -10,7 +9,7 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, init_params, open_document
+from lsp_support import EXAMPLES, SERVER_COMMAND, init_params, open_document, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -28,14 +27,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     await lsp_client.initialize_session(init_params(root, options))
     yield
     await lsp_client.shutdown_session()
-
-
-async def wait_until(predicate, timeout: float = 90.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.05)
 
 
 def plain(value):

@@ -10,7 +10,6 @@ from pathlib import Path
 import pytest
 import pytest_lsp
 from lsprotocol import types
-from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from lsp_support import SERVER_COMMAND, init_params, open_document, wait_for_progress
@@ -59,6 +58,8 @@ async def test_background_ingest_buffers_and_watcher(client: LanguageClient, tmp
         assert memory.lookup_name("apply")[0].qualified == "crate::store::Ledger::apply"
         # Vectors fill in behind, once the user pauses.
         assert await eventually(lambda: memory.stats()["embedded"] > 5, timeout=40)
+        # The rows land before the job's `$/progress` end reaches the client.
+        await wait_for_progress(client, "Rusta: memory vectors", timeout=40)
         vectors = [v for v in client.progress_reports.values() if v and v[0].title == "Rusta: memory vectors"]
         assert vectors and vectors[0][-1].message == "done"
         lib = root / "src/lib.rs"

@@ -8,7 +8,7 @@ from patches_support import config_for, copy_example
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
 from rusta_lsp.patches.engine import PatchEngine, apply_report
-from rusta_lsp.patches.generators import GenContext, exemplars, imports, rules
+from rusta_lsp.patches.generators import exemplars, imports, rules
 from rusta_lsp.patches.generators.exemplars import template
 from rusta_lsp.patches.generators.imports import use_insertion_point
 

@@ -3,7 +3,6 @@ action with its confidence, apply it, and the crate compiles."""
 
 from __future__ import annotations
 
-import asyncio
 import re
 import shutil
 import subprocess
@@ -16,7 +15,7 @@ from patches_support import SHARED_TARGET
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params
+from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params, wait_until
 
 pytestmark = pytest.mark.slow
 BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
@@ -38,14 +37,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     await lsp_client.initialize_session(params)
     yield
     await lsp_client.shutdown_session()
-
-
-async def wait_until(predicate, timeout: float = 120.0) -> None:
-    deadline = asyncio.get_running_loop().time() + timeout
-    while not predicate():
-        if asyncio.get_running_loop().time() > deadline:
-            raise TimeoutError("condition not met")
-        await asyncio.sleep(0.05)
 
 
 def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:

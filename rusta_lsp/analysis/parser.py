@@ -16,7 +16,7 @@ import threading
 import tree_sitter_rust
 from tree_sitter import Language, Node, Parser, Query, QueryCursor
 
-from .model import FileAnalysis, Item, ModDecl, ParseError, Ref, Span
+from .model import FileAnalysis, Item, ModDecl, ParseError, Ref
 from .positions import LineIndex
 
 RUST = Language(tree_sitter_rust.language())

@@ -224,7 +224,7 @@ class Resolver:
             return Resolution(reason=f"`{name}!` is a macro of Rust's standard library")
         if not found:
             return Resolution(reason=f"macro `{name}!` is not defined in this workspace (std or a dependency)")
-        return _rank([Candidate(r, GUESS, f"macro_rules! in another crate of the workspace") for r in found],
+        return _rank([Candidate(r, GUESS, "macro_rules! in another crate of the workspace") for r in found],
                      ambiguity=f"`{name}!` is defined in several crates")
 
     # --- names and paths -----------------------------------------------------------------
