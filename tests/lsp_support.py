@@ -63,6 +63,14 @@ async def wait_until(predicate, timeout: float = 120.0) -> None:
         await asyncio.sleep(0.05)
 
 
+def insert_text(client, uri: str, line: int, text: str, version: int = 2) -> None:
+    """Insert `text` at the start of `line` of an open document with an incremental didChange."""
+    at = types.Position(line=line, character=0)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangePartial(range=types.Range(start=at, end=at), text=text)]))
+
+
 def open_document(client, path: Path, text: str | None = None, version: int = 1) -> str:
     uri = from_fs_path(str(path))
     client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(

@@ -14,7 +14,7 @@ from pygls.uris import from_fs_path, to_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from explain_support import index, plain, write_shop
-from lsp_support import SERVER_COMMAND, init_params, open_document, send_raw_request, wait_for_progress
+from lsp_support import SERVER_COMMAND, init_params, insert_text, open_document, send_raw_request, wait_for_progress
 
 REGEX = Path("/usr/share/cargo/registry/regex-1.7.1")
 # One server for the module: starting it and indexing regex is the slow part.
@@ -115,12 +115,7 @@ async def test_hover_in_an_unsaved_buffer_abstains_on_an_unknown_receiver(client
     uri = open_document(client, path)
     text = path.read_text()
     end_line = len(text.splitlines())
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(start=types.Position(line=end_line, character=0),
-                              end=types.Position(line=end_line, character=0)),
-            text="pub fn mystery() { let x = make(); x.apply(1); }\n")]))
+    insert_text(client, uri, end_line, "pub fn mystery() { let x = make(); x.apply(1); }\n")
     result = await hover(client, path, end_line, len("pub fn mystery() { let x = make(); x.ap"))
     value = result.contents.value
     assert "_Rusta abstains: ambiguous" in value

@@ -8,7 +8,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, init_params, open_document, send_raw_request, wait_for_progress
+from lsp_support import (EXAMPLES, SERVER_COMMAND, init_params, insert_text, open_document, send_raw_request,
+                         wait_for_progress)
 
 
 @pytest.fixture(scope="module")
@@ -61,12 +62,7 @@ async def test_edits_update_symbols_incrementally(client: LanguageClient, worksp
     uri = open_document(client, path)
     text = path.read_text()
     end_line = len(text.splitlines())
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
-        content_changes=[types.TextDocumentContentChangePartial(
-            range=types.Range(start=types.Position(line=end_line, character=0),
-                              end=types.Position(line=end_line, character=0)),
-            text="\n/// Größe of the 𝄞 account.\npub fn größe_total() -> i64 { 0 }\n")]))
+    insert_text(client, uri, end_line, "\n/// Größe of the 𝄞 account.\npub fn größe_total() -> i64 { 0 }\n")
     symbols = await client.text_document_document_symbol_async(
         types.DocumentSymbolParams(text_document=types.TextDocumentIdentifier(uri=uri)))
     added = next(s for s in symbols if s.name == "größe_total")
