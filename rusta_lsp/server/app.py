@@ -26,6 +26,7 @@ from .. import __version__
 from ..analysis.model import Workspace
 from ..analysis.workspace import discover_workspace
 from ..config import RustaConfig, read_config
+from ..memory.store import Memory
 from .documents import Document, relative_to, uri_to_path
 from .features.base import Feature
 
@@ -91,6 +92,8 @@ class RustaServer(LanguageServer):
         self.root: Path | None = None
         self.workspace_model = Workspace(root="")
         self.documents: dict[str, Document] = {}
+        # The workspace memory, once the memory feature has opened it (the process's one writer).
+        self.memory: Memory | None = None
         # Our own workers for parsing, indexing and cargo; sized for a laptop, not a build farm.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-work")
         self.loop: asyncio.AbstractEventLoop | None = None

@@ -53,7 +53,7 @@ class ExplainFeature(Feature):
         root = self.server.root
         # The memory feature owns the writable memory; read through it when present, else
         # open our own read-only handle on the same URI (one writer only).
-        memory = getattr(self.server, "memory", None)
+        memory = self.server.memory
         if memory is None:
             memory = self._own_memory = Memory.open(memory_uri(self.server.config, root), root, read_only=True)
         catalog = Catalog(memory, auto_load=True)
@@ -69,7 +69,7 @@ class ExplainFeature(Feature):
     def _current(self) -> Explainer | None:
         explainer = self.explainer
         if explainer is not None:
-            shared = getattr(self.server, "memory", None)
+            shared = self.server.memory
             if shared is not None and explainer.index.memory is not shared:
                 # The memory feature opened the memory after us: read through its handle (same
                 # tables, so the snapshot stays valid).

@@ -52,7 +52,7 @@ class FixesFeature(Feature):
 
     async def on_initialized(self) -> None:
         if self.server.root is not None and (self.server.root / "Cargo.toml").is_file():
-            self.engine = PatchEngine(self.server.root, self.server.config, getattr(self.server, "memory", None))
+            self.engine = PatchEngine(self.server.root, self.server.config, self.server.memory)
             self.schedule()
 
     async def on_config_changed(self) -> None:
@@ -80,7 +80,7 @@ class FixesFeature(Feature):
         self._cancel = cancel = threading.Event()
         overlays = {d.rel: d.text for d in self.server.documents.values()}  # the shadow keeps those inside
         if self.engine.memory is None:
-            self.engine.memory = getattr(self.server, "memory", None)
+            self.engine.memory = self.server.memory
         try:
             async with self.server.progress("Rusta: checking fixes"):
                 report = await self.server.run_blocking(self.engine.fix, overlays, cancel, True)
@@ -204,7 +204,7 @@ class FixesFeature(Feature):
             args = args._asdict()
         if not isinstance(args, dict):
             return {"recorded": False}
-        memory = getattr(self.server, "memory", None) or (self.engine.memory if self.engine else None)
+        memory = self.server.memory or (self.engine.memory if self.engine else None)
         if memory is not None:
             memory.log_event(OUTCOME_EVENT, {"code": args.get("code", ""), "source": args.get("source", ""),
                                              "correct": bool(args.get("accepted"))},

@@ -83,7 +83,7 @@ class HeartbeatFeature(Feature):
 
     def _memory(self) -> Memory:
         """The memory feature's writable memory; our own only when no such feature runs (one writer)."""
-        shared = getattr(self.server, "memory", None)
+        shared = self.server.memory
         if shared is not None:
             return shared
         if any(f.name == "memory" for f in self.server.features):
