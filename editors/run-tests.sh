@@ -68,7 +68,13 @@ find_server() {
 vscode_e2e() {
   export RUSTA_VSIX=$REPO/editors/vscode/rusta.vsix
   [[ -f $RUSTA_VSIX ]] || { echo "$RUSTA_VSIX missing: the unit step packages it"; return 1; }
-  cd "$REPO/editors/vscode" && timeout 900 npm run --silent e2e
+  cd "$REPO/editors/vscode" || return 1
+  timeout 900 npm run --silent e2e && return 0
+  # Driving a real VS Code UI through a headless browser is occasionally flaky on a loaded 2-core
+  # machine (one "Restart server" run in ~10 saw a single start line). One rerun; the failure
+  # above stays in the log, and a second failure fails the step.
+  echo "=== vscode e2e failed once; running it again to tell a flaky UI step from a real failure"
+  timeout 900 npm run --silent e2e
 }
 
 tools_args=()
