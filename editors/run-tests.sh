@@ -77,6 +77,13 @@ vscode_e2e() {
   timeout 900 npm run --silent e2e
 }
 
+nvim_e2e() {
+  nvim_spec e2e_spec.lua && return 0
+  # As for VS Code: one rerun tells a flake (seen once, not reproduced in six runs) from a failure.
+  echo "=== nvim e2e failed once; running it again"
+  nvim_spec e2e_spec.lua
+}
+
 tools_args=()
 [[ $MODE == unit ]] && tools_args=(--nvim-only)
 step "install editor toolchains" "$REPO/editors/scripts/install-tools.sh" "${tools_args[@]}"
@@ -91,7 +98,7 @@ if [[ $MODE == e2e || $MODE == all ]]; then
   step "server" find_server
   [[ $MODE == e2e ]] && { [[ -f $REPO/editors/vscode/rusta.vsix ]] || step "vscode: package" vscode_unit; }
   step "vscode: end to end in code-server" vscode_e2e
-  step "neovim: end to end in nvim" nvim_spec e2e_spec.lua
+  step "neovim: end to end in nvim" nvim_e2e
 fi
 
 if ((${#failed[@]})); then
