@@ -127,14 +127,14 @@ class RustaServer(LanguageServer):
         """Run `fn` on the event loop from any thread."""
         if self.loop is None or self.loop.is_closed():
             return
-        if threading.current_thread() is threading.main_thread() and self.loop.is_running():
-            try:
-                if asyncio.get_running_loop() is self.loop:
-                    fn(*args)
-                    return
-            except RuntimeError:
-                pass
-        self.loop.call_soon_threadsafe(fn, *args)
+        try:
+            on_loop = asyncio.get_running_loop() is self.loop
+        except RuntimeError:  # an executor thread: no loop runs here
+            on_loop = False
+        if on_loop:
+            fn(*args)
+        else:
+            self.loop.call_soon_threadsafe(fn, *args)
 
     def notify(self, method: str, params: Any) -> None:
         """Send a notification from any thread."""
