@@ -1,13 +1,16 @@
 """(b) `use` of an item the memory index knows, for unresolved names, types and traits.
 
 E0425/E0412/E0433/E0432 name the missing item; E0599 names a method whose trait is not in
-scope, so the trait that declares the method is imported.
+scope, so the trait that declares the method is imported. An item is offered by its own path
+and by the re-exports the workspace's files import it by (its module may be private).
 """
 
 from __future__ import annotations
 
 import re
+from collections import Counter
 
+from ...analysis.parser import analyze_source
 from ..candidate import Candidate, Edit
 from ..diagnostics import Diagnostic
 from . import GenContext
@@ -62,21 +65,17 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     name = missing_name(diag)
     if not name:
         return []
-    try:
-        records = ctx.memory.lookup_name(name)
-    except Exception:  # noqa: BLE001 — a memory that cannot answer only means no candidates
-        return []
     paths = []
-    for rec in records:
+    for rec in _lookup(ctx, lambda memory: memory.lookup_name(name)):
         if rec.is_test or rec.kind in ("use", "impl"):
             continue
         if diag.code == "E0599":
             # A trait method: import the trait that declares it.
             if rec.kind == "method" and rec.parent and _is_trait(rec.parent, ctx):
-                paths.append(rec.parent)
+                paths.extend(import_paths(rec.parent, ctx))
             continue
         if rec.kind in KINDS.get(diag.code, TYPE_KINDS | VALUE_KINDS):
-            paths.append(rec.qualified)
+            paths.extend(import_paths(rec.qualified, ctx))
     out = []
     text = ctx.text(span.path)
     for qualified in list(dict.fromkeys(paths))[:MAX_PER_DIAGNOSTIC]:
@@ -85,10 +84,43 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     return out
 
 
-def _is_trait(parent: str, ctx: GenContext) -> bool:
-    try:
-        records = ctx.memory.lookup_name(parent.rsplit("::", 1)[-1])
-        return any(r.kind == "trait" and r.qualified == parent for r in records)
-    except Exception:  # noqa: BLE001
-        return False
+def import_paths(qualified: str, ctx: GenContext) -> list[str]:
+    """`qualified`; and when a private module hides it (`crate::visit::traversal::Walker`), also
+    the paths the workspace's own `use`s import it by from an enclosing module
+    (`crate::visit::Walker`), most imported first."""
+    if not _behind_private_module(qualified, ctx):
+        return [qualified]
+    module, _, name = qualified.rpartition("::")
+    counts = Counter({qualified: 0})
+    for use in _lookup(ctx, lambda memory: memory.lookup_name(name, "use")):
+        if use.is_test:
+            continue
+        # The stored signature is the whole `use` tree: parse it where it stands to resolve it.
+        for item in analyze_source(use.signature + ";", use.path, use.qualified.rpartition("::")[0]).items:
+            via = (item.use_target or "").rpartition("::")[0]
+            if item.name == name and via and (module == via or module.startswith(via + "::")):
+                counts[item.use_target] += 1
+    return sorted(counts, key=lambda path: -counts[path])  # stable: the item's own path wins ties
 
+
+def _behind_private_module(qualified: str, ctx: GenContext) -> bool:
+    """Whether a private module below the crate root's children lies on the path: such a module
+    is hidden outside its parent (the root's own children are visible everywhere in the crate)."""
+    parts = qualified.split("::")
+    for end in range(3, len(parts)):
+        mods = [r for r in _lookup(ctx, lambda memory: memory.lookup_path("::".join(parts[:end]))) if r.kind == "mod"]
+        if mods and not any(r.visibility for r in mods):
+            return True
+    return False
+
+
+def _lookup(ctx: GenContext, query) -> list:
+    try:
+        return query(ctx.memory)
+    except Exception:  # noqa: BLE001 — a memory that cannot answer only means fewer candidates
+        return []
+
+
+def _is_trait(parent: str, ctx: GenContext) -> bool:
+    records = _lookup(ctx, lambda memory: memory.lookup_name(parent.rsplit("::", 1)[-1]))
+    return any(r.kind == "trait" and r.qualified == parent for r in records)
