@@ -102,6 +102,20 @@ class Memory:
         except OSError:
             return False
 
+    @staticmethod
+    def writer_busy(uri: str) -> bool:
+        """Whether another opener holds this memory's writer lock (a server on the same memory):
+        a command run beside it should open the memory read-only, so the memory keeps one writer."""
+        if "://" in uri or not (Path(uri) / "writer.lock").is_file():
+            return False
+        with open(Path(uri) / "writer.lock", "rb") as probe:
+            try:
+                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
     def __enter__(self) -> "Memory":
         return self
 

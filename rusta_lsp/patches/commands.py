@@ -18,10 +18,15 @@ def _fail(message: str) -> int:
 
 
 def _open_memory(uri: str, root: Path):
-    """The workspace memory for imports and exemplars; fixing works without one."""
+    """The workspace memory for imports and exemplars; fixing works without one. Read-only
+    while a server holds its writer lock: one writer per memory."""
     try:
         from ..memory.store import Memory
 
+        if Memory.writer_busy(uri):
+            print("rusta fix: a server owns this memory: reading it only, this run learns no exemplars",
+                  file=sys.stderr)
+            return Memory.open(uri, root, read_only=True)
         return Memory.open(uri, root)
     except Exception as err:  # noqa: BLE001 — an unreadable memory only costs two generators
         print(f"rusta fix: memory unavailable ({err}); fixing without it", file=sys.stderr)
@@ -38,7 +43,8 @@ def fix_command(args) -> int:
     memory = _open_memory(memory_uri(config, root), root)
     try:
         engine = PatchEngine(root, config, memory)
-        report = engine.fix(learn=True)
+        # A read-only memory learns nothing, and leaves the last-run state the server learns from.
+        report = engine.fix(learn=memory is None or not memory.read_only)
         if report.cargo_error:
             return _fail(f"cargo failed: {report.cargo_error}")
         written = apply_report(engine.root, report) if args.apply else {}

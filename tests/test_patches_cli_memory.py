@@ -1,0 +1,82 @@
+"""`rusta fix` beside a server on the same memory: the server is the memory's one writer, so the
+command reads the memory only, says so once, and answers exactly as it would alone."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import lancedb
+import pytest
+from patches_support import config_for, copy_example
+
+from rusta_lsp.memory.ingest import Ingestor
+from rusta_lsp.memory.store import Memory
+from rusta_lsp.patches.commands import fix_command
+
+pytestmark = pytest.mark.slow
+BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
+# Stands in for `rusta serve`: opens the memory writable (so it holds the writer lock) until stdin closes.
+HOLDER = """
+import sys
+from pathlib import Path
+from rusta_lsp.memory.store import Memory
+memory = Memory.open(sys.argv[1], Path(sys.argv[2]))
+print("ready", flush=True)
+sys.stdin.read()
+memory.close()
+"""
+
+
+def table_versions(uri: Path) -> dict[str, int]:
+    db = lancedb.connect(str(uri))
+    return {name: db.open_table(name).version for name in db.list_tables(limit=10_000).tables}
+
+
+def run_fix(capsys, root: Path, memory_dir: Path) -> tuple[int, dict, str]:
+    args = argparse.Namespace(path=str(root), json=True, memory=None, apply=False, config=config_for(memory_dir))
+    code = fix_command(args)
+    out = capsys.readouterr()
+    return code, json.loads(out.out), out.err
+
+
+def test_fix_beside_a_server_reads_the_memory_and_writes_no_table_version(tmp_path, capsys):
+    root = copy_example("ledger", tmp_path / "ws")
+    memory_dir = tmp_path / "memory"
+    with Memory.open(str(memory_dir), root) as memory:
+        Ingestor(memory, root).run(embed=False)
+    assert not Memory.writer_busy(str(memory_dir))
+    server = subprocess.Popen([sys.executable, "-c", HOLDER, str(memory_dir), str(root)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        assert Memory.writer_busy(str(memory_dir))
+        before = table_versions(memory_dir)
+        store = root / "src/store.rs"
+        pristine = store.read_text()
+        store.write_text(pristine.replace(*BROKEN))
+
+        code, data, err = run_fix(capsys, root, memory_dir)
+        assert code == 0
+        assert err.strip().splitlines() == [
+            "rusta fix: a server owns this memory: reading it only, this run learns no exemplars"]
+        [diag] = data["diagnostics"]
+        assert set(data) == {"diagnostics"}
+        assert set(diag) == {"code", "message", "path", "start_line", "start_col", "abstained", "reason", "patches"}
+        assert (diag["code"], diag["path"]) == ("E0308", "src/store.rs") and diag["patches"]
+        for patch in diag["patches"]:
+            assert set(patch) == {"title", "confidence", "verified", "source", "edits"} and patch["verified"]
+
+        # The user's own fix: a writing run would now store it as an exemplar.
+        store.write_text(pristine)
+        code, data, _ = run_fix(capsys, root, memory_dir)
+        assert code == 0 and data == {"diagnostics": []}
+        assert table_versions(memory_dir) == before
+        assert not (memory_dir / "patches-last-run.json").exists()  # the server's learning state is its own
+    finally:
+        server.stdin.close()
+        server.wait(timeout=60)
+    assert not Memory.writer_busy(str(memory_dir))
