@@ -106,3 +106,51 @@ def test_rule_changes_the_declared_type_when_the_value_is_right(tmp_path):
     fixes = {f.start.line: f for f in engine.fix().fixes}  # line 2, and `n` returned on line 3
     # The annotation was wrong: changing it is verified (next to a cast, which leaves line 3 broken).
     assert "replace `u32` with `usize`" in [p.title for p in fixes[2].patches]
+
+
+# Slips in real crates that rustc flags away from where they were made, or without a suggestion
+# of its own: (file, original text, slip, title of the rule's patch that undoes it).
+RULE_SLIPS = {
+    "humantime-2.1.0": [
+        # A `?` lost inside one arm's tuple: the `match` arms disagree, rustc offers nothing.
+        ("src/duration.rs", '"weeks" | "week" | "w" => (n.mul(86400*7)?, 0),',
+         '"weeks" | "week" | "w" => (n.mul(86400*7), 0),', "replace `n.mul(86400*7)` with `n.mul(86400*7)?`"),
+        # A parameter declared with the wrong type: rustc flags the argument at the call site.
+        ("src/date.rs", "fn is_leap_year(y: u64) -> bool {", "fn is_leap_year(y: isize) -> bool {",
+         "replace `isize` with `u64`"),
+        # `b2 < b'0'`: the comparison is right, the parameter's type is not.
+        ("src/date.rs", "fn two_digits(b1: u8, b2: u8)", "fn two_digits(b1: u8, b2: u32)", "replace `u32` with `u8`"),
+        # `mut` dropped from a trait method's parameter: rustc's own fix names a type not in scope.
+        ("src/date.rs", "f: &mut fmt::Formatter<'_>)", "f: &fmt::Formatter<'_>)",
+         "replace `&fmt::Formatter<'_>` with `&mut fmt::Formatter<'_>`"),
+    ],
+    # A misspelt associated type of a bound: rustc has no suggestion.
+    "either-1.6.1": [
+        ("src/lib.rs", "    R: ExactSizeIterator<Item = L::Item>,", "    R: ExactSizeIterator<Item = L::Iem>,",
+         "replace `Iem` with `Item`"),
+    ],
+}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("crate", sorted(RULE_SLIPS))
+def test_rules_fix_slips_where_they_were_made_in_a_real_crate(tmp_path, crate):
+    from debian_crates import copy_debian_crate
+
+    from rusta_lsp.patches.candidate import apply_edits
+
+    slips = RULE_SLIPS[crate]
+    root = copy_debian_crate(crate, tmp_path / "crate")
+    for path, good, slip, _ in slips:
+        text = (root / path).read_text()
+        assert text.count(good) == 1
+        (root / path).write_text(text.replace(good, slip))
+    report = PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,)).fix()
+    restoring = set()  # (path, title) of the verified patches that undo exactly one slip
+    for patch in (p for f in report.fixes for p in f.patches):
+        path = patch.edits[0].path
+        text = report.contents[path]
+        undone = {text.replace(slip.encode(), good.encode()) for p, good, slip, _ in slips if p == path}
+        if apply_edits(text, list(patch.edits)) in undone:
+            restoring.add((path, patch.title))
+    assert restoring == {(path, title) for path, _, _, title in slips}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from ...analysis.parser import parse_tree
 from ...config import RustaConfig
 from ..diagnostics import Diagnostic, DiagSpan
 
@@ -20,6 +21,7 @@ class GenContext:
     memory: Any = None  # rusta_lsp.memory.Memory or None
     errors: list[Diagnostic] = field(default_factory=list)  # all current errors
     exemplars: list[dict] | None = None  # rows cached for one run
+    _trees: dict[str, Any] = field(default_factory=dict)  # rel path -> tree-sitter tree, per run
 
     def is_local(self, path: str) -> bool:
         return path in self.contents
@@ -29,3 +31,9 @@ class GenContext:
 
     def span_text(self, span: DiagSpan) -> str:
         return self.text(span.path)[span.byte_start : span.byte_end].decode("utf-8", "replace")
+
+    def node_at(self, span: DiagSpan):
+        """The smallest named syntax node covering the span (parsed once per file and run)."""
+        if span.path not in self._trees:
+            self._trees[span.path] = parse_tree(self.text(span.path))
+        return self._trees[span.path].root_node.named_descendant_for_byte_range(span.byte_start, span.byte_end)
