@@ -197,3 +197,19 @@ def test_a_cancelled_check_leaves_nothing_stale(tmp_path):
     with pytest.raises(Cancelled):
         engine.fix(overlays={"src/lib.rs": fixed}, cancel=cancel)
     assert engine.fix(overlays={"src/lib.rs": fixed}).fixes == []  # not the report of the old text
+
+
+def test_one_lost_use_with_many_errors_costs_few_cargo_runs(tmp_path):
+    # A lost `use` breaks every line that names it; the `use` rustc suggests for each is one edit,
+    # verified once, and needs no alternatives probed per error.
+    from debian_crates import copy_debian_crate
+
+    root = copy_debian_crate("humantime-2.1.0", tmp_path / "humantime")
+    date = root / "src/date.rs"
+    date.write_text(date.read_text().replace("use std::fmt;\n", "", 1))
+    engine = PatchEngine(root, config_for(tmp_path / "memory"))
+    report = engine.fix()
+    fmt = [f for f in report.fixes if "`fmt`" in f.diagnostic.message]
+    assert len(fmt) >= 4
+    assert {f.patches[0].title for f in fmt} == {"add `use std::fmt;`"}
+    assert report.cargo_runs <= 3  # the check, then one round (two batches at once at most)

@@ -24,8 +24,7 @@ from ..patches.candidate import Candidate, apply_edits, has_placeholder
 from ..patches.confidence import OUTCOME_EVENT
 from ..patches.engine import DiagnosticFix, FixReport, PatchEngine
 from ..patches.oracle import Cancelled as CargoCancelled
-from ..patches.shadow import ShadowWorkspace, state_dir
-from ..patches.verify import Verifier
+from ..patches.shadow import state_dir
 from .loop import Cancelled, JobContext
 from .mutations import MUTATION_KINDS, Mutation, mutation_corpus
 
@@ -245,14 +244,9 @@ def close_round(state: DrillState, round_rows: list[dict]) -> dict[str, str]:
 
 
 def drill_engine(root: Path, config: RustaConfig, memory=None, slot: int = DRILL_SLOT) -> PatchEngine:
-    """A patch engine of the drills' own, on a separate shadow slot and target directory."""
-    engine = PatchEngine(root, config, memory)
-    if getattr(engine, "slot", 0) != slot:
-        engine.shadows = [ShadowWorkspace.for_workspace(engine.root, config, slot=slot)]
-        engine.verifier = Verifier(engine.shadows, engine.oracle, budget_s=engine.verifier.budget_s)
-        # Its last-run notes too: the server's engine must not learn drill mutations as user fixes.
-        engine.state = engine.state / f"drill-slot-{slot}"
-    return engine
+    """A patch engine of the drills' own, on a separate shadow slot and target directory; one
+    slot only: practice stays in the background."""
+    return PatchEngine(root, config, memory, slot=slot, workers=1)
 
 
 class Driller:

@@ -8,7 +8,7 @@ import sys
 from pathlib import Path
 
 from ..config import RustaConfig, memory_uri
-from .engine import FixReport, PatchEngine, apply_report
+from .engine import CLI_SLOT, FixReport, PatchEngine, apply_report
 from .oracle import Cancelled
 
 
@@ -42,9 +42,11 @@ def fix_command(args) -> int:
     config = getattr(args, "config", None) or RustaConfig()  # cli.py fills it from the flags
     memory = _open_memory(memory_uri(config, root), root)
     try:
-        engine = PatchEngine(root, config, memory)
-        # A read-only memory learns nothing, and leaves the last-run state the server learns from.
-        report = engine.fix(learn=memory is None or not memory.read_only)
+        beside_server = memory is not None and memory.read_only
+        # Beside a server: shadows of its own (the server's hold its unsaved buffers), and no
+        # learning (a read-only memory takes no exemplars; the server's last-run state stays).
+        engine = PatchEngine(root, config, memory, slot=CLI_SLOT if beside_server else 0)
+        report = engine.fix(learn=not beside_server)
         if report.cargo_error:
             return _fail(f"cargo failed: {report.cargo_error}")
         written = apply_report(engine.root, report) if args.apply else {}

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import threading
 import time
 from dataclasses import dataclass, field
@@ -27,6 +28,15 @@ from .shadow import ShadowWorkspace, state_dir
 from .verify import Verifier, error_key, merge
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
+# Shadow slots (each a mirror and a target directory): the server's engine (or the CLI's when no
+# server runs) takes slots 0.., `rusta fix` beside a running server CLI_SLOT.., the drills 7, the
+# learning benchmark 8.
+CLI_SLOT = 4
+# Diagnostics answered per run, in rustc's order: one slip (a lost `use`) can bring a hundred
+# errors, and checking alternatives for each would take minutes; the next run takes the rest.
+MAX_CHECKED = 24
+# Candidates are checked in this many shadows at once: one `cargo check` keeps about one core busy.
+DEFAULT_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 
 
 @dataclass
@@ -82,14 +92,16 @@ def _digest(data: bytes) -> str:
 
 
 class PatchEngine:
-    def __init__(self, root: Path, config: RustaConfig | None = None, memory=None,
-                 workers: int = 1, budget_s: float = 30.0, generators=GENERATORS):
+    def __init__(self, root: Path, config: RustaConfig | None = None, memory=None, *, slot: int = 0,
+                 workers: int = DEFAULT_WORKERS, budget_s: float = 30.0, generators=GENERATORS):
         self.root = Path(root).resolve()
         self.config = config or RustaConfig()
         self.memory = memory
         self.generators = generators
-        self.state = state_dir(self.root, self.config)
-        self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=i) for i in range(workers)]
+        # Another slot's engine keeps its own last-run notes: what it checks is not the user's text
+        # as the server's engine last saw it (a drill's mutation, a CLI run beside the server).
+        self.state = state_dir(self.root, self.config) / (f"slot-{slot}" if slot else "")
+        self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=slot + i) for i in range(workers)]
         self.oracle = CargoOracle(self.config.cargo.check_args)
         self.verifier = Verifier(self.shadows, self.oracle, budget_s=budget_s)
         self.calibrator = load_calibrator(self.state)
@@ -138,8 +150,11 @@ class PatchEngine:
             fix = self._cached(previous, diag, contents)
             if fix is None:
                 fix = self._new_fix(diag, contents)
-                queues[error_key(diag)] = self._candidates(diag, ctx)
-                fix.tried = len(queues[error_key(diag)])
+                if len(queues) < MAX_CHECKED:
+                    queues[error_key(diag)] = self._candidates(diag, ctx)
+                    fix.tried = len(queues[error_key(diag)])
+                else:
+                    fix.reason = f"not checked: more than {MAX_CHECKED} errors at once; the first ones are answered first"
             fixes.append(fix)
         if queues:
             self.verifier.verify(queues, errors, cancel, built)

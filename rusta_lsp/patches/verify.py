@@ -1,18 +1,21 @@
 """Verification: a candidate is verified when cargo, run in the shadow with the candidate applied,
 no longer reports the target error and reports no error that was not there before.
 
-The best untried candidate of every diagnostic goes into one batch (one cargo run). When a batch
-brings a new error, the candidates whose target vanished are split in halves and re-checked
-(bisection: a culprit among n costs about 2·log2(n) runs instead of n), down to single
-candidates. Rounds repeat for the alternatives until each diagnostic has enough verified
-candidates, runs out, or the time budget is spent. With several shadow slots, halves run in
-parallel, each slot with its own mirror and target directory.
+The best untried candidate of every diagnostic goes into one batch (one cargo run); with several
+shadow slots (each its own mirror and target directory), the next-best ones go into a second
+batch checked at the same time. When a batch brings new errors that all sit on some candidates'
+own edits, those candidates are the culprits and one more run checks the rest; otherwise the
+hopeful candidates are split in halves and re-checked (bisection: a culprit among n costs about
+2·log2(n) runs instead of n). Rounds repeat for the alternatives until each diagnostic has a
+verified candidate (then only the next-best one is probed, to expose ambiguity), runs out, or
+the time budget is spent.
 """
 
 from __future__ import annotations
 
 import queue
 import time
+from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -101,8 +104,8 @@ class Verifier:
                 elif self._breaks_syntax(c):
                     c.reason = "does not parse"  # tree-sitter says so; no cargo run needed
         pending = {k: [c for c in cs if not c.reason][: self.max_tries] for k, cs in queues.items()}
-        while batch := self._next_batch(pending, queues):
-            self._check(batch, before, cancel, deadline)
+        while batches := self._next_batches(pending, queues):
+            self._parallel([lambda b=b: self._check(b, before, cancel, deadline) for b in batches])
         for cands in queues.values():
             for c in cands:
                 if not c.verified and not c.reason:
@@ -115,15 +118,38 @@ class Verifier:
                 return True
         return False
 
-    def _next_batch(self, pending: dict, queues: dict) -> list[Candidate]:
-        """The next untried candidate of every diagnostic that still needs one, without overlaps."""
-        batch: list[Candidate] = []
+    def _next_batches(self, pending: dict, queues: dict) -> list[list[Candidate]]:
+        """One batch per shadow slot, checked at the same time: the first holds the next untried
+        candidate of every diagnostic that still needs one, the others the ones after (they save
+        a round when the first fails, and probe ambiguity when it is verified)."""
+        shared = Counter(c.edit_key for cs in queues.values() for c in cs if c.verified)
         for key, cands in pending.items():
-            if sum(c.verified for c in queues[key]) >= self.max_verified:
-                cands.clear()
-            if cands and not any(overlapping(cands[0].edits, b.edits) for b in batch):
-                batch.append(cands.pop(0))
-        return batch
+            verified = [c for c in queues[key] if c.verified]
+            if any(shared[c.edit_key] > 1 for c in verified):
+                cands.clear()  # one edit fixed several errors at once (a missing `use`): no doubt left
+            elif verified:
+                # Ambiguity is probed with the next-best alternative only: searching deeper for a
+                # second fix costs more cargo runs than it tells.
+                del cands[max(0, self.max_verified - len(verified)):]
+        batches = []
+        for _ in self.shadows:
+            batch: list[Candidate] = []
+            for cands in pending.values():
+                if cands and not any(overlapping(cands[0].edits, b.edits) for b in batch):
+                    batch.append(cands.pop(0))
+            if batch:
+                batches.append(batch)
+        return batches
+
+    def _parallel(self, jobs: list) -> None:
+        """Run cargo jobs at once, as many as there are shadow slots (each job takes a free one)."""
+        if len(jobs) <= 1:
+            for job in jobs:
+                job()
+            return
+        with ThreadPoolExecutor(len(jobs)) as pool:
+            for future in [pool.submit(job) for job in jobs]:
+                future.result()  # re-raises Cancelled
 
     def _run(self, edits: list[Edit], before: list[Diagnostic], cancel) -> Outcome:
         shadow = self._free.get()
@@ -162,16 +188,40 @@ class Verifier:
                     cand.verified = True
                     cand.errors_after = outcome.errors_after + others
         elif len(units) <= 1 and len(hopeful) == len(batch):
-            first = outcome.new[0]
             for cand in hopeful:
-                cand.reason = f"brings a new error: {first.code or ''} {first.message}".replace("  ", " ")
+                cand.reason = _brings(outcome.new[0])
         else:
             groups = list(units.values())
+            edits = merge(batch)
+            texts = patched(self.shadows[0].contents, edits)
+            blame = {id(g): [d for d in outcome.new if _lands_on(d, g[0].edits, edits, texts)] for g in groups}
+            if all(any(d in blame[id(g)] for g in groups) for d in outcome.new):
+                # Every new error sits on some candidate's own edit: those are the culprits, and
+                # one run tells whether the rest are clean (no bisection).
+                for g in groups:
+                    for cand in g if blame[id(g)] else ():
+                        cand.reason = _brings(blame[id(g)][0])
+                rest = [c for g in groups if not blame[id(g)] for c in g]
+                if rest:
+                    self._check(rest, before, cancel, deadline)
+                return
             halves = [sum(groups[: len(groups) // 2], []), sum(groups[len(groups) // 2 :], [])]
-            halves = [h for h in halves if h]
-            if len(self.shadows) > 1 and len(halves) == 2:
-                with ThreadPoolExecutor(2) as pool:
-                    list(pool.map(lambda h: self._check(h, before, cancel, deadline), halves))
-            else:
-                for half in halves:
-                    self._check(half, before, cancel, deadline)
+            self._parallel([lambda h=h: self._check(h, before, cancel, deadline) for h in halves if h])
+
+
+def _brings(new: Diagnostic) -> str:
+    return f"brings a new error: {new.code or ''} {new.message}".replace("  ", " ")
+
+
+def _lands_on(diag: Diagnostic, edits: tuple[Edit, ...], batch: list[Edit], texts: dict[str, bytes]) -> bool:
+    """Whether an error reported on the patched text (`texts`) starts on a line one of `edits`
+    (as placed among all the batch's edits) wrote."""
+    p = diag.primary
+    for e in edits:
+        if p is None or p.path != e.path or e.path not in texts:
+            continue
+        start = map_offset(e.start, [x for x in batch if x.path == e.path and x != e])
+        first = texts[e.path].count(b"\n", 0, start) + 1
+        if first <= p.line_start <= first + e.new_text.rstrip("\n").count("\n"):
+            return True
+    return False
