@@ -154,3 +154,16 @@ def test_rules_fix_slips_where_they_were_made_in_a_real_crate(tmp_path, crate):
         if apply_edits(text, list(patch.edits)) in undone:
             restoring.add((path, patch.title))
     assert restoring == {(path, title) for path, _, _, title in slips}
+
+
+def test_exemplars_that_reflection_retired_are_not_proposed():
+    from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
+    from rusta_lsp.patches.generators import GenContext
+
+    text = b"fn f(s: String) { g(s) }"
+    span = DiagSpan("src/lib.rs", text.index(b"s)"), text.index(b"s)") + 1, 1, 21, 1, 22, True)
+    diag = Diagnostic("error", "mismatched types", "E0308", (span,))
+    live = {"code": "E0308", "kind": "wrap", "prefix": "&", "suffix": ""}
+    retired = {"code": "E0308", "kind": "wrap", "prefix": "", "suffix": ".clone()", "retired": True}
+    ctx = GenContext({"src/lib.rs": text}, exemplars=[live, retired])
+    assert [c.title for c in exemplars.generate(diag, ctx)] == ["replace `s` with `&s`"]

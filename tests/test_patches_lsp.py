@@ -16,6 +16,7 @@ from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params, wait_until
+from rusta_lsp.patches.confidence import FEATURES
 
 pytestmark = pytest.mark.slow
 BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
@@ -75,6 +76,9 @@ async def test_save_broken_file_get_verified_action_apply_it_and_compile(client:
     fixed = apply_text_edits(text, resolved.edit.changes[uri])
     path.write_text(fixed)
     assert resolved.command.command == "rusta.feedback"
+    [feedback] = resolved.command.arguments
+    feedback = feedback._asdict() if hasattr(feedback, "_asdict") else feedback
+    assert len(feedback["features"]) == len(FEATURES)  # what the model saw, for the heartbeat to learn
     answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=resolved.command.command, arguments=resolved.command.arguments))
     assert "recorded" in (answer._asdict() if hasattr(answer, "_asdict") else answer)

@@ -83,8 +83,8 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     flagged = ctx.span_text(span)
     counts: dict[str, int] = {}
     for row in ctx.exemplars:
-        if row.get("code") != diag.code:
-            continue
+        if row.get("code") != diag.code or row.get("retired"):
+            continue  # another error's, or one reflection found no longer holds for the code
         if row.get("kind") == "wrap":
             new = f"{row.get('prefix', '')}{flagged}{row.get('suffix', '')}"
         elif row.get("kind") == "replace" and row.get("before") == flagged:

@@ -194,10 +194,10 @@ class FixesFeature(Feature):
     def _feedback_args(self, fix: DiagnosticFix, cand: Candidate, accepted: bool) -> dict:
         return {"code": fix.diagnostic.code or "", "source": cand.source, "title": cand.title,
                 "confidence": round(cand.confidence, 4), "path": fix.path, "line": fix.start.line,
-                "accepted": accepted}
+                "accepted": accepted, "features": cand.extra.get("features")}
 
     def feedback(self, params: Any) -> dict:
-        """`rusta.feedback {code, source, title, path, line, accepted}`: to the devlog; an accepted
+        """`rusta.feedback {code, source, title, path, line, accepted, features}`: to the devlog; an accepted
         patch's text is remembered so it is not learned back as the user's own fix."""
         args = params[0] if isinstance(params, (list, tuple)) and params else params
         if hasattr(args, "_asdict"):
@@ -206,8 +206,10 @@ class FixesFeature(Feature):
             return {"recorded": False}
         memory = self.server.memory or (self.engine.memory if self.engine else None)
         if memory is not None:
+            # With the features the model saw, the heartbeat trains the confidence on this verdict.
             memory.log_event(OUTCOME_EVENT, {"code": args.get("code", ""), "source": args.get("source", ""),
-                                             "correct": bool(args.get("accepted"))},
+                                             "correct": bool(args.get("accepted")),
+                                             "features": args.get("features")},
                              args.get("path"), args.get("line"))
         if args.get("accepted") and self.engine and self.engine.last:
             last = self.engine.last
