@@ -177,3 +177,26 @@ def test_only_the_first_writable_process_repairs_the_memory(ledger):
     first.close()
     with Memory.open(uri, root) as third:  # the lock is free again: reconcile as after a crash
         assert third.items_in_file("src/in_flight.rs") == []
+
+
+def test_compact_on_demand_and_public_bulk_reads(ledger):
+    root, uri = ledger
+    with Memory.open(uri, root) as memory:
+        Ingestor(memory, root).run(embed=False)
+        for n in range(5):  # a few commits, fewer than the writer compacts by itself
+            memory.put_rows("principles", [{"id": f"p{n}", "text": "x"}], key="id")
+        memory.flush()
+        assert memory.table_versions()["principles"] > 2
+        memory.compact().result(timeout=30)
+        assert memory.table_versions()["principles"] <= 2
+        before = memory.versions(("items", "principles"))
+        items = memory.read_table("items", ["name", "path"])
+        assert "Ledger" in items.column("name").to_pylist() and items.column_names == ["name", "path"]
+        memory.put_rows("principles", [{"id": "p9", "text": "y"}], key="id")
+        memory.flush()
+        after = memory.versions(("items", "principles"))
+        assert after[0] == before[0] and after[1] > before[1]  # only the table written moved
+        assert memory.read_table("no_such_table", ["x"]) is None
+    with Memory.open(uri, root, read_only=True) as memory:
+        with pytest.raises(Exception, match="read-only"):
+            memory.compact()

@@ -95,16 +95,12 @@ class Catalog:
 
     # --- loading -------------------------------------------------------------------------
 
-    def _table(self, name: str):
-        # TODO(memory): a public Memory API for bulk reads and table versions (requests.md).
-        return self.memory._read_table(name)
-
     def _rows(self, name: str, columns: list[str]):
-        return self._table(name).to_arrow().select(columns)
+        return self.memory.read_table(name, columns)
 
     def _version(self) -> tuple | None:
         try:
-            return tuple(self._table(name).version for name in ("items", "refs", "passages"))
+            return self.memory.versions(("items", "refs", "passages"))
         except Exception:
             return None
 

@@ -220,15 +220,15 @@ def reflect(memory, root: Path, check: Callable[[], None] = lambda: None) -> dic
             memory.put_rows(table, rows, "id")
     check()
 
-    compact = getattr(memory, "compact", None)
-    if callable(compact):
-        compact()
+    compacted = not memory.read_only
+    if compacted:
+        memory.compact()
     summary = {
         "codes": len(stats),
         "principles": sum(not p["retired"] for p in fresh),
         "retired": sum(p["retired"] for p in fresh) + sum(len(rows) for rows in retired.values()),
         "self_diffs": diffs + sum(len(rows) for rows in retired.values()),
-        "compacted": callable(compact),
+        "compacted": compacted,
         "seconds": round(time.monotonic() - started, 3),
     }
     memory.log_event("reflection", summary)

@@ -241,6 +241,18 @@ class Memory:
                 return None
         return table
 
+    def read_table(self, name: str, columns: list[str]):
+        """A whole table's `columns` (a pyarrow Table) at its latest version, for in-process
+        snapshots (explain's catalog); None when the table does not exist."""
+        table = self._read_table(name)
+        return None if table is None else table.to_arrow().select(columns)
+
+    def versions(self, names) -> tuple[int, ...] | None:
+        """The current version of each named table (cheap: no version listing), to tell whether a
+        snapshot is stale; None when one of them does not exist."""
+        tables = [self._read_table(name) for name in names]
+        return None if any(t is None for t in tables) else tuple(t.version for t in tables)
+
     def _query(self, name: str, build) -> list[dict]:
         """Run `build(table)` -> query builder; retry once on a fresh handle (the writer may
         have compacted away a file this handle was about to read, or rebuilt the table)."""
@@ -379,6 +391,12 @@ class Memory:
             "items": len(hashes),
             "embedded": sum(1 for r in hashes if r["text_hash"] in done),
         }
+
+    def compact(self):
+        """Compact the tables now (the heartbeat's reflection); a Future, done when compacted."""
+        if self._writer is None:
+            raise MemoryError("the memory is read-only")
+        return self._writer.compact()
 
     def table_versions(self) -> dict[str, int]:
         """How many versions each table keeps on disk (bounded by compaction)."""

@@ -105,6 +105,10 @@ class Writer:
         """Wait until everything queued before this call is committed."""
         self.submit("call", "", lambda: None).result(timeout)
 
+    def compact(self) -> Future:
+        """Compact every table written since its last compaction, on the writer thread."""
+        return self.submit("call", "", lambda: self._optimize_pending(threshold=1))
+
     def close(self, timeout: float = 30.0) -> None:
         with self._lock:
             if self._closed:
