@@ -11,6 +11,7 @@ import json
 import os
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -156,6 +157,11 @@ class PatchEngine:
                 else:
                     fix.reason = f"not checked: more than {MAX_CHECKED} errors at once; the first ones are answered first"
             fixes.append(fix)
+        # An edit several errors propose (a `use`, a declaration's type) is the likelier root cause:
+        # it is tried first, in the prior's order otherwise.
+        proposers = Counter(c.edit_key for cands in queues.values() for c in cands)
+        for cands in queues.values():
+            cands.sort(key=lambda c: -proposers[c.edit_key])
         if queues:
             self.verifier.verify(queues, errors, cancel, built)
         history = self._history()

@@ -104,6 +104,7 @@ class Verifier:
                 elif self._breaks_syntax(c):
                     c.reason = "does not parse"  # tree-sitter says so; no cargo run needed
         pending = {k: [c for c in cs if not c.reason][: self.max_tries] for k, cs in queues.items()}
+        self._tried: set[int] = set()  # ids of the candidates sent to cargo
         while batches := self._next_batches(pending, queues):
             self._parallel([lambda b=b: self._check(b, before, cancel, deadline) for b in batches])
         for cands in queues.values():
@@ -124,19 +125,25 @@ class Verifier:
         a round when the first fails, and probe ambiguity when it is verified)."""
         shared = Counter(c.edit_key for cs in queues.values() for c in cs if c.verified)
         for key, cands in pending.items():
-            verified = [c for c in queues[key] if c.verified]
-            if any(shared[c.edit_key] > 1 for c in verified):
+            tried = [c for c in queues[key] if id(c) in self._tried]
+            first = next((i for i, c in enumerate(tried) if c.verified), None)
+            if first is None:
+                continue
+            if any(shared[c.edit_key] > 1 for c in tried if c.verified):
                 cands.clear()  # one edit fixed several errors at once (a missing `use`): no doubt left
-            elif verified:
+            elif len(tried) > first + 1 or sum(c.verified for c in tried) >= self.max_verified:
                 # Ambiguity is probed with the next-best alternative only: searching deeper for a
                 # second fix costs more cargo runs than it tells.
-                del cands[max(0, self.max_verified - len(verified)):]
+                cands.clear()
+            else:
+                del cands[1:]
         batches = []
         for _ in self.shadows:
             batch: list[Candidate] = []
             for cands in pending.values():
                 if cands and not any(overlapping(cands[0].edits, b.edits) for b in batch):
                     batch.append(cands.pop(0))
+                    self._tried.add(id(batch[-1]))
             if batch:
                 batches.append(batch)
         return batches

@@ -56,6 +56,11 @@ def _wrap(expr: str) -> str:
     return expr if SIMPLE_EXPR.fullmatch(expr) else f"({expr})"
 
 
+def _copy(ty: str) -> bool:
+    """A type known to be `Copy` from its name alone (numbers, bool, char, shared references)."""
+    return ty in NUMERIC or ty in ("bool", "char") or (ty.startswith("&") and not ty.startswith("&mut"))
+
+
 def _strip_ref(ty: str) -> str:
     return re.sub(r"^&('\w+\s+)?(mut\s+)?", "", ty)
 
@@ -76,7 +81,8 @@ def _conversions(expected: str, found: str, expr: str) -> list[str]:
     elif expected.startswith("*mut "):
         out.append(f"&mut {p}")
     if found.startswith("&") and _strip_ref(found) == expected:
-        out += [f"*{p}", f"{e}.clone()"]
+        # Moving out of a borrow compiles only for `Copy` types; the rest need a clone.
+        out += [f"*{p}", f"{e}.clone()"] if _copy(expected) else [f"{e}.clone()"]
     if expected == "String" and _strip_ref(found) in ("str", "String"):
         out += [f"{e}.to_string()", f"{e}.to_owned()", f"String::from({expr})"]
     if expected == "&str" and found in ("String", "&String"):
@@ -143,6 +149,15 @@ def _replace_node(diag: Diagnostic, ctx: GenContext, path: str, node, new: str) 
         new = f"{_node_text(node)}: {new}"
     edits = (Edit(path, node.start_byte, node.end_byte, new),)
     return Candidate(diag, describe(edits, ctx.contents), edits, "rules")
+
+
+def _in_macro(node) -> bool:
+    """Inside a macro call's token tree: tokens, not expressions; rewriting them is guessing."""
+    while node is not None:
+        if node.type == "token_tree":
+            return True
+        node = node.parent
+    return False
 
 
 def _walk(node):
@@ -217,7 +232,7 @@ def _declared_type(diag, ctx, span: DiagSpan, expected: str, found: str) -> list
     if "{" in found or "_" in found:
         return []
     node = ctx.node_at(span)
-    if node is None:
+    if node is None or _in_macro(node):
         return []
     if _node_text(node) == expected:
         return [_replace_node(diag, ctx, span.path, node, found)]
@@ -266,7 +281,7 @@ def _mismatch(diag: Diagnostic, ctx: GenContext, span: DiagSpan) -> list[Candida
         return _try_scrutinee(diag, ctx)
     expected, found = m.group("exp"), m.group("found")
     node = ctx.node_at(span)
-    if node is None:
+    if node is None or _in_macro(node):
         return []
     out = _convert(diag, ctx, span.path, node, expected, found)
     out += _from_declaration(diag, ctx, span.path, node, expected, found)
