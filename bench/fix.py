@@ -4,7 +4,8 @@
 
 Corpus: seeded mutations (rusta_lsp.heartbeat.mutations, shared with the drills) of real crates
 (Debian librust sources: humantime, either, termcolor, fixedbitset, scopeguard) and the repo's
-examples/ledger. Each case breaks one site; the engine sees the mutated file as an unsaved buffer.
+examples/ledger. Each case breaks one site; the engine sees the mutated file as an unsaved buffer,
+with the crate's memory indexed beforehand (as the server has it) and its default shadow slots.
 
 Right = the patch gives back the original text (whitespace aside), or, for an import, imports the
 item the original `use` line imported for that name (a removed `use a::{b, c}` is fixed one name
@@ -20,6 +21,7 @@ training on drills would do to precision and fix rate.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import statistics
@@ -37,6 +39,8 @@ sys.path.insert(0, str(ROOT / "tests"))
 from debian_crates import REGISTRY, copy_debian_crate  # noqa: E402
 
 from rusta_lsp.config import read_config  # noqa: E402
+from rusta_lsp.memory.ingest import Ingestor  # noqa: E402
+from rusta_lsp.memory.store import Memory  # noqa: E402
 from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
 from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
 from rusta_lsp.patches.candidate import Candidate, Edit, has_placeholder  # noqa: E402
@@ -105,6 +109,17 @@ def right(candidate: Candidate | None, mutated: bytes, original: bytes, path: st
     return all(use_paths(a) <= imported for a in added)
 
 
+@contextlib.contextmanager
+def indexed_memory(work: Path, root: Path):
+    """The crate's memory (symbols and passages, no embeddings: imports need names only)."""
+    memory = Memory.open(str(work / f"memory-{root.name}"), root)
+    try:
+        Ingestor(memory, root).run(embed=False)
+        yield memory
+    finally:
+        memory.close()
+
+
 def baseline(fix, contents) -> dict:
     """rustc's first suggestion for the target diagnostic, applied without checking."""
     sugs = rustc.generate(fix.diagnostic, GenContext(contents)) if fix else []
@@ -121,6 +136,12 @@ def floor_seconds(engine: PatchEngine, path: str) -> float:
         started = time.monotonic()
         engine.oracle.check(shadow.mirror, shadow.target)
         return time.monotonic() - started
+
+
+def no_fix(mutation) -> bool:
+    """No right local fix: the removed argument, field or arm cannot be known. (A removed `()`
+    argument can: `Ok()` has one right fix, `Ok(())`.)"""
+    return mutation.kind in NO_FIX_KINDS and mutation.original.strip(" ,") != "()"
 
 
 def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
@@ -144,7 +165,7 @@ def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
     base["right"] = right(cand, mutated, original, mutation.path)
     return {
         "crate": root.name, "kind": mutation.kind, "code": fix.diagnostic.code or "", "line": mutation.line,
-        "no_fix": mutation.kind in NO_FIX_KINDS,
+        "no_fix": no_fix(mutation),
         "offered": best is not None,
         "right": right(best, mutated, original, mutation.path),
         "placeholder": any(has_placeholder(p) for p in fix.patches),
@@ -173,6 +194,20 @@ def rates(cases: list[dict], offered_key, right_key) -> dict:
         "coverage": len(offered) / max(1, len(fixable)),
         "abstention_no_fix": sum(not offered_key(c) for c in nofix) / max(1, len(nofix)),
     }
+
+
+def reliability(cases: list[dict], edges=(0.5, 0.8, 0.9, 0.95, 1.0001)) -> list[dict]:
+    """Calibration of the stated confidence: the best verified patch of each fixable case, binned
+    by confidence, with its mean confidence next to the share that was right."""
+    best = [(c["patches"][0]["confidence"], c["patches"][0]["right"]) for c in cases if c["patches"] and not c["no_fix"]]
+    out = []
+    for low, high in zip(edges, edges[1:]):
+        inside = [(p, r) for p, r in best if low <= p < high]
+        if inside:
+            out.append({"bin": f"[{low:.2f}, {min(high, 1):.2f})", "patches": len(inside),
+                        "mean_confidence": round(statistics.mean(p for p, _ in inside), 3),
+                        "right": round(sum(r for _, r in inside) / len(inside), 3)})
+    return out
 
 
 def cross_fitted(cases: list[dict], target: float) -> dict:
@@ -219,12 +254,15 @@ def main() -> None:
         ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items)
     )]
     engines = {}
+    memories = contextlib.ExitStack()  # each crate's memory, indexed as the server would have it
     cases = []
     started = time.monotonic()
     for root, mutation in order:
         if len(cases) >= args.cases:
             break
-        engine = engines.get(root) or engines.setdefault(root, PatchEngine(root, config))
+        if root not in engines:
+            engines[root] = PatchEngine(root, config, memories.enter_context(indexed_memory(work, root)))
+        engine = engines[root]
         case = run_case(engine, root, mutation)
         if case:
             cases.append(case)
@@ -234,6 +272,7 @@ def main() -> None:
                   f"{case['seconds']:.2f}s/{case['floor']:.2f}s", flush=True)
     for engine in engines.values():
         engine.shadows[0].sync()
+    memories.close()
     target = config.abstain.target_precision
     ratios = [c["seconds"] / max(c["floor"], 1e-3) for c in cases if c["verified_any"]]
     summary = {
@@ -244,6 +283,7 @@ def main() -> None:
         "rusta": rates(cases, lambda c: c["offered"], lambda c: c["right"]),
         "baseline_first_suggestion": rates(cases, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
         "rusta_cross_fitted": cross_fitted(cases, target),
+        "reliability": reliability(cases),
         "placeholders_offered": {"rusta": sum(c["placeholder"] and c["offered"] for c in cases),
                                  "baseline": sum(c["baseline"]["placeholder"] for c in cases)},
         "time": {
