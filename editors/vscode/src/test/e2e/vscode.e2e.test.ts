@@ -451,7 +451,12 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
 
   it("Restart server starts a new server", async () => {
     await openFile("src/lib.rs");
+    const before = await poll(60_000, async () => serverPids(), (found) => found.length === 1);
+    assert.equal(before.length, 1, `not one server running before the restart: ${before}`);
     await runCommand("Rusta: Restart server");
+    // The old server process exits and exactly one new one runs in its place.
+    const after = await poll(30_000, async () => serverPids(), (found) => found.length === 1 && found[0] !== before[0]);
+    assert.ok(after.length === 1 && after[0] !== before[0], `servers ${before} -> ${after}`);
     await runCommand("Rusta: Show logs");
     // The output view's filter keeps the start lines only: the first start and the restart.
     const filter = page.locator(".panel .viewpane-filter input, .panel .monaco-inputbox input").first();
