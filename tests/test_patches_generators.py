@@ -167,3 +167,21 @@ def test_exemplars_that_reflection_retired_are_not_proposed():
     retired = {"code": "E0308", "kind": "wrap", "prefix": "", "suffix": ".clone()", "retired": True}
     ctx = GenContext({"src/lib.rs": text}, exemplars=[live, retired])
     assert [c.title for c in exemplars.generate(diag, ctx)] == ["replace `s` with `&s`"]
+
+
+@pytest.mark.parametrize(
+    ("message", "code", "proposed"),
+    [
+        ("associated type `Iem` not found for `L`", "E0220", ["replace `Iem` with `Item`"]),
+        # A crate that cannot be found is a missing dependency, not a typo of `Item`'s neighbours.
+        ("cannot find module or crate `Iem` in this scope", "E0433", []),
+    ],
+)
+def test_similar_names_only_for_names_that_look_misspelt(message, code, proposed):
+    from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
+    from rusta_lsp.patches.generators import GenContext
+
+    text = b"fn f<L: Iterator>(x: L) -> Option<L::Iem> { let Item = 1; x.next() }"
+    start = text.index(b"Iem")
+    diag = Diagnostic("error", message, code, (DiagSpan("src/lib.rs", start, start + 3, 1, 1, 1, 1, True),))
+    assert [c.title for c in rules.generate(diag, GenContext({"src/lib.rs": text}))] == proposed

@@ -371,8 +371,8 @@ def _similar_names(diag: Diagnostic, ctx: GenContext, span: DiagSpan, name: str)
     """An unknown name one or two typos away from a name this file uses: the likeliest few,
     closest and most used first. Only asked when rustc has no suggestion (it has none for, e.g.,
     the associated types of a bound)."""
-    if f"`{name}`" not in diag.message or not IDENTIFIER.fullmatch(name):
-        return []
+    if f"`{name}`" not in diag.message or not IDENTIFIER.fullmatch(name) or "crate" in diag.message:
+        return []  # a crate that cannot be found is a missing dependency far more often than a typo
     limit = 1 if len(name) <= 4 else 2
     counts = Counter(IDENTIFIER.findall(ctx.text(span.path).decode("utf-8", "replace")))
     near = sorted(
