@@ -77,6 +77,11 @@ def parse_tree(source: bytes):
     return _parser().parse(source)
 
 
+def reparse(source: bytes, edited_tree):
+    """Parse `source` reusing `edited_tree` (an older tree that `Tree.edit` told of the changes)."""
+    return _parser().parse(source, edited_tree)
+
+
 def skip_reason(source: bytes) -> str | None:
     """Why a file cannot be analysed as Rust text, or None."""
     if b"\x00" in source[:8192]:

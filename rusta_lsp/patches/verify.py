@@ -19,7 +19,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
-from ..analysis.parser import parse_tree
+from ..analysis.parser import parse_tree, reparse
 from .candidate import Candidate, Edit, has_placeholder, map_offset, overlapping, patched
 from .diagnostics import CargoResult, Diagnostic
 from .oracle import CargoOracle, Cancelled, is_cancelled
@@ -96,12 +96,13 @@ class Verifier:
         to its candidates, best first; `built` names the targets the run before compiled."""
         self._built = built
         deadline = time.monotonic() + self.budget_s
+        trees: dict = {}  # path -> its syntax tree before any candidate
         for cands in queues.values():
             for c in cands:
                 c.errors_before = len(before)
                 if has_placeholder(c):
                     c.reason = "inserts a placeholder"
-                elif self._breaks_syntax(c):
+                elif self._breaks_syntax(c, trees):
                     c.reason = "does not parse"  # tree-sitter says so; no cargo run needed
         pending = {k: [c for c in cs if not c.reason][: self.max_tries] for k, cs in queues.items()}
         self._tried: set[int] = set()  # ids of the candidates sent to cargo
@@ -112,10 +113,18 @@ class Verifier:
                 if not c.verified and not c.reason:
                     c.reason = OUT_OF_TIME
 
-    def _breaks_syntax(self, cand: Candidate) -> bool:
+    def _breaks_syntax(self, cand: Candidate, trees: dict) -> bool:
+        """The patched file no longer parses, though it did before. `trees`: path -> the file's
+        tree before, parsed once per run; each candidate re-parses incrementally from a copy."""
         shadow = self.shadows[0]
-        for path, data in patched(shadow.contents, cand.edits).items():
-            if parse_tree(data).root_node.has_error and not parse_tree(shadow.read(path)).root_node.has_error:
+        by_path: dict[str, list[Edit]] = {}
+        for e in cand.edits:
+            by_path.setdefault(e.path, []).append(e)
+        for path, edits in by_path.items():
+            if path not in trees:
+                trees[path] = parse_tree(shadow.read(path))
+            before = trees[path]
+            if not before.root_node.has_error and _reparsed(before, shadow.read(path), edits).root_node.has_error:
                 return True
         return False
 
@@ -232,3 +241,20 @@ def _lands_on(diag: Diagnostic, edits: tuple[Edit, ...], batch: list[Edit], text
         if first <= p.line_start <= first + e.new_text.rstrip("\n").count("\n"):
             return True
     return False
+
+
+def _reparsed(tree, data: bytes, edits: list[Edit]):
+    """The tree of `data` with `edits` applied, re-parsed incrementally from a copy of `tree`."""
+    edited = tree.copy()
+    for e in sorted(set(edits), key=lambda e: (e.start, e.end), reverse=True):  # as apply_edits
+        new = e.new_text.encode("utf-8")
+        after = data[: e.start] + new + data[e.end :]
+        edited.edit(start_byte=e.start, old_end_byte=e.end, new_end_byte=e.start + len(new),
+                    start_point=_point(data, e.start), old_end_point=_point(data, e.end),
+                    new_end_point=_point(after, e.start + len(new)))
+        data = after
+    return reparse(data, edited)
+
+
+def _point(data: bytes, offset: int) -> tuple[int, int]:
+    return data.count(b"\n", 0, offset), offset - (data.rfind(b"\n", 0, offset) + 1)

@@ -21,6 +21,7 @@ class GenContext:
     memory: Any = None  # rusta_lsp.memory.Memory or None
     errors: list[Diagnostic] = field(default_factory=list)  # all current errors
     exemplars: list[dict] | None = None  # rows cached for one run
+    lookups: dict[tuple, list] = field(default_factory=dict)  # memory answers, per run
     _trees: dict[str, Any] = field(default_factory=dict)  # rel path -> tree-sitter tree, per run
 
     def is_local(self, path: str) -> bool:

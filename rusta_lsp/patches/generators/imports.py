@@ -66,7 +66,7 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     if not name:
         return []
     paths = []
-    for rec in _lookup(ctx, lambda memory: memory.lookup_name(name)):
+    for rec in _lookup(ctx, "lookup_name", name):
         if rec.is_test or rec.kind in ("use", "impl"):
             continue
         if diag.code == "E0599":
@@ -92,7 +92,7 @@ def import_paths(qualified: str, ctx: GenContext) -> list[str]:
         return [qualified]
     module, _, name = qualified.rpartition("::")
     counts = Counter({qualified: 0})
-    for use in _lookup(ctx, lambda memory: memory.lookup_name(name, "use")):
+    for use in _lookup(ctx, "lookup_name", name, "use"):
         if use.is_test:
             continue
         # The stored signature is the whole `use` tree: parse it where it stands to resolve it.
@@ -108,19 +108,23 @@ def _behind_private_module(qualified: str, ctx: GenContext) -> bool:
     is hidden outside its parent (the root's own children are visible everywhere in the crate)."""
     parts = qualified.split("::")
     for end in range(3, len(parts)):
-        mods = [r for r in _lookup(ctx, lambda memory: memory.lookup_path("::".join(parts[:end]))) if r.kind == "mod"]
+        mods = [r for r in _lookup(ctx, "lookup_path", "::".join(parts[:end])) if r.kind == "mod"]
         if mods and not any(r.visibility for r in mods):
             return True
     return False
 
 
-def _lookup(ctx: GenContext, query) -> list:
-    try:
-        return query(ctx.memory)
-    except Exception:  # noqa: BLE001 — a memory that cannot answer only means fewer candidates
-        return []
+def _lookup(ctx: GenContext, method: str, *args) -> list:
+    """`ctx.memory.<method>(*args)`, asked once per run: several errors name the same item."""
+    key = (method, *args)
+    if key not in ctx.lookups:
+        try:
+            ctx.lookups[key] = getattr(ctx.memory, method)(*args)
+        except Exception:  # noqa: BLE001 — a memory that cannot answer only means fewer candidates
+            ctx.lookups[key] = []
+    return ctx.lookups[key]
 
 
 def _is_trait(parent: str, ctx: GenContext) -> bool:
-    records = _lookup(ctx, lambda memory: memory.lookup_name(parent.rsplit("::", 1)[-1]))
+    records = _lookup(ctx, "lookup_name", parent.rsplit("::", 1)[-1])
     return any(r.kind == "trait" and r.qualified == parent for r in records)
