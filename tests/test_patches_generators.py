@@ -185,3 +185,18 @@ def test_similar_names_only_for_names_that_look_misspelt(message, code, proposed
     start = text.index(b"Iem")
     diag = Diagnostic("error", message, code, (DiagSpan("src/lib.rs", start, start + 3, 1, 1, 1, 1, True),))
     assert [c.title for c in rules.generate(diag, GenContext({"src/lib.rs": text}))] == proposed
+
+
+@pytest.mark.slow
+def test_inside_a_macro_call_only_declarations_are_rewritten(tmp_path):
+    # fixedbitset's `assert!(to < self.length)` with `to: isize`: the tokens inside `assert!` are not
+    # expressions to rewrite, but the parameter they name is declared outside it.
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "bits"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src/lib.rs").write_text("pub fn check(len: usize, to: isize) {\n    assert!(to < len);\n}\n")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
+    [fix] = engine.fix().fixes
+    # Either parameter's type may be the wrong one (both compile); nothing inside `assert!` changes.
+    assert {p.title for p in fix.patches} == {"replace `isize` with `usize`", "replace `usize` with `isize`"}
+    assert all(e.end < len("pub fn check(len: usize, to: isize)") for p in fix.patches for e in p.edits)

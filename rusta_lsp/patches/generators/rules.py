@@ -14,6 +14,9 @@ from __future__ import annotations
 import re
 from collections import Counter
 
+from tree_sitter import Query, QueryCursor
+
+from ...analysis.parser import RUST
 from ..candidate import Candidate, Edit, describe
 from ..diagnostics import Diagnostic, DiagSpan
 from . import GenContext
@@ -41,6 +44,7 @@ KEYWORDS = {
     "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn",
 }
 MAX_NAMES = 3
+FIELD_QUERY = Query(RUST, "(field_declaration name: (field_identifier) @name)")
 
 
 # --- rewriting one expression from the type found to the type expected -----------------------
@@ -122,6 +126,8 @@ def _compatible(expected: str, found: str) -> bool:
 def _convert(diag: Diagnostic, ctx: GenContext, path: str, node, expected: str, found: str) -> list[Candidate]:
     """Candidates rewriting the expression `node` from `found` to `expected`; a tuple literal
     whose tuple type mismatches is rewritten in the element that differs."""
+    if _in_macro(node):
+        return []  # tokens of a macro call, not an expression (its declarations are fair game)
     exp_parts, found_parts = _tuple_parts(expected), _tuple_parts(found)
     elements = [c for c in node.named_children if c.type not in ("attribute_item", "line_comment", "block_comment")]
     if node.type == "tuple_expression" and exp_parts and found_parts and len(exp_parts) == len(found_parts) == len(elements):
@@ -191,9 +197,10 @@ def _binding(node):
 
 
 def _fields(root, name: str):
-    for n in _walk(root):
-        if n.type == "field_declaration" and _node_text(n.child_by_field_name("name")) == name:
-            yield n
+    """The struct fields named `name` declared in the file (a query: files are large)."""
+    for node in QueryCursor(FIELD_QUERY).captures(root).get("name", ()):
+        if _node_text(node) == name:
+            yield node.parent
 
 
 def _declaration_types(node):
@@ -232,7 +239,7 @@ def _declared_type(diag, ctx, span: DiagSpan, expected: str, found: str) -> list
     if "{" in found or "_" in found:
         return []
     node = ctx.node_at(span)
-    if node is None or _in_macro(node):
+    if node is None:
         return []
     if _node_text(node) == expected:
         return [_replace_node(diag, ctx, span.path, node, found)]
@@ -268,7 +275,7 @@ def _try_scrutinee(diag, ctx) -> list[Candidate]:
         m = HAS_TYPE.fullmatch(span.label or "")
         if not span.is_primary and m and re.match(r"(Result|Option)<", m.group("ty")) and ctx.is_local(span.path):
             node = ctx.node_at(span)
-            if node is not None:
+            if node is not None and not _in_macro(node):
                 out.append(_replace_node(diag, ctx, span.path, node, f"{_wrap(_node_text(node))}?"))
     return out
 
@@ -281,7 +288,7 @@ def _mismatch(diag: Diagnostic, ctx: GenContext, span: DiagSpan) -> list[Candida
         return _try_scrutinee(diag, ctx)
     expected, found = m.group("exp"), m.group("found")
     node = ctx.node_at(span)
-    if node is None or _in_macro(node):
+    if node is None:
         return []
     out = _convert(diag, ctx, span.path, node, expected, found)
     out += _from_declaration(diag, ctx, span.path, node, expected, found)
