@@ -96,13 +96,18 @@ def test_our_own_applied_patch_is_not_learned_as_the_users_fix(tmp_path, ledger_
     assert memory.rows("exemplars") == []
 
 
-@pytest.mark.slow
-def test_rule_changes_the_declared_type_when_the_value_is_right(tmp_path):
+def rules_engine(tmp_path, lib_rs: str) -> PatchEngine:
+    """A one-file crate and an engine with the rules alone."""
     root = tmp_path / "ws"
     (root / "src").mkdir(parents=True)
-    (root / "Cargo.toml").write_text('[package]\nname = "width"\nversion = "0.1.0"\nedition = "2021"\n')
-    (root / "src/lib.rs").write_text("pub fn width(s: &str) -> usize {\n    let n: u32 = s.len();\n    n\n}\n")
-    engine = PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
+    (root / "Cargo.toml").write_text('[package]\nname = "tiny"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src/lib.rs").write_text(lib_rs)
+    return PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
+
+
+@pytest.mark.slow
+def test_rule_changes_the_declared_type_when_the_value_is_right(tmp_path):
+    engine = rules_engine(tmp_path, "pub fn width(s: &str) -> usize {\n    let n: u32 = s.len();\n    n\n}\n")
     fixes = {f.start.line: f for f in engine.fix().fixes}  # line 2, and `n` returned on line 3
     # The annotation was wrong: changing it is verified (next to a cast, which leaves line 3 broken).
     assert "replace `u32` with `usize`" in [p.title for p in fixes[2].patches]
@@ -191,11 +196,7 @@ def test_similar_names_only_for_names_that_look_misspelt(message, code, proposed
 def test_inside_a_macro_call_only_declarations_are_rewritten(tmp_path):
     # fixedbitset's `assert!(to < self.length)` with `to: isize`: the tokens inside `assert!` are not
     # expressions to rewrite, but the parameter they name is declared outside it.
-    root = tmp_path / "ws"
-    (root / "src").mkdir(parents=True)
-    (root / "Cargo.toml").write_text('[package]\nname = "bits"\nversion = "0.1.0"\nedition = "2021"\n')
-    (root / "src/lib.rs").write_text("pub fn check(len: usize, to: isize) {\n    assert!(to < len);\n}\n")
-    engine = PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
+    engine = rules_engine(tmp_path, "pub fn check(len: usize, to: isize) {\n    assert!(to < len);\n}\n")
     [fix] = engine.fix().fixes
     # Either parameter's type may be the wrong one (both compile); nothing inside `assert!` changes.
     assert {p.title for p in fix.patches} == {"replace `isize` with `usize`", "replace `usize` with `isize`"}
