@@ -80,3 +80,18 @@ def test_fix_beside_a_server_reads_the_memory_and_writes_no_table_version(tmp_pa
         server.stdin.close()
         server.wait(timeout=60)
     assert not Memory.writer_busy(str(memory_dir))
+
+
+def test_drill_beside_a_server_is_refused_with_a_reason(tmp_path):
+    root = copy_example("ledger", tmp_path / "ws")
+    memory_dir = tmp_path / "memory"
+    server = subprocess.Popen([sys.executable, "-c", HOLDER, str(memory_dir), str(root)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        drill = subprocess.run([sys.executable, "-m", "rusta_lsp.cli", "drill", "--budget", "5",
+                                "--memory", str(memory_dir), str(root)], capture_output=True, text=True)
+    finally:
+        server.communicate("", timeout=60)
+    assert drill.returncode == 2, drill.stderr
+    assert drill.stderr.count("\n") == 1 and "a running Rusta server owns this workspace's memory" in drill.stderr

@@ -36,6 +36,12 @@ def drill_command(args) -> int:
     if shutil.which("cargo") is None:
         raise UsageError("cargo not found on PATH")
     config = getattr(args, "config", None) or RustaConfig()
+    from ..memory.store import Memory
+
+    if Memory.writer_busy(memory_uri(config, root)):
+        # Its heartbeat drills in the same shadow and records to the same memory: one of each.
+        raise UsageError("a running Rusta server owns this workspace's memory and drills in its heartbeat; "
+                         "stop the server to drill from the command line")
     memory = _memory(config, root)
     try:
         summary = Driller(root, config, memory).run_round(context_for_cli(args.budget))
