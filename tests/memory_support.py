@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
+import subprocess
+import sys
 import time
 from pathlib import Path
-from typing import Callable
+from typing import Callable, Iterator
 
 LIB_RS = '''//! A tiny ledger crate for memory tests.
 
@@ -82,3 +85,27 @@ def wait_for(condition: Callable[[], object], timeout: float = 15.0, interval: f
         if value or time.monotonic() > deadline:
             return value
         time.sleep(interval)
+
+
+# Stands in for `rusta serve`: opens the memory writable (so it holds the writer lock) until stdin closes.
+_HOLDER = """
+import sys
+from pathlib import Path
+from rusta_lsp.memory.store import Memory
+memory = Memory.open(sys.argv[1], Path(sys.argv[2]))
+print("ready", flush=True)
+sys.stdin.read()
+memory.close()
+"""
+
+
+@contextlib.contextmanager
+def server_holding(memory_dir: Path, root: Path) -> Iterator[None]:
+    """Another process holds the memory's writer lock (as a running server does) meanwhile."""
+    server = subprocess.Popen([sys.executable, "-c", _HOLDER, str(memory_dir), str(root)],
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout.readline().strip() == "ready"
+        yield
+    finally:
+        server.communicate("", timeout=60)

@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from memory_support import write_ledger_crate
+from memory_support import server_holding, write_ledger_crate
 from rusta_lsp.cli import main
 from rusta_lsp.memory.commands import ProgressBar
+from rusta_lsp.memory.store import Memory
 
 
 @pytest.fixture
@@ -82,3 +83,21 @@ def test_progress_bar_draws_only_on_a_terminal():
     assert pipe.getvalue() == ""
     assert "\r[###############---------------]  50% parsing" in tty.getvalue()
     assert tty.getvalue().endswith("\n")
+
+
+def test_beside_a_server_index_is_refused_and_search_only_reads(ledger, capsys):
+    root, memory = ledger
+    index_json(capsys, "--no-embed", "--memory", str(memory), str(root))
+    def versions() -> dict[str, int]:
+        with Memory.open(str(memory), root, read_only=True) as reader:
+            return reader.table_versions()
+
+    with server_holding(memory, root):
+        before = versions()
+        assert main(["index", "--json", "--no-embed", "--memory", str(memory), str(root)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "a running Rusta server keeps this memory current" in err
+        assert main(["search", "--json", "--mode", "fts", "--memory", str(memory), "deposit", str(root)]) == 0
+        out = capsys.readouterr()
+        assert json.loads(out.out) and "reading it only" in out.err
+        assert versions() == before

@@ -11,6 +11,7 @@ from pathlib import Path
 
 import lancedb
 import pytest
+from memory_support import server_holding
 from patches_support import config_for, copy_example
 
 from rusta_lsp.memory.ingest import Ingestor
@@ -19,16 +20,6 @@ from rusta_lsp.patches.commands import fix_command
 
 pytestmark = pytest.mark.slow
 BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
-# Stands in for `rusta serve`: opens the memory writable (so it holds the writer lock) until stdin closes.
-HOLDER = """
-import sys
-from pathlib import Path
-from rusta_lsp.memory.store import Memory
-memory = Memory.open(sys.argv[1], Path(sys.argv[2]))
-print("ready", flush=True)
-sys.stdin.read()
-memory.close()
-"""
 
 
 def table_versions(uri: Path) -> dict[str, int]:
@@ -49,10 +40,7 @@ def test_fix_beside_a_server_reads_the_memory_and_writes_no_table_version(tmp_pa
     with Memory.open(str(memory_dir), root) as memory:
         Ingestor(memory, root).run(embed=False)
     assert not Memory.writer_busy(str(memory_dir))
-    server = subprocess.Popen([sys.executable, "-c", HOLDER, str(memory_dir), str(root)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout.readline().strip() == "ready"
+    with server_holding(memory_dir, root):
         assert Memory.writer_busy(str(memory_dir))
         before = table_versions(memory_dir)
         store = root / "src/store.rs"
@@ -76,22 +64,14 @@ def test_fix_beside_a_server_reads_the_memory_and_writes_no_table_version(tmp_pa
         assert code == 0 and data == {"diagnostics": []}
         assert table_versions(memory_dir) == before
         assert not (memory_dir / "patches-last-run.json").exists()  # the server's learning state is its own
-    finally:
-        server.stdin.close()
-        server.wait(timeout=60)
     assert not Memory.writer_busy(str(memory_dir))
 
 
 def test_drill_beside_a_server_is_refused_with_a_reason(tmp_path):
     root = copy_example("ledger", tmp_path / "ws")
     memory_dir = tmp_path / "memory"
-    server = subprocess.Popen([sys.executable, "-c", HOLDER, str(memory_dir), str(root)],
-                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout.readline().strip() == "ready"
+    with server_holding(memory_dir, root):
         drill = subprocess.run([sys.executable, "-m", "rusta_lsp.cli", "drill", "--budget", "5",
                                 "--memory", str(memory_dir), str(root)], capture_output=True, text=True)
-    finally:
-        server.communicate("", timeout=60)
     assert drill.returncode == 2, drill.stderr
     assert drill.stderr.count("\n") == 1 and "a running Rusta server owns this workspace's memory" in drill.stderr

@@ -50,10 +50,10 @@ def explain_command(args) -> int:
         from .prose import Prose
 
         generator = Prose.load(config.model.generator, config.device)
-    with Memory.open(memory_uri(config, root), root) as memory:
+    with Memory.open_for_cli(memory_uri(config, root), root) as memory:
         for message in memory.messages:
             print(f"rusta: {message}", file=sys.stderr)
-        if memory.is_empty():
+        if memory.is_empty() and not memory.read_only:
             print("rusta explain: memory is empty, indexing the workspace first", file=sys.stderr)
             Ingestor(memory, root).run(embed=False)
         layout = Layout.of(discover_workspace(root))

@@ -51,7 +51,7 @@ def _setup(command: str, args) -> tuple[Path, RustaConfig] | int:
 
 
 def _open(root: Path, config: RustaConfig, embedder: Embedder | None) -> Memory:
-    memory = Memory.open(memory_uri(config, root), root, embedder=embedder)
+    memory = Memory.open_for_cli(memory_uri(config, root), root, embedder=embedder)
     for message in memory.messages:
         print(f"rusta: {message}", file=sys.stderr)
     return memory
@@ -62,6 +62,9 @@ def index_command(args) -> int:
     if isinstance(setup, int):
         return setup
     root, config = setup
+    if Memory.writer_busy(memory_uri(config, root)):
+        return _fail("index", "a running Rusta server keeps this memory current (its one writer); "
+                              "stop it to index from the command line")
     embedder = None if getattr(args, "no_embed", False) else Embedder(config.model.embedding, config.device)
     bar = ProgressBar()
     with _open(root, config, embedder) as memory:
@@ -89,7 +92,7 @@ def search_command(args) -> int:
     mode = getattr(args, "mode", "hybrid")
     embedder = Embedder(config.model.embedding, config.device) if mode != "fts" else None
     with _open(root, config, embedder) as memory:
-        if memory.is_empty():
+        if memory.is_empty() and not memory.read_only:
             print("rusta search: memory is empty, indexing (full-text only) first", file=sys.stderr)
             Ingestor(memory, root).run(progress=ProgressBar(), embed=False)
         if not memory.has_vectors():

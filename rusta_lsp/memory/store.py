@@ -102,6 +102,16 @@ class Memory:
         except OSError:
             return False
 
+    @classmethod
+    def open_for_cli(cls, uri: str, workspace_root: Path, *, embedder: Any = None) -> "Memory":
+        """A command's memory: writable, or read-only while a server holds the writer lock (one
+        writer per memory), with a message saying so."""
+        if not cls.writer_busy(uri):
+            return cls.open(uri, workspace_root, embedder=embedder)
+        memory = cls.open(uri, workspace_root, embedder=embedder, read_only=True)
+        memory.messages.append("a running Rusta server owns this memory: reading it only")
+        return memory
+
     @staticmethod
     def writer_busy(uri: str) -> bool:
         """Whether another opener holds this memory's writer lock (a server on the same memory):

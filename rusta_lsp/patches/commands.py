@@ -23,11 +23,11 @@ def _open_memory(uri: str, root: Path):
     try:
         from ..memory.store import Memory
 
-        if Memory.writer_busy(uri):
+        memory = Memory.open_for_cli(uri, root)
+        if memory.read_only:
             print("rusta fix: a server owns this memory: reading it only, this run learns no exemplars",
                   file=sys.stderr)
-            return Memory.open(uri, root, read_only=True)
-        return Memory.open(uri, root)
+        return memory
     except Exception as err:  # noqa: BLE001 — an unreadable memory only costs two generators
         print(f"rusta fix: memory unavailable ({err}); fixing without it", file=sys.stderr)
         return None
