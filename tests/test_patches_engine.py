@@ -213,3 +213,19 @@ def test_one_lost_use_with_many_errors_costs_few_cargo_runs(tmp_path):
     assert len(fmt) >= 4
     assert {f.patches[0].title for f in fmt} == {"add `use std::fmt;`"}
     assert report.cargo_runs <= 3  # the check, then one round (two batches at once at most)
+
+
+def test_a_second_shadow_is_used_once_its_dependencies_are_built(tmp_path):
+    # A cold shadow would build every dependency before its first verdict: it warms up in the
+    # background while the first shadow answers, and joins once warm (also in the next process).
+    root = copy_example("broken-types", tmp_path / "ws")
+    config = config_for(tmp_path / "memory", cargo={"targetDir": str(tmp_path / "own-target")})
+    engine = PatchEngine(root, config, workers=2)
+    assert engine.verifier.ready == engine.shadows[:1]
+    assert engine.fix().fixes
+    deadline = time.monotonic() + 120
+    while len(engine.verifier.ready) < 2 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert engine.verifier.ready == engine.shadows and engine.shadows[1].warm
+    again = PatchEngine(root, config, workers=2)
+    assert [s.mirror for s in again.verifier.ready] == [s.mirror for s in again.shadows]

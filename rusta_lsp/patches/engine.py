@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import threading
 import time
@@ -29,6 +30,7 @@ from .shadow import ShadowWorkspace, state_dir
 from .verify import Verifier, error_key, merge
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
+log = logging.getLogger(__name__)
 # Shadow slots (each a mirror and a target directory): the server's engine (or the CLI's when no
 # server runs) takes slots 0.., `rusta fix` beside a running server CLI_SLOT.., the drills 7, the
 # learning benchmark 8.
@@ -109,6 +111,7 @@ class PatchEngine:
         self.last: FixReport | None = None
         self._cache: dict[tuple, tuple[dict[str, str], DiagnosticFix]] = {}
         self._lock = threading.Lock()  # one fix at a time: the shadow is a single tree
+        self._warming: set[ShadowWorkspace] = set()  # shadows whose first check runs in the background
 
     # --- the pipeline --------------------------------------------------------------------------
 
@@ -127,6 +130,7 @@ class PatchEngine:
             shadow = self.shadows[0]
             contents = dict(shadow.contents)
             baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
+            self._warm_up()
             errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
             if learn:
                 self._learn(errors, contents)
@@ -142,6 +146,24 @@ class PatchEngine:
             if learn:
                 self._save_state(errors, contents)
             return report
+
+    def _warm_up(self) -> None:
+        """Build the other shadows' dependencies in the background; the verifier takes each one
+        once its first check has completed."""
+        for shadow in self.shadows[1:]:
+            if shadow in self.verifier.ready or shadow in self._warming:
+                continue
+            self._warming.add(shadow)
+
+            def warm(shadow=shadow) -> None:
+                try:
+                    CargoOracle(self.config.cargo.check_args).check(shadow.mirror, shadow.target)
+                    shadow.mark_warm()
+                    self.verifier.add_ready(shadow)
+                except Exception:  # noqa: BLE001 — a shadow that cannot warm up just stays unused
+                    log.exception("patches: warming shadow %s failed", shadow.mirror)
+
+            threading.Thread(target=warm, name="rusta-shadow-warm-up", daemon=True).start()
 
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str]) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors)

@@ -63,6 +63,9 @@ def _inside(rel: str) -> bool:
     return bool(rel) and not path.is_absolute() and ".." not in path.parts and ":" not in rel
 
 
+WARM_MARKER = ".rusta-warm"
+
+
 class ShadowWorkspace:
     def __init__(self, root: Path, mirror: Path, target: Path):
         self.root = root.resolve()
@@ -77,6 +80,15 @@ class ShadowWorkspace:
         self._stats: dict[str, tuple[int, int]] = {}  # rel path -> (size, mtime_ns) last copied
         self._overlaid: set[str] = set()
         self.contents: dict[str, bytes] = {}  # rel path -> bytes cargo will see (sources only)
+
+    @property
+    def warm(self) -> bool:
+        """Whether a check has completed in this shadow's target directory: its dependencies are
+        built, so a check here is incremental."""
+        return (self.target / WARM_MARKER).exists()
+
+    def mark_warm(self) -> None:
+        (self.target / WARM_MARKER).touch()
 
     @classmethod
     def for_workspace(cls, root: Path, config: RustaConfig, slot: int = 0) -> "ShadowWorkspace":

@@ -86,9 +86,17 @@ class Verifier:
         self.max_verified = max_verified  # per diagnostic: a second verified one exposes ambiguity
         self.max_tries = max_tries  # per diagnostic
         self._built: set[str] | None = None
+        # Shadows that take checks: the first, and the others once warm (a cold one would build
+        # every dependency first, which in a large workspace takes minutes).
+        self.ready: list[ShadowWorkspace] = []
         self._free: queue.Queue[ShadowWorkspace] = queue.Queue()
-        for shadow in shadows:
-            self._free.put(shadow)
+        for i, shadow in enumerate(shadows):
+            if i == 0 or shadow.warm:
+                self.add_ready(shadow)
+
+    def add_ready(self, shadow: ShadowWorkspace) -> None:
+        self.ready.append(shadow)
+        self._free.put(shadow)
 
     def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel=None,
                built: set[str] | None = None) -> None:
@@ -147,7 +155,7 @@ class Verifier:
             else:
                 del cands[1:]
         batches = []
-        for _ in self.shadows:
+        for _ in list(self.ready):
             batch: list[Candidate] = []
             for cands in pending.values():
                 if cands and not any(overlapping(cands[0].edits, b.edits) for b in batch):
