@@ -22,7 +22,7 @@ def copy_debian_crate(name: str, dest: Path) -> Path:
     Debian does not ship every dev-dependency, so the `[dev-dependencies]` tables go, and the
     checksum file goes because the copy is no longer the vendored original.
     """
-    shutil.copytree(REGISTRY / name, dest)
+    shutil.copytree(REGISTRY / name, dest, copy_function=shutil.copy)  # fresh times: see copy_example
     (dest / ".cargo-checksum.json").unlink(missing_ok=True)
     manifest = dest / "Cargo.toml"
     text = manifest.read_text()

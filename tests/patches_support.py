@@ -15,7 +15,10 @@ SHARED_TARGET = Path(os.environ.get("RUSTA_TEST_TARGET", Path(tempfile.gettempdi
 
 
 def copy_example(name: str, dest: Path) -> Path:
-    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("target"))
+    # Fresh modification times (shutil.copy, not copy2): cargo fingerprints a workspace member
+    # the same wherever it lies, so with the shared target a copy keeping the examples' old times
+    # would pass for "fresh" against another test's build of a fixed copy, and go unchecked.
+    shutil.copytree(EXAMPLES / name, dest, ignore=shutil.ignore_patterns("target"), copy_function=shutil.copy)
     return dest
 
 

@@ -25,7 +25,7 @@ BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Grö
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
 async def client(lsp_client: LanguageClient, tmp_path: Path):
     root = tmp_path / "ledger"
-    shutil.copytree(EXAMPLES / "ledger", root, ignore=shutil.ignore_patterns("target"))
+    shutil.copytree(EXAMPLES / "ledger", root, ignore=shutil.ignore_patterns("target"), copy_function=shutil.copy)
     # The flow is under test here, not the prior: a lower target keeps it independent of the weights.
     options = {"memory": {"uri": str(tmp_path / "memory")}, "heartbeat": {"enabled": False},
                "cargo": {"targetDir": str(SHARED_TARGET)}, "abstain": {"targetPrecision": 0.8}}
