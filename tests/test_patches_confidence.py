@@ -73,10 +73,20 @@ def test_precision_threshold_picks_the_lowest_score_reaching_the_target():
 
 def test_prior_threshold_comes_from_its_measured_precision():
     prior = Calibrator.prior()
-    # The lowest measured threshold whose precision surely (Wilson bound) reaches the target...
+    # A measured threshold whose precision surely (Wilson bound) reaches the target...
     t95 = prior.threshold(0.95)
     assert any(t == t95 and wilson_lower(right, n) >= 0.95 for t, n, right in prior.curve)
     assert prior.threshold(0.8) <= t95
     # ...and where no measured threshold is sure enough, the target itself.
     assert prior.threshold(0.999) == 0.999
+
+
+def test_prior_threshold_offers_the_most_right_patches_and_no_needless_wrong_ones():
+    prior = Calibrator.prior()
+    # Lowering 0.8 to 0.5 adds one offered patch and no right one; 0.9 loses right ones.
+    prior.curve = ((0.5, 164, 161), (0.8, 163, 161), (0.9, 156, 154))
+    assert prior.threshold(0.95) == 0.8
+    # A target only the highest threshold reaches picks it, even with fewer right patches.
+    prior.curve = ((0.5, 100, 90), (0.9, 60, 60))
+    assert prior.threshold(0.95) == 0.9
     assert wilson_lower(96, 97) < 96 / 97 and wilson_lower(0, 0) == 0.0

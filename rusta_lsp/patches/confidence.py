@@ -141,15 +141,15 @@ class Calibrator:
 
     def threshold(self, target_precision: float) -> float:
         """The confidence a patch needs to be offered. A trained model brings the threshold its
-        held-out drills measured; the prior takes the lowest threshold of its measured curve whose
-        precision reaches the target at 95% one-sided confidence (Wilson bound); without either,
-        the target itself (right for calibrated probabilities, and conservative)."""
+        held-out drills measured. The prior takes, among the thresholds of its measured curve whose
+        precision reaches the target at 95% one-sided confidence (Wilson bound), the one offering
+        the most right patches, and of those the highest (a lower one would only add wrong ones).
+        Without either, the target itself (right for calibrated probabilities, and conservative)."""
         if self.threshold_override is not None:
             return self.threshold_override
-        for threshold, offered, right in self.curve:
-            if wilson_lower(right, offered) >= target_precision:
-                return threshold
-        return target_precision
+        reaching = [(right, threshold) for threshold, offered, right in self.curve
+                    if wilson_lower(right, offered) >= target_precision]
+        return max(reaching)[1] if reaching else target_precision
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
