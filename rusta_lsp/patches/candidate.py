@@ -70,12 +70,17 @@ def apply_edits(data: bytes, edits: list[Edit]) -> bytes:
     return data
 
 
+def by_path(edits) -> dict[str, list[Edit]]:
+    """Edits grouped by the file they touch."""
+    out: dict[str, list[Edit]] = {}
+    for e in edits:
+        out.setdefault(e.path, []).append(e)
+    return out
+
+
 def patched(contents: dict[str, bytes], edits) -> dict[str, bytes]:
     """The new text of every file the edits touch."""
-    by_path: dict[str, list[Edit]] = {}
-    for e in edits:
-        by_path.setdefault(e.path, []).append(e)
-    return {p: apply_edits(contents.get(p, b""), es) for p, es in by_path.items()}
+    return {p: apply_edits(contents.get(p, b""), es) for p, es in by_path(edits).items()}
 
 
 def map_offset(offset: int, edits: list[Edit]) -> int:

@@ -16,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ..config import RustaConfig, cache_home, memory_uri
-from .candidate import Edit, apply_edits
+from .candidate import Edit, patched
 
 # Folders never mirrored: build output, VCS data, editor and tool state.
 SKIP_DIRS = {"target", ".git", ".hg", ".svn", "node_modules", ".rusta", ".venv", "__pycache__", ".idea", ".vscode"}
@@ -202,15 +202,12 @@ class ShadowWorkspace:
     @contextmanager
     def applied(self, edits: list[Edit]) -> Iterator[dict[str, bytes]]:
         """Write the edits into the mirror for the duration of the block, then put the text back."""
-        by_path: dict[str, list[Edit]] = {}
-        for e in edits:
-            by_path.setdefault(e.path, []).append(e)
-        originals = {rel: self.read(rel) for rel in by_path}
-        patched = {rel: apply_edits(originals[rel], es) for rel, es in by_path.items()}
+        originals = {rel: self.read(rel) for rel in {e.path for e in edits}}
+        texts = patched(originals, edits)
         try:
-            for rel, data in patched.items():
+            for rel, data in texts.items():
                 (self.mirror / rel).write_bytes(data)
-            yield patched
+            yield texts
         finally:
             for rel, data in originals.items():
                 (self.mirror / rel).write_bytes(data)

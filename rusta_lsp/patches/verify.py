@@ -20,7 +20,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..analysis.parser import parse_tree, reparse
-from .candidate import Candidate, Edit, has_placeholder, map_offset, overlapping, patched
+from .candidate import Candidate, Edit, by_path, has_placeholder, map_offset, overlapping, patched
 from .diagnostics import CargoResult, Diagnostic
 from .oracle import CargoOracle, Cancelled, is_cancelled
 from .shadow import ShadowWorkspace
@@ -86,6 +86,7 @@ class Verifier:
         self.max_verified = max_verified  # per diagnostic: a second verified one exposes ambiguity
         self.max_tries = max_tries  # per diagnostic
         self._built: set[str] | None = None
+        self._tried: set[int] = set()  # ids of this run's candidates sent to cargo
         # Shadows that take checks: the first, and the others once warm (a cold one would build
         # every dependency first, which in a large workspace takes minutes).
         self.ready: list[ShadowWorkspace] = []
@@ -113,7 +114,7 @@ class Verifier:
                 elif self._breaks_syntax(c, trees):
                     c.reason = "does not parse"  # tree-sitter says so; no cargo run needed
         pending = {k: [c for c in cs if not c.reason][: self.max_tries] for k, cs in queues.items()}
-        self._tried: set[int] = set()  # ids of the candidates sent to cargo
+        self._tried = set()
         while batches := self._next_batches(pending, queues):
             self._parallel([lambda b=b: self._check(b, before, cancel, deadline) for b in batches])
         for cands in queues.values():
@@ -125,10 +126,7 @@ class Verifier:
         """The patched file no longer parses, though it did before. `trees`: path -> the file's
         tree before, parsed once per run; each candidate re-parses incrementally from a copy."""
         shadow = self.shadows[0]
-        by_path: dict[str, list[Edit]] = {}
-        for e in cand.edits:
-            by_path.setdefault(e.path, []).append(e)
-        for path, edits in by_path.items():
+        for path, edits in by_path(cand.edits).items():
             if path not in trees:
                 trees[path] = parse_tree(shadow.read(path))
             before = trees[path]
@@ -245,7 +243,7 @@ def _lands_on(diag: Diagnostic, edits: tuple[Edit, ...], batch: list[Edit], text
         if p is None or p.path != e.path or e.path not in texts:
             continue
         start = map_offset(e.start, [x for x in batch if x.path == e.path and x != e])
-        first = texts[e.path].count(b"\n", 0, start) + 1
+        first = _point(texts[e.path], start)[0] + 1  # 1-based, as rustc's
         if first <= p.line_start <= first + e.new_text.rstrip("\n").count("\n"):
             return True
     return False

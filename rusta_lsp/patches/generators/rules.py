@@ -223,13 +223,14 @@ def _from_declaration(diag, ctx, path: str, node, expected: str, found: str) -> 
     change a declared `found` to `expected`, or convert an unannotated variable's initialiser."""
     if "{" in expected or "_" in expected:
         return []  # `{integer}`, inferred parts: not a type one can write
-    out = [_replace_node(diag, ctx, path, ty, expected) for ty in _declaration_types(node) if _node_text(ty) == found]
     if node.type == "identifier":
         decl = _binding(node)
+        annotation = decl.child_by_field_name("type") if decl is not None else None
+        if annotation is not None:
+            return [_replace_node(diag, ctx, path, annotation, expected)] if _node_text(annotation) == found else []
         value = decl.child_by_field_name("value") if decl is not None and decl.type == "let_declaration" else None
-        if value is not None and decl.child_by_field_name("type") is None:
-            out += _convert(diag, ctx, path, value, expected, found)
-    return out
+        return _convert(diag, ctx, path, value, expected, found) if value is not None else []
+    return [_replace_node(diag, ctx, path, ty, expected) for ty in _declaration_types(node) if _node_text(ty) == found]
 
 
 def _declared_type(diag, ctx, span: DiagSpan, expected: str, found: str) -> list[Candidate]:
