@@ -279,7 +279,7 @@ def main() -> None:
         "cases": len(cases), "no_fix_cases": sum(c["no_fix"] for c in cases),
         "codes": dict(Counter(c["code"] for c in cases)), "kinds": dict(Counter(c["kind"] for c in cases)),
         "target_precision": target,
-        "threshold": next(iter(engines.values())).calibrator.threshold(target) if engines else target,
+        "threshold": next(iter(engines.values())).calibrators.current().threshold(target) if engines else target,
         "rusta": rates(cases, lambda c: c["offered"], lambda c: c["right"]),
         "baseline_first_suggestion": rates(cases, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
         "rusta_cross_fitted": cross_fitted(cases, target),

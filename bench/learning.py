@@ -42,7 +42,6 @@ from rusta_lsp.heartbeat.loop import context_for_cli  # noqa: E402
 from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
 from rusta_lsp.memory.store import Memory  # noqa: E402
 
-EVAL_SLOT = 8  # the evaluation engine's own shadow, beside the drills' (slot 7)
 BINS = 10
 
 
@@ -63,7 +62,7 @@ def holdout(root: Path, per_kind: int, seed: int) -> list:
 
 
 def evaluate(root: Path, config, memory, mutations: list) -> list[dict]:
-    engine = drill_engine(root, config, memory, slot=EVAL_SLOT)
+    engine = drill_engine(root, config, memory, role="bench")  # a shadow beside the drills' own
     rows = []
     for m in mutations:
         row = attempt(engine, root, m)
@@ -119,7 +118,7 @@ def learning(crates: list[str], work: Path, rounds: int, round_budget: float, pe
             for _ in range(rounds):
                 summary = driller.run_round(context_for_cli(round_budget))
                 memory.flush()
-                trained = calibrate(root, config, memory)
+                trained = calibrate(driller.engine.calibrators, config, memory)
                 curve.append({"crate": name, "round": summary["round"], "drills": summary["drills"],
                               "fix_rate": summary["fix_rate"]})
                 training.append({"crate": name, **{k: trained.get(k) for k in

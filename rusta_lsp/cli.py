@@ -24,14 +24,14 @@ class _Parser(argparse.ArgumentParser):
         raise UsageError(f"{message} (see `{self.prog} --help`)")
 
 
-# Subcommands implemented by the packages that own them: (module, function).
+# Subcommands, each in rusta_lsp.commands: (module, function), imported only when run.
 COMMANDS = {
-    "index": ("rusta_lsp.memory.commands", "index_command"),
-    "search": ("rusta_lsp.memory.commands", "search_command"),
-    "explain": ("rusta_lsp.explain.commands", "explain_command"),
-    "fix": ("rusta_lsp.patches.commands", "fix_command"),
-    "drill": ("rusta_lsp.heartbeat.commands", "drill_command"),
-    "report": ("rusta_lsp.heartbeat.commands", "report_command"),
+    "index": ("rusta_lsp.commands.memory", "index_command"),
+    "search": ("rusta_lsp.commands.memory", "search_command"),
+    "explain": ("rusta_lsp.commands.explain", "explain_command"),
+    "fix": ("rusta_lsp.commands.fix", "fix_command"),
+    "drill": ("rusta_lsp.commands.heartbeat", "drill_command"),
+    "report": ("rusta_lsp.commands.heartbeat", "report_command"),
 }
 
 
@@ -129,26 +129,15 @@ def main(argv: list[str] | None = None) -> int:
         if args.command is None:
             parser.print_help()
             return 2
-        if args.command == "serve":
-            from .server import serve
-
-            serve(tcp=args.tcp, host=args.host, port=args.port)
-            return 0
-        args.config = config_from_args(args)
-        if args.command == "doctor":
-            from .doctor import doctor_command
-
-            return doctor_command(args)
-        if args.command == "demo":
-            from .demo import demo_command
-
-            return demo_command(args)
-        module_name, function = COMMANDS[args.command]
-        if importlib.util.find_spec(module_name) is None:
-            raise UsageError(f"rusta {args.command}: not implemented yet")
-        return getattr(importlib.import_module(module_name), function)(args)
+        if args.command != "serve":
+            args.config = config_from_args(args)
     except UsageError as err:
         print(f"rusta: {err}", file=sys.stderr)
+        return 2
+    try:
+        return _run(args)
+    except UsageError as err:  # the command's own bad input, named after it
+        print(f"rusta {args.command}: {err}", file=sys.stderr)
         return 2
     except KeyboardInterrupt:
         print("rusta: interrupted", file=sys.stderr)
@@ -161,6 +150,24 @@ def main(argv: list[str] | None = None) -> int:
         print(f"rusta: internal error: {type(err).__name__}: {err} (RUSTA_DEBUG=1 shows details)",
               file=sys.stderr)
         return 1
+
+
+def _run(args: argparse.Namespace) -> int:
+    if args.command == "serve":
+        from .server import serve
+
+        serve(tcp=args.tcp, host=args.host, port=args.port)
+        return 0
+    if args.command == "doctor":
+        from .doctor import doctor_command
+
+        return doctor_command(args)
+    if args.command == "demo":  # the tour runs the other commands as a user would, through main
+        from .demo import demo_command
+
+        return demo_command(args, main)
+    module_name, function = COMMANDS[args.command]
+    return getattr(importlib.import_module(module_name), function)(args)
 
 
 if __name__ == "__main__":

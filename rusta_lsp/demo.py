@@ -5,10 +5,10 @@ Works on copies in a temporary folder, so the example (and the user's files) are
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
 import tempfile
 from pathlib import Path
+from typing import Callable
 
 from .analysis.symbols import SymbolTable
 from .analysis.workspace import analyze_workspace
@@ -30,20 +30,15 @@ def _outline(analysis, limit: int = 14) -> None:
         print(f"  ... {len(shown) - limit} more")
 
 
-def _run(argv: list[str]) -> None:
-    from .cli import COMMANDS, main
+def demo_command(args, rusta: Callable[[list[str]], int]) -> int:
+    """The tour; `rusta(argv)` runs a command as the CLI does."""
 
-    module = COMMANDS[argv[0]][0]
-    print(f"$ rusta {' '.join(argv)}")
-    if importlib.util.find_spec(module) is None:
-        print("  (not implemented yet in this version)")
-        return
-    code = main(argv)
-    if code != 0:
-        print(f"  (exit code {code})")
+    def _run(argv: list[str]) -> None:
+        print(f"$ rusta {' '.join(argv)}")
+        code = rusta(argv)
+        if code != 0:
+            print(f"  (exit code {code})")
 
-
-def demo_command(args) -> int:
     source = Path(args.path) if args.path else EXAMPLE
     if not (source / "Cargo.toml").is_file():
         raise UsageError(f"{source}: not a crate (no Cargo.toml)")

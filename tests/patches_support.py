@@ -30,6 +30,13 @@ def config_for(memory_dir: Path, **options) -> RustaConfig:
     return config
 
 
+def settings_flags(config: RustaConfig | None) -> list[str]:
+    """The `rusta` flags that give a command the settings of `config_for`."""
+    if config is None:
+        return []
+    return ["--memory", config.memory.uri, "--set", f"cargo.targetDir={config.cargo.target_dir}"]
+
+
 def tree_bytes(root: Path) -> dict[str, bytes]:
     """Every file under root (but target/) with its bytes: to prove a workspace untouched."""
     return {

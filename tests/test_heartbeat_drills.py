@@ -15,8 +15,8 @@ from rusta_lsp.config import read_config
 from rusta_lsp.heartbeat.drills import (
     MASTERY_ROUNDS, Driller, DrillState, class_stats, close_round, is_holdout, label, pick_kind,
 )
-from rusta_lsp.heartbeat.loop import Cancelled, context_for_cli
-from rusta_lsp.patches.oracle import Cancelled as CargoCancelled
+from rusta_lsp.cancel import Cancelled
+from rusta_lsp.heartbeat.loop import context_for_cli
 from rusta_lsp.patches.candidate import Candidate, Edit
 from rusta_lsp.patches.diagnostics import Diagnostic
 from rusta_lsp.patches.engine import DiagnosticFix
@@ -121,7 +121,7 @@ class CancelledCargo:
     def fix(self, overlays=None, cancel=None):
         if overlays is None:  # the clean baseline
             return type("Report", (), {"fixes": [], "cargo_error": None})()
-        raise CargoCancelled()
+        raise Cancelled()
 
 
 def test_a_killed_cargo_run_preempts_the_round_and_keeps_its_state(tmp_path: Path):

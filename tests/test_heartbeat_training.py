@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
+from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.heartbeat.training import (
     TrainConfig,
     expected_calibration_error,
@@ -67,11 +69,10 @@ def test_too_few_examples_keep_the_model():
 
 def test_cancel_interrupts_training():
     x, y = synthetic(100, seed=4)
-    try:
-        train_calibrator(x, y, zero_model(), TrainConfig(device="cpu"), cancel=lambda: True)
-    except InterruptedError:
-        return
-    raise AssertionError("training ignored the cancel request")
+    cancel = CancelToken()
+    cancel.cancel()
+    with pytest.raises(Cancelled):
+        train_calibrator(x, y, zero_model(), TrainConfig(device="cpu"), cancel=cancel)
 
 
 def test_threshold_meets_target_precision_with_most_coverage():

@@ -10,7 +10,7 @@ import pytest
 
 from memory_support import server_holding, write_ledger_crate
 from rusta_lsp.cli import main
-from rusta_lsp.memory.commands import ProgressBar
+from rusta_lsp.commands.memory import ProgressBar
 from rusta_lsp.memory.store import Memory
 
 

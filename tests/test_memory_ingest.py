@@ -13,7 +13,8 @@ import pytest
 
 from debian_crates import copy_debian_crate
 from memory_support import write_ledger_crate
-from rusta_lsp.memory.ingest import CancelToken, Cancelled, Ingestor, Pacer
+from rusta_lsp.cancel import Cancelled, CancelToken
+from rusta_lsp.memory.ingest import Ingestor, Pacer
 from rusta_lsp.memory.store import Memory
 
 REGEX = "regex-1.7.1"

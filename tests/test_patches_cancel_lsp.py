@@ -1,5 +1,6 @@
-"""Cancellation by a new edit, through a real client: the check of an older text is killed and
-its result never published; the hints that arrive answer the latest text.
+"""Cancellation by a new edit, through a real client: the check of an older text is killed, its
+`$/progress` ends "cancelled" (not "failed") and its result is never published; a fresh check
+runs, and the hints that arrive answer the latest text.
 
 The timing is made deterministic with cargo's own build-directory lock: while the test holds it,
 the server's cargo waits, so the first check is certainly still running when the edit arrives.
@@ -105,7 +106,13 @@ async def test_a_new_edit_cancels_the_running_check_and_its_result_is_never_publ
         await wait_until(lambda: isinstance(checks(client)[1][-1], types.WorkDoneProgressEnd), timeout=30)
         fcntl.flock(lock, fcntl.LOCK_UN)
 
+    superseded = checks(client)[1]
+    assert superseded[-1].message == "cancelled"  # a superseded check is no failure
+
     await wait_until(lambda: client.diagnostics.get(uri))
+    fresh = checks(client)[2]
+    await wait_until(lambda: isinstance(fresh[-1], types.WorkDoneProgressEnd), timeout=60)
+    assert fresh[-1].message == "done"
     [hint] = client.diagnostics[uri]
     assert hint.source == "rusta" and hint.code == "E0596"
     assert second.split("\n")[hint.range.start.line][hint.range.start.character:].startswith("ledger")

@@ -3,7 +3,6 @@ command reads the memory only, says so once, and answers exactly as it would alo
 
 from __future__ import annotations
 
-import argparse
 import json
 import subprocess
 import sys
@@ -12,11 +11,11 @@ from pathlib import Path
 import lancedb
 import pytest
 from memory_support import server_holding
-from patches_support import config_for, copy_example
+from patches_support import config_for, copy_example, settings_flags
 
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
-from rusta_lsp.patches.commands import fix_command
+from rusta_lsp.cli import main
 
 pytestmark = pytest.mark.slow
 BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
@@ -28,8 +27,7 @@ def table_versions(uri: Path) -> dict[str, int]:
 
 
 def run_fix(capsys, root: Path, memory_dir: Path) -> tuple[int, dict, str]:
-    args = argparse.Namespace(path=str(root), json=True, memory=None, apply=False, config=config_for(memory_dir))
-    code = fix_command(args)
+    code = main(["fix", "--json", *settings_flags(config_for(memory_dir)), str(root)])
     out = capsys.readouterr()
     return code, json.loads(out.out), out.err
 

@@ -6,7 +6,7 @@ import torch
 
 from rusta_lsp.patches.candidate import Candidate, Edit
 from rusta_lsp.patches.confidence import (
-    FEATURES, Calibrator, ConfidenceContext, calibrator_path, features, load_calibrator, precision_threshold,
+    FEATURES, Calibrator, CalibratorStore, ConfidenceContext, calibrator_path, features, precision_threshold,
     wilson_lower,
 )
 from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
@@ -45,22 +45,25 @@ def test_features_have_stable_names_and_length():
     assert len(set(FEATURES)) == len(FEATURES)
 
 
-def test_save_load_roundtrip_and_fallback_to_prior(tmp_path):
+def test_store_saves_reloads_when_the_file_changes_and_falls_back_to_prior(tmp_path):
     path = calibrator_path(tmp_path)
-    assert not load_calibrator(tmp_path).trained  # nothing saved: the prior
+    store, reader = CalibratorStore(tmp_path), CalibratorStore(tmp_path)  # reader: another process's
+    assert not reader.current().trained  # nothing saved: the prior
     cal = Calibrator.prior()
     with torch.no_grad():
         cal.linear.weight.mul_(0.5)  # as training would: other weights than the prior's
     cal.threshold_override = 0.9
-    cal.save(path)
-    loaded = load_calibrator(tmp_path)
+    store.save(cal)
+    assert store.current() is cal
+    loaded = reader.current()  # the file changed: read again
     row = features(_cand(), ConfidenceContext())
     assert loaded.trained and abs(loaded.predict(row) - cal.predict(row)) < 1e-12
     assert loaded.threshold(0.95) == 0.9
+    assert reader.current() is loaded  # unchanged file: no reload
     torch.save({"names": ["other"], "state": {}, "threshold": None}, path)
-    assert not load_calibrator(tmp_path).trained  # trained on other features: ignored
+    assert not reader.current().trained  # trained on other features: ignored
     path.write_bytes(b"not a model")
-    assert not load_calibrator(tmp_path).trained
+    assert not reader.current().trained
 
 
 def test_precision_threshold_picks_the_lowest_score_reaching_the_target():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import sys
@@ -10,12 +9,13 @@ import threading
 import time
 
 import pytest
-from patches_support import config_for, copy_example, tree_bytes
+from patches_support import config_for, copy_example, settings_flags, tree_bytes
 
+from rusta_lsp.cancel import Cancelled, CancelToken
+from rusta_lsp.cli import main
 from rusta_lsp.patches.candidate import PLACEHOLDER
-from rusta_lsp.patches.commands import fix_command
 from rusta_lsp.patches.engine import PatchEngine, apply_report
-from rusta_lsp.patches.oracle import Cancelled, CargoOracle
+from rusta_lsp.patches.oracle import CargoOracle
 
 pytestmark = pytest.mark.slow
 
@@ -97,8 +97,8 @@ def test_cancel_kills_cargo(tmp_path):
     slow.write_text(f"#!{sys.executable}\nimport time\ntime.sleep(60)\n")
     slow.chmod(0o755)
     oracle = CargoOracle(["check"], cargo=str(slow))
-    cancel = threading.Event()
-    threading.Timer(0.3, cancel.set).start()
+    cancel = CancelToken()
+    threading.Timer(0.3, cancel.cancel).start()
     started = time.monotonic()
     with pytest.raises(Cancelled):
         oracle.check(tmp_path, tmp_path / "target", cancel)
@@ -107,17 +107,15 @@ def test_cancel_kills_cargo(tmp_path):
 
 def test_new_edit_cancels_the_running_fix(tmp_path):
     root, engine = _engine(tmp_path, "broken-types")
-    cancel = threading.Event()
-    cancel.set()  # an edit arrived before the check could finish
+    cancel = CancelToken()
+    cancel.cancel()  # an edit arrived before the check could finish
     with pytest.raises(Cancelled):
         engine.fix(cancel=cancel)
     assert engine.fix().fixes  # the next run is unaffected
 
 
 def _run_cli(capsys, path, *flags, config=None):
-    args = argparse.Namespace(path=str(path), json="--json" in flags, memory=None,
-                              apply="--apply" in flags, config=config)
-    code = fix_command(args)
+    code = main(["fix", *flags, *settings_flags(config), str(path)])
     out = capsys.readouterr()
     return code, out.out, out.err
 
@@ -192,8 +190,8 @@ def test_a_cancelled_check_leaves_nothing_stale(tmp_path):
     root, engine = _engine(tmp_path, "broken-match")
     assert engine.fix().fixes
     fixed = (root / "src/lib.rs").read_text().replace("Light::Green => 0,", "Light::Green => 0,\n        Light::Amber => 5,")
-    cancel = threading.Event()
-    cancel.set()
+    cancel = CancelToken()
+    cancel.cancel()
     with pytest.raises(Cancelled):
         engine.fix(overlays={"src/lib.rs": fixed}, cancel=cancel)
     assert engine.fix(overlays={"src/lib.rs": fixed}).fixes == []  # not the report of the old text
@@ -227,5 +225,6 @@ def test_a_second_shadow_is_used_once_its_dependencies_are_built(tmp_path):
     while len(engine.verifier.ready) < 2 and time.monotonic() < deadline:
         time.sleep(0.2)
     assert engine.verifier.ready == engine.shadows and engine.shadows[1].warm
+    engine.close()  # the process ends; the next one takes the same, warm slots
     again = PatchEngine(root, config, workers=2)
     assert [s.mirror for s in again.verifier.ready] == [s.mirror for s in again.shadows]

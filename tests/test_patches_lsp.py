@@ -3,6 +3,7 @@ action with its confidence, apply it, and the crate compiles."""
 
 from __future__ import annotations
 
+import fcntl
 import re
 import shutil
 import subprocess
@@ -15,8 +16,10 @@ from patches_support import SHARED_TARGET
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params, wait_until
+from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params, wait_for_progress, wait_until
+from rusta_lsp.config import read_config
 from rusta_lsp.patches.confidence import FEATURES
+from rusta_lsp.patches.shadow import shadow_base
 
 pytestmark = pytest.mark.slow
 BROKEN = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')
@@ -35,6 +38,8 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
         resolve_support=types.ClientCodeActionResolveOptions(properties=["edit"]))
     params.capabilities = caps
     lsp_client.root = root
+    lsp_client.options = options
+    lsp_client.slots = shadow_base(root, read_config(options)[0])
     await lsp_client.initialize_session(params)
     yield
     await lsp_client.shutdown_session()
@@ -91,3 +96,27 @@ async def test_save_broken_file_get_verified_action_apply_it_and_compile(client:
     check = subprocess.run(["cargo", "check", "--all-targets", "--offline"], cwd=client.root, capture_output=True,
                            env={**__import__("os").environ, "CARGO_TARGET_DIR": str(SHARED_TARGET)})
     assert check.returncode == 0, check.stderr.decode()[-2000:]
+
+
+def slot_held(folder: Path, slot: int) -> bool:
+    """Whether an engine (in the server) holds shadow slot `slot`."""
+    with open(folder / f"slot-{slot}.lock", "a") as probe:
+        try:
+            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            return True
+        fcntl.flock(probe, fcntl.LOCK_UN)
+        return False
+
+
+async def test_a_settings_change_rebuilds_the_engine_in_the_slots_the_old_one_gave_back(client: LanguageClient):
+    # The engine used to be rebuilt on every change without closing the old one, both on slot 0.
+    check = "Rusta: checking fixes"
+    await wait_for_progress(client, check)
+    assert slot_held(client.slots, 0) and not slot_held(client.slots, 2)
+    client.workspace_did_change_configuration(types.DidChangeConfigurationParams(
+        settings={"rusta": {**client.options, "abstain": {"targetPrecision": 0.85}}}))
+    await wait_until(lambda: sum(v[0].title == check for v in client.progress_reports.values() if v) == 2)
+    await wait_for_progress(client, check)
+    assert slot_held(client.slots, 0) and slot_held(client.slots, 1)
+    assert not slot_held(client.slots, 2) and not slot_held(client.slots, 3)

@@ -11,7 +11,6 @@
                    threshold for `abstain.targetPrecision`; cuda, mps or cpu
     jobs.py        the three jobs bound to a workspace, and `calibrate` (drill labels → Calibrator)
     report.py      `rusta report`: JSON, or HTML with a learning curve and a reliability diagram
-    commands.py    `rusta drill` and `rusta report`
 
 Invariants: the user's files are only read (mutations live in overlays of a shadow copy); every
 job checks its cancel token between steps and cargo is killed on cancel; a failing job is

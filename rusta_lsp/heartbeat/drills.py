@@ -23,14 +23,12 @@ from ..config import RustaConfig
 from ..patches.candidate import Candidate, apply_edits, has_placeholder
 from ..patches.confidence import OUTCOME_EVENT
 from ..patches.engine import DiagnosticFix, FixReport, PatchEngine
-from ..patches.oracle import Cancelled as CargoCancelled
 from ..patches.shadow import state_dir
-from .loop import Cancelled, JobContext
+from .loop import JobContext
 from .mutations import MUTATION_KINDS, Mutation, mutation_corpus
 
 OUTCOMES = ("restored", "compiled", "placeholder", "wrong", "abstained")
 TABLE = "drills"
-DRILL_SLOT = 7  # shadow slot of the drill engine: never the server's mirror (slot 0)
 MASTERY_ROUNDS = 3  # K: rounds in a row a class must be mastered before it retires
 RETIRED_WEIGHT = 0.05  # how often a retired class is still revisited, relative to tension 1
 WINDOW = 20  # recent drills per class that count toward its statistics
@@ -243,10 +241,11 @@ def close_round(state: DrillState, round_rows: list[dict]) -> dict[str, str]:
 # --- running a round -----------------------------------------------------------------------------
 
 
-def drill_engine(root: Path, config: RustaConfig, memory=None, slot: int = DRILL_SLOT) -> PatchEngine:
-    """A patch engine of the drills' own, on a separate shadow slot and target directory; one
-    slot only: practice stays in the background."""
-    return PatchEngine(root, config, memory, slot=slot, workers=1)
+def drill_engine(root: Path, config: RustaConfig, memory=None, role: str = "drill", slots=None,
+                 calibrators=None) -> PatchEngine:
+    """A patch engine of the drills' own, never in the server's shadow slots; one slot only:
+    practice stays in the background. `slots` and `calibrators` are the session's."""
+    return PatchEngine(root, config, memory, role=role, slots=slots, calibrators=calibrators, workers=1)
 
 
 class Driller:
@@ -289,10 +288,7 @@ class Driller:
     def run_round(self, ctx: JobContext, max_drills: int | None = None) -> dict:
         """Drill until the budget is spent (or `max_drills`); store every outcome; return a summary."""
         # Drills need a clean baseline: with errors already there, outcomes would mix both.
-        try:
-            baseline = self.engine.fix(cancel=ctx.cancel)
-        except CargoCancelled:
-            raise Cancelled() from None
+        baseline = self.engine.fix(cancel=ctx.cancel)
         if baseline.fixes or baseline.cargo_error:
             reason = baseline.cargo_error or f"the workspace has {len(baseline.fixes)} error(s) of its own"
             return {**summarize([], self.state, {}), "skipped": f"no drills: {reason}"}
@@ -324,10 +320,7 @@ class Driller:
 
     def drill(self, mutation: Mutation, ctx: JobContext) -> dict | None:
         """One drill, stored and logged; None when the mutation no longer applies or broke nothing."""
-        try:
-            row = attempt(self.engine, self.root, mutation, self.state.round, ctx.cancel)
-        except CargoCancelled:
-            raise Cancelled() from None  # the oracle killed cargo because the user typed
+        row = attempt(self.engine, self.root, mutation, self.state.round, ctx.cancel)
         ctx.check()
         if row is None:
             self._log("drill_skipped", {"mutation": mutation.id, "kind": mutation.kind}, mutation)

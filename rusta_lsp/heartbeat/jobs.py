@@ -7,10 +7,11 @@ from typing import Callable
 
 import torch
 
+from ..cancel import CancelToken
 from ..config import RustaConfig
-from ..patches.confidence import OUTCOME_EVENT, Calibrator, calibrator_path, load_calibrator
-from ..patches.shadow import state_dir
-from .drills import TABLE as DRILLS, Driller
+from ..patches.confidence import OUTCOME_EVENT, Calibrator, CalibratorStore
+from ..patches.shadow import ShadowSlots
+from .drills import TABLE as DRILLS, Driller, drill_engine
 from .loop import Job, JobContext, job_result
 from .reflection import reflect
 from .training import TrainConfig, train_calibrator
@@ -38,11 +39,11 @@ def labelled_examples(memory) -> tuple[list[list[float]], list[float]]:
     return rows, labels
 
 
-def calibrate(root: Path, config: RustaConfig, memory, cancel: Callable[[], bool] | None = None,
+def calibrate(calibrators: CalibratorStore, config: RustaConfig, memory, cancel: CancelToken | None = None,
               train_config: TrainConfig | None = None) -> dict:
-    """Retrain the confidence model; save it (and its threshold) only when held-out data says so."""
-    folder = state_dir(Path(root), config)
-    current = load_calibrator(folder)
+    """Retrain the confidence model; save it (and its threshold) to the workspace's one store, which
+    every engine reads, only when held-out data says so."""
+    current = calibrators.current()
     rows, labels = labelled_examples(memory)
     train_config = train_config or TrainConfig(device=config.device, target_precision=config.abstain.target_precision)
     if rows and len(rows[0]) != len(current.names):
@@ -55,48 +56,50 @@ def calibrate(root: Path, config: RustaConfig, memory, cancel: Callable[[], bool
         model.linear = kept
         model.trained = True
         model.threshold_override = result.threshold
-        model.save(calibrator_path(folder))
+        calibrators.save(model)
     summary = {**result.to_json(), "examples": len(rows), "positives": int(sum(labels))}
     memory.log_event("training", summary)
     return summary
 
 
-def make_jobs(root: Path, config: RustaConfig, memory: Callable[[], object], driller: Driller | None = None,
-              on_model_change: Callable[[], None] = lambda: None) -> dict[str, Job]:
-    """The three jobs, bound to a workspace. `memory()` returns the writable memory when a job
-    starts (the server's memory feature may open it late); `on_model_change` lets the server
-    reload its patch engine's calibrator after a swap."""
-    root = Path(root)
-    state: dict[str, Driller | None] = {"driller": driller}
+class WorkspaceJobs:
+    """The three jobs (`jobs`: reflect, drill, train), bound to one workspace. `memory()` returns
+    the writable memory when a job starts (it may still be opening when the heartbeat starts);
+    `calibrators` and `slots` are the workspace session's. `close()` gives the drills' shadow slot
+    back."""
 
-    def get_driller() -> Driller:
-        if state["driller"] is None:
-            state["driller"] = Driller(root, config, memory())
-        return state["driller"]
+    def __init__(self, root: Path, config: RustaConfig, memory: Callable[[], object],
+                 calibrators: CalibratorStore, slots: ShadowSlots, driller: Driller | None = None):
+        self.root = Path(root)
+        self.config = config
+        self.memory = memory
+        self.calibrators = calibrators
+        self.slots = slots
+        self.driller = driller
+        self.jobs: dict[str, Job] = {"reflect": self.reflect, "drill": self.drill, "train": self.train}
 
-    def reflect_job(ctx: JobContext) -> dict:
+    def _driller(self) -> Driller:
+        if self.driller is None:
+            memory = self.memory()
+            engine = drill_engine(self.root, self.config, memory, slots=self.slots, calibrators=self.calibrators)
+            self.driller = Driller(self.root, self.config, memory, engine=engine)
+        return self.driller
+
+    def reflect(self, ctx: JobContext) -> dict:
         ctx.progress("reflecting on the devlog", None)
-        summary = reflect(memory(), root, ctx.check)
+        summary = reflect(self.memory(), self.root, ctx.check)
         summary.pop("stats")
         return job_result(**summary)
 
-    def drill_job(ctx: JobContext) -> dict:
+    def drill(self, ctx: JobContext) -> dict:
         # One round is short, so reflection and training get their turns between rounds.
         ctx.budget_seconds = min(ctx.budget_seconds, ROUND_CPU_SECONDS)
-        return job_result(**get_driller().run_round(ctx))
+        return job_result(**self._driller().run_round(ctx))
 
-    def train_job(ctx: JobContext) -> dict:
+    def train(self, ctx: JobContext) -> dict:
         ctx.progress("training the confidence model", None)
-        try:
-            summary = calibrate(root, config, memory(), cancel=ctx.cancel.is_set)
-        except InterruptedError:
-            ctx.check()
-            raise
-        if summary.get("trained"):
-            driller_now = state["driller"]
-            if driller_now is not None:
-                driller_now.engine.calibrator = load_calibrator(state_dir(root, config))
-            on_model_change()
-        return job_result(**summary)
+        return job_result(**calibrate(self.calibrators, self.config, self.memory(), cancel=ctx.cancel))
 
-    return {"reflect": reflect_job, "drill": drill_job, "train": train_job}
+    def close(self) -> None:
+        if self.driller is not None:
+            self.driller.engine.close()

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+from ..cancel import Cancelled, CancelToken
 from ..config import HeartbeatConfig
 
 log = logging.getLogger(__name__)
@@ -30,15 +31,11 @@ JOB_ORDER = ("reflect", "drill", "train")
 STATE_FILE = "heartbeat_state.json"
 
 
-class Cancelled(Exception):
-    """A job stopped because the user edited (or the heartbeat is shutting down)."""
-
-
 @dataclass
 class JobContext:
     """What a job gets: its cancel token and the seconds it may still spend."""
 
-    cancel: threading.Event
+    cancel: CancelToken  # set by an edit, the client's cancel or the shutdown
     budget_seconds: float
     progress: Callable[[str, int | None], None]  # (message, percent) for $/progress
     meter: Callable[[], float] = field(default=lambda: cpu_seconds())  # CPU in the loop, wall time in the CLI
@@ -49,8 +46,7 @@ class JobContext:
             self.started = self.meter()
 
     def check(self) -> None:
-        if self.cancel.is_set():
-            raise Cancelled()
+        self.cancel.check()
 
     def spent(self) -> float:
         return self.meter() - self.started
@@ -133,8 +129,8 @@ class Heartbeat:
         self.last_edit = clock()
         self.current: str | None = None
         self.progress: tuple[str, int | None] | None = None
-        self._cancel = threading.Event()
-        self._stop = threading.Event()
+        self._stop = CancelToken()
+        self._cancel = self._stop.linked()  # the running job's: a new one per job
         self._wake = threading.Event()
         self._forced: str | None = None
         self._lock = threading.Lock()
@@ -148,8 +144,7 @@ class Heartbeat:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
-        self._stop.set()
-        self._cancel.set()
+        self._stop.cancel()
         self._wake.set()
         if self._thread is not None:
             self._thread.join(timeout)
@@ -158,11 +153,11 @@ class Heartbeat:
     def notify_edit(self) -> None:
         """The user typed: restart the idle clock and cancel whatever is running."""
         self.last_edit = self.clock()
-        self._cancel.set()
+        self._cancel.cancel()
 
     def cancel_current(self) -> None:
         """Stop the running job (the client cancelled its progress) without resetting idleness."""
-        self._cancel.set()
+        self._cancel.cancel()
 
     def run_now(self, job: str = "drill") -> None:
         """Run `job` at the next tick, idle or not (the `rusta.drillNow` command); budget still applies."""
@@ -225,7 +220,7 @@ class Heartbeat:
 
     def step(self) -> dict | None:
         """One tick's worth of work; returns the job's result, or None when nothing ran."""
-        self._cancel.clear()  # before the idle check: an edit from here on cancels this job
+        self._cancel = self._stop.linked()  # before the idle check: an edit from here on cancels this job
         name = self.due()
         forced = self._forced is not None
         self._forced = None
@@ -270,7 +265,7 @@ class Heartbeat:
 
 def context_for_cli(budget_seconds: float, progress: Callable[[str, int | None], None] | None = None) -> JobContext:
     """A job context for one-shot runs (`rusta drill`): never cancelled, a wall-clock budget."""
-    return JobContext(threading.Event(), budget_seconds, progress or (lambda message, pct=None: None), time.monotonic)
+    return JobContext(CancelToken(), budget_seconds, progress or (lambda message, pct=None: None), time.monotonic)
 
 
 def job_result(**values: Any) -> dict:

@@ -12,11 +12,11 @@ from __future__ import annotations
 import copy
 import time
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import torch
 from torch import nn
 
+from ..cancel import CancelToken
 from ..device import pick_device
 from ..patches.confidence import precision_threshold
 
@@ -135,12 +135,12 @@ def train_calibrator(
     y: torch.Tensor,
     current: nn.Module,
     config: TrainConfig = TrainConfig(),
-    cancel: Callable[[], bool] | None = None,
+    cancel: CancelToken | None = None,
 ) -> tuple[nn.Module, TrainResult]:
     """Fit a copy of `current` on a training split; return (model to keep, result).
 
     The returned model is the new one when it beats `current` on the held-out split by Brier
-    score, else `current` itself. Raises InterruptedError when `cancel()` turns true.
+    score, else `current` itself. Raises Cancelled when `cancel` is set.
     """
     started = time.monotonic()
     device = pick_device(config.device)
@@ -173,8 +173,8 @@ def train_calibrator(
     # Phase 3: full-batch optimisation, checking for pre-emption every few steps.
     model.train()
     for step in range(config.steps):
-        if cancel is not None and step % config.check_every == 0 and cancel():
-            raise InterruptedError("training cancelled")
+        if cancel is not None and step % config.check_every == 0:
+            cancel.check()
         optimizer.zero_grad(set_to_none=True)
         loss = loss_fn(model(x_train).reshape(-1), y_train)
         loss = loss + config.prior_pull * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))

@@ -20,6 +20,7 @@ from typing import Callable, Iterable
 from ..analysis.model import SourceFile
 from ..analysis.parser import analyze_source
 from ..analysis.workspace import IGNORED_DIRS, DiskSource, analyze_workspace
+from ..cancel import Cancelled, CancelToken
 from .rows import content_hash, markdown_rows, rust_rows
 from .store import Memory
 from .writer import FileRows
@@ -29,28 +30,6 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, str], None]  # percent 0..100, message
 WRITE_BATCH_FILES = 64
 EMBED_BATCH = 64
-
-
-class Cancelled(Exception):
-    pass
-
-
-class CancelToken:
-    """Cancelled once any of its events is set (say, the client's cancel and the shutdown)."""
-
-    def __init__(self, *events: threading.Event) -> None:
-        self._events = events or (threading.Event(),)
-
-    def cancel(self) -> None:
-        self._events[0].set()
-
-    @property
-    def cancelled(self) -> bool:
-        return any(event.is_set() for event in self._events)
-
-    def check(self) -> None:
-        if self.cancelled:
-            raise Cancelled()
 
 
 @dataclass

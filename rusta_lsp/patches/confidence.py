@@ -13,6 +13,7 @@ from __future__ import annotations
 import math
 import pickle
 import re
+import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -186,8 +187,37 @@ def calibrator_path(state_dir: Path) -> Path:
     return state_dir / "calibrator.pt"
 
 
-def load_calibrator(state_dir: Path) -> Calibrator:
-    return Calibrator.load(calibrator_path(state_dir)) or Calibrator.prior()
+class CalibratorStore:
+    """The workspace's one confidence model, shared by every shadow slot and every process: the
+    server's engines, `rusta fix` beside it and the drills all read the model the heartbeat last
+    saved. `current()` reloads when the file changed (a cheap stat), so a model trained in another
+    process is used from the next fix on."""
+
+    def __init__(self, state_dir: Path):
+        self.path = calibrator_path(Path(state_dir))
+        self._lock = threading.Lock()
+        self._stamp: tuple[int, int] | None = None
+        self._model: Calibrator | None = None
+
+    def _file_stamp(self) -> tuple[int, int] | None:
+        try:
+            st = self.path.stat()
+        except OSError:
+            return None
+        return st.st_mtime_ns, st.st_size
+
+    def current(self) -> Calibrator:
+        stamp = self._file_stamp()
+        with self._lock:
+            if self._model is None or stamp != self._stamp:
+                self._model = (Calibrator.load(self.path) if stamp else None) or Calibrator.prior()
+                self._stamp = stamp
+            return self._model
+
+    def save(self, model: Calibrator) -> None:
+        with self._lock:
+            model.save(self.path)
+            self._model, self._stamp = model, self._file_stamp()
 
 
 def precision_threshold(scores: list[float], labels: list[bool], target: float) -> float | None:

@@ -21,20 +21,16 @@ from ..analysis.positions import LineIndex
 from ..config import RustaConfig
 from .candidate import Candidate, Edit, overlapping, patched
 from .confidence import (
-    OUTCOME_EVENT, ConfidenceContext, features, history_from_rows, load_calibrator,
+    OUTCOME_EVENT, Calibrator, CalibratorStore, ConfidenceContext, features, history_from_rows,
 )
 from .diagnostics import Diagnostic, DiagSpan
 from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoOracle
-from .shadow import ShadowWorkspace, state_dir
+from .shadow import ShadowSlots, ShadowWorkspace, state_dir
 from .verify import Verifier, error_key, merge
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
 log = logging.getLogger(__name__)
-# Shadow slots (each a mirror and a target directory): the server's engine (or the CLI's when no
-# server runs) takes slots 0.., `rusta fix` beside a running server CLI_SLOT.., the drills 7, the
-# learning benchmark 8.
-CLI_SLOT = 4
 # Diagnostics answered per run, in rustc's order: one slip (a lost `use`) can bring a hundred
 # errors, and checking alternatives for each would take minutes; the next run takes the rest.
 MAX_CHECKED = 24
@@ -95,19 +91,24 @@ def _digest(data: bytes) -> str:
 
 
 class PatchEngine:
-    def __init__(self, root: Path, config: RustaConfig | None = None, memory=None, *, slot: int = 0,
+    def __init__(self, root: Path, config: RustaConfig | None = None, memory=None, *, role: str = "main",
+                 slots: ShadowSlots | None = None, calibrators: CalibratorStore | None = None,
                  workers: int = DEFAULT_WORKERS, budget_s: float = 30.0, generators=GENERATORS):
+        """`role` picks the shadow slots it prefers ("main" for the user's text, "drill", "bench");
+        `slots` and `calibrators` are the workspace session's, shared with every other engine."""
         self.root = Path(root).resolve()
         self.config = config or RustaConfig()
         self.memory = memory
         self.generators = generators
+        self.lease = (slots or ShadowSlots(self.root, self.config)).claim(role, workers)
         # Another slot's engine keeps its own last-run notes: what it checks is not the user's text
         # as the server's engine last saw it (a drill's mutation, a CLI run beside the server).
-        self.state = state_dir(self.root, self.config) / (f"slot-{slot}" if slot else "")
-        self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=slot + i) for i in range(workers)]
+        first = self.lease.first
+        self.state = state_dir(self.root, self.config) / (f"slot-{first}" if first else "")
+        self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=s) for s in self.lease.slots]
         self.oracle = CargoOracle(self.config.cargo.check_args)
         self.verifier = Verifier(self.shadows, self.oracle, budget_s=budget_s)
-        self.calibrator = load_calibrator(self.state)
+        self.calibrators = calibrators or CalibratorStore(state_dir(self.root, self.config))
         self.last: FixReport | None = None
         self._cache: dict[tuple, tuple[dict[str, str], DiagnosticFix]] = {}
         self._lock = threading.Lock()  # one fix at a time: the shadow is a single tree
@@ -137,8 +138,9 @@ class PatchEngine:
             cargo_error = None
             if baseline.success is False and not baseline.errors:
                 cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
-            fixes = self._fixes(errors, contents, cancel, baseline.built)
-            report = FixReport(fixes, contents, self.calibrator.threshold(self.config.abstain.target_precision),
+            calibrator = self.calibrators.current()
+            fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator)
+            report = FixReport(fixes, contents, calibrator.threshold(self.config.abstain.target_precision),
                                cargo_error=cargo_error)
             report.seconds = time.monotonic() - started
             report.cargo_runs = self.oracle.runs - runs
@@ -165,7 +167,13 @@ class PatchEngine:
 
             threading.Thread(target=warm, name="rusta-shadow-warm-up", daemon=True).start()
 
-    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str]) -> list[DiagnosticFix]:
+    def close(self) -> None:
+        """Give the shadow slots back (another engine may take them), once a running fix ended."""
+        with self._lock:
+            self.lease.release()
+
+    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str],
+               calibrator: Calibrator) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors)
         fixes, queues = [], {}
         previous, self._cache = self._cache, {}  # only the current diagnostics stay cached
@@ -174,7 +182,7 @@ class PatchEngine:
             if fix is None:
                 fix = self._new_fix(diag, contents)
                 if len(queues) < MAX_CHECKED:
-                    queues[error_key(diag)] = self._candidates(diag, ctx)
+                    queues[error_key(diag)] = self._candidates(diag, ctx, calibrator)
                     fix.tried = len(queues[error_key(diag)])
                 else:
                     fix.reason = f"not checked: more than {MAX_CHECKED} errors at once; the first ones are answered first"
@@ -187,7 +195,7 @@ class PatchEngine:
         if queues:
             self.verifier.verify(queues, errors, cancel, built)
         history = self._history()
-        threshold = self.calibrator.threshold(self.config.abstain.target_precision)
+        threshold = calibrator.threshold(self.config.abstain.target_precision)
         for fix in fixes:
             cands = queues.get(error_key(fix.diagnostic))
             if cands is None:
@@ -196,13 +204,13 @@ class PatchEngine:
             for rank, cand in enumerate(cands):
                 cand.verified_siblings = len(verified) - 1 if cand.verified else len(verified)
                 cand.extra["features"] = features(cand, ConfidenceContext(history, rank))
-                cand.confidence = self.calibrator.predict(cand.extra["features"])
+                cand.confidence = calibrator.predict(cand.extra["features"])
             fix.patches = sorted(verified, key=lambda c: -c.confidence)
             fix.abstained, fix.reason = self._abstain(fix, cands, threshold)
             self._store(fix, contents)
         return fixes
 
-    def _candidates(self, diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
+    def _candidates(self, diag: Diagnostic, ctx: GenContext, calibrator: Calibrator) -> list[Candidate]:
         """Every generator's proposals, duplicates dropped, in the order the prior would rank them
         if they verified (so the batch round tries the likeliest first)."""
         seen, out = set(), []
@@ -217,7 +225,7 @@ class PatchEngine:
 
         def prior(c: Candidate) -> float:
             c.verified = True
-            score = self.calibrator.predict(features(c, hopeful))
+            score = calibrator.predict(features(c, hopeful))
             c.verified = False
             return score
 

@@ -8,25 +8,9 @@ import subprocess
 import threading
 import time
 from pathlib import Path
-from typing import Callable, Protocol
 
+from ..cancel import Cancelled, CancelToken
 from .diagnostics import CargoResult, parse_cargo_messages
-
-
-class Cancelled(Exception):
-    """The check was abandoned because a newer edit (or the user) asked to stop."""
-
-
-class CancelToken(Protocol):
-    def is_set(self) -> bool: ...
-
-
-def is_cancelled(cancel: CancelToken | Callable[[], bool] | None) -> bool:
-    if cancel is None:
-        return False
-    if callable(cancel) and not hasattr(cancel, "is_set"):
-        return bool(cancel())
-    return cancel.is_set()  # type: ignore[union-attr]
 
 
 class CargoOracle:
@@ -36,10 +20,10 @@ class CargoOracle:
         self.runs = 0  # cargo invocations so far, for benchmarks and tests
         self.seconds = 0.0
 
-    def check(self, cwd: Path, target: Path, cancel=None) -> CargoResult:
+    def check(self, cwd: Path, target: Path, cancel: CancelToken | None = None) -> CargoResult:
         """Run cargo in `cwd`, building into `target`. Raises Cancelled when `cancel` fires."""
-        if is_cancelled(cancel):
-            raise Cancelled()
+        if cancel is not None:
+            cancel.check()
         args = [self.cargo, *self.check_args]
         if not any(a.startswith("--message-format") for a in args):
             args.append("--message-format=json")
@@ -55,7 +39,7 @@ class CargoOracle:
         def watch() -> None:
             # Poll the token while cargo runs; kill the whole process group (cargo and its rustcs).
             while not stop.wait(0.05):
-                if is_cancelled(cancel):
+                if cancel is not None and cancel.is_set():
                     killed.set()
                     try:
                         os.killpg(proc.pid, signal.SIGKILL)

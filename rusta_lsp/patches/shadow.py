@@ -8,6 +8,7 @@ rust-analyzer's are never blocked by cargo's lock on `target/`.
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import os
 import shutil
@@ -64,6 +65,56 @@ def _inside(rel: str) -> bool:
 
 
 WARM_MARKER = ".rusta-warm"
+SLOT_COUNT = 16  # shadow slots a workspace may have; each costs a mirror and a target directory
+# Where each kind of engine looks for free slots first: the same slots every run, so their target
+# directories stay warm. The server (or the CLI when no server runs) takes the first ones.
+SLOT_PREFERENCE = {"main": 0, "drill": 7, "bench": 8}
+
+
+class SlotLease:
+    """Consecutive shadow slots held by one engine, across processes, until `release()`."""
+
+    def __init__(self, slots: list[int], files: list):
+        self.slots = slots
+        self._files = files
+
+    @property
+    def first(self) -> int:
+        return self.slots[0]
+
+    def release(self) -> None:
+        for handle in self._files:
+            handle.close()  # closing the file drops its lock
+        self._files = []
+
+
+class ShadowSlots:
+    """The shadow slots of one workspace, handed out with a lock file each: the server's engine,
+    `rusta fix` beside it, the drills and a benchmark never check in the same mirror, whichever
+    process they run in."""
+
+    def __init__(self, root: Path, config: RustaConfig):
+        self.folder = shadow_base(root, config)
+
+    def claim(self, role: str, count: int) -> SlotLease:
+        """`count` consecutive free slots, the role's preferred ones when free."""
+        preferred = SLOT_PREFERENCE.get(role, 0)
+        starts = [preferred] + [s for s in range(0, SLOT_COUNT - count + 1, count) if s != preferred]
+        self.folder.mkdir(parents=True, exist_ok=True)
+        for start in starts:
+            held = []
+            for slot in range(start, start + count):
+                handle = open(self.folder / f"slot-{slot}.lock", "a")
+                try:
+                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                except OSError:
+                    handle.close()
+                    break
+                held.append(handle)
+            if len(held) == count:
+                return SlotLease(list(range(start, start + count)), held)
+            SlotLease([], held).release()
+        raise RuntimeError(f"all {SLOT_COUNT} shadow slots of {self.folder} are in use")
 
 
 class ShadowWorkspace:

@@ -20,9 +20,10 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 
 from ..analysis.parser import parse_tree, reparse
+from ..cancel import CancelToken
 from .candidate import Candidate, Edit, by_path, has_placeholder, map_offset, overlapping, patched
 from .diagnostics import CargoResult, Diagnostic
-from .oracle import CargoOracle, Cancelled, is_cancelled
+from .oracle import CargoOracle
 from .shadow import ShadowWorkspace
 
 OUT_OF_TIME = "not checked: time budget spent"
@@ -99,7 +100,7 @@ class Verifier:
         self.ready.append(shadow)
         self._free.put(shadow)
 
-    def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel=None,
+    def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel: CancelToken | None = None,
                built: set[str] | None = None) -> None:
         """Mark candidates verified or not, in place. `queues` maps a diagnostic key (error_key)
         to its candidates, best first; `built` names the targets the run before compiled."""
@@ -183,8 +184,8 @@ class Verifier:
         return compare(before, result, edits, self._built)
 
     def _check(self, batch: list[Candidate], before: list[Diagnostic], cancel, deadline: float) -> None:
-        if is_cancelled(cancel):
-            raise Cancelled()
+        if cancel is not None:
+            cancel.check()
         if time.monotonic() > deadline:
             for cand in batch:
                 cand.reason = OUT_OF_TIME

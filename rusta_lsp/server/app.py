@@ -1,5 +1,10 @@
 """The Rusta language server: pygls plumbing, lifecycle dispatch to features, background tasks.
 
+At `initialize` the server builds the one `WorkspaceSession` for the client's root folder and
+constructs every feature with it (pygls computes the capabilities after that handler, so the
+features register their handlers there). At `initialized` it opens the session's memory in the
+background and discovers the workspace's crates, then starts the features.
+
 Heavy work never runs on the event loop: features call `await server.run_blocking(fn, ...)`,
 which uses Rusta's own executor (pygls' thread pool also reads stdin; saturating it would stop
 the server from reading `$/cancelRequest`).
@@ -12,7 +17,6 @@ import contextlib
 import itertools
 import logging
 import re
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
@@ -23,10 +27,10 @@ from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
-from ..analysis.model import Workspace
-from ..analysis.workspace import discover_workspace
-from ..config import RustaConfig, read_config
+from ..cancel import Cancelled, CancelToken
+from ..config import read_config
 from ..memory.store import Memory
+from ..session import FIXED_KEYS, WorkspaceSession
 from .documents import Document, relative_to, uri_to_path
 from .features.base import Feature
 
@@ -60,17 +64,14 @@ class RustaProtocol(LanguageServerProtocol):
         super().handle_message(message)
 
 
-class Cancelled(Exception):
-    """Raised inside work whose cancel event was set."""
-
-
 class ProgressReporter:
-    """Reports one job's `$/progress`; `cancel` is set when the client cancels the job."""
+    """Reports one job's `$/progress`; `cancel` is set when the client cancels the job (or when
+    anything the job's token was linked to is: a newer edit, the shutdown)."""
 
-    def __init__(self, server: RustaServer, token: str | None):
+    def __init__(self, server: RustaServer, token: str | None, cancel: CancelToken):
         self.server = server
         self.token = token
-        self.cancel = threading.Event()
+        self.cancel = cancel
         self.percentage = 0
 
     def report(self, percentage: int | None = None, message: str | None = None) -> None:
@@ -88,26 +89,38 @@ class RustaServer(LanguageServer):
     def __init__(self, features: list[type[Feature]] | None = None):
         super().__init__("rusta", __version__, protocol_cls=RustaProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        self.config = RustaConfig()
-        self.root: Path | None = None
-        self.workspace_model = Workspace(root="")
+        # The client's workspace folder, built at `initialize`; None when the client names none.
+        self.session: WorkspaceSession | None = None
         self.documents: dict[str, Document] = {}
-        # The workspace memory, once the memory feature has opened it (the process's one writer).
-        self.memory: Memory | None = None
         # Our own workers for parsing, indexing and cargo; sized for a laptop, not a build farm.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-work")
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
+        self.stopping = CancelToken()  # cancelled at shutdown: every job's token is linked to it
         self._progress_ids = itertools.count(1)
-        self.features: list[Feature] = [cls(self) for cls in (features or default_features())]
+        self._feature_classes = features or default_features()
+        self.features: list[Feature] = []  # constructed with the session at `initialize`
+        self._setting_problems: list[str] = []
         self._register_lifecycle()
-        for feature in self.features:
-            self._guard(feature, "register", feature.register)
+
+    @property
+    def root(self) -> Path | None:
+        return self.session.root if self.session is not None else None
 
     # --- plumbing the features use -------------------------------------------------------
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def memory(self) -> Memory | None:
+        """The session's memory once it is open; None without a workspace or when it failed to
+        open (the failure was shown to the user when it happened)."""
+        if self.session is None:
+            return None
+        try:
+            return await asyncio.wrap_future(self.session.memory)
+        except Exception:  # noqa: BLE001 — features work on without a memory
+            return None
 
     def spawn(self, coro: Awaitable[Any], name: str) -> asyncio.Task:
         """Start a tracked background task; its errors are logged, never lost."""
@@ -141,8 +154,11 @@ class RustaServer(LanguageServer):
         self.call_soon(self.protocol.notify, method, params)
 
     @contextlib.asynccontextmanager
-    async def progress(self, title: str, message: str | None = None) -> AsyncIterator[ProgressReporter]:
-        """`$/progress` begin/report/end around a job, when the client supports it."""
+    async def progress(self, title: str, message: str | None = None,
+                       cancel: CancelToken | None = None) -> AsyncIterator[ProgressReporter]:
+        """`$/progress` begin/report/end around a job, when the client supports it. The reporter's
+        token is cancelled by the client's cancel, the shutdown and `cancel` (a newer edit); a
+        job that stops with `Cancelled` ends "cancelled", never "failed"."""
         token = None
         caps = self.client_capabilities.window
         if caps is not None and caps.work_done_progress:
@@ -153,13 +169,14 @@ class RustaServer(LanguageServer):
             except Exception as err:  # the client refused: work on without a bar
                 log.info("progress not created: %s", err)
                 token = None
-        reporter = ProgressReporter(self, token)
+        linked = (self.stopping,) if cancel is None else (self.stopping, cancel)
+        reporter = ProgressReporter(self, token, CancelToken(*linked))
         if token is not None:
             self.work_done_progress.begin(token, types.WorkDoneProgressBegin(
                 title=title, message=message, percentage=0, cancellable=True))
             future = self.work_done_progress.tokens.get(token)
             if future is not None:
-                future.add_done_callback(lambda f: f.cancelled() and reporter.cancel.set())
+                future.add_done_callback(lambda f: f.cancelled() and reporter.cancel.cancel())
         ended = "done"
         try:
             yield reporter
@@ -189,7 +206,8 @@ class RustaServer(LanguageServer):
     def _make_document(self, uri: str, text: str, version: int | None) -> Document:
         path = uri_to_path(uri)
         rel = relative_to(self.root, path, uri)
-        source_file = next((f for f in self.workspace_model.files if f.path == rel), None)
+        files = self.session.workspace_model.files if self.session is not None else []
+        source_file = next((f for f in files if f.path == rel), None)
         return Document(uri=uri, path=path, rel=rel, text=text, version=version,
                         module_path=source_file.module_path if source_file else "crate",
                         test_file=source_file is not None and source_file.target == "test")
@@ -210,12 +228,22 @@ class RustaServer(LanguageServer):
             except Exception:
                 log.exception("feature %s failed in %s", feature.name, hook)
 
-    def _apply_options(self, options: Any) -> None:
-        config, problems = read_config(options or {})
-        self.config = config
+    def _report_setting_problems(self, problems: list[str]) -> None:
         for problem in problems:
             log.warning("setting %s", problem)
             self.show_message(f"setting {problem}")
+
+    async def _open_memory(self, session: WorkspaceSession) -> None:
+        """The session's memory, opened once, in the background; its healing messages shown."""
+        try:
+            memory = await self.run_blocking(session.open_memory)
+        except Exception as err:  # noqa: BLE001 — explanations and fixes work on without it
+            log.exception("the workspace memory could not be opened")
+            self.show_message(f"the workspace memory could not be opened ({err}); "
+                              "working from the analysis alone")
+            return
+        for message in memory.messages:
+            self.show_message(message)
 
     def _register_lifecycle(self) -> None:
         @self.feature(types.INITIALIZE)
@@ -227,15 +255,20 @@ class RustaServer(LanguageServer):
                 root = uri_to_path(params.root_uri)
             if root is None and params.root_path:
                 root = Path(params.root_path)
-            self.root = root.resolve() if root else None
-            self._initial_options = params.initialization_options
+            config, self._setting_problems = read_config(params.initialization_options or {})
+            self.session = WorkspaceSession(root, config) if root is not None else None
+            # pygls computes the capabilities once this returns: the features register now.
+            self.features = [cls(self, self.session) for cls in self._feature_classes]
+            for feature in self.features:
+                self._guard(feature, "register", feature.register)
 
         @self.feature(types.INITIALIZED)
         async def initialized(params: types.InitializedParams) -> None:
             self.loop = asyncio.get_running_loop()
-            self._apply_options(getattr(self, "_initial_options", None))
-            if self.root is not None:
-                self.workspace_model = await self.run_blocking(discover_workspace, self.root)
+            self._report_setting_problems(self._setting_problems)
+            if self.session is not None:
+                self.spawn(self._open_memory(self.session), "session: open the memory")
+                await self.run_blocking(self.session.discover)
             await self._dispatch("on_initialized")
 
         @self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
@@ -243,9 +276,15 @@ class RustaServer(LanguageServer):
             settings = params.settings
             if isinstance(settings, dict) and "rusta" in settings:
                 settings = settings["rusta"]
-            if settings:
-                self._apply_options(settings)
-                await self._dispatch("on_config_changed")
+            if not settings or self.session is None:
+                return
+            config, problems = read_config(settings)
+            self._report_setting_problems(problems)
+            changed = self.session.reconfigure(config)
+            for key in sorted(changed & set(FIXED_KEYS)):
+                self.show_message(f"setting {key} takes effect when the server restarts")
+            if changed:
+                await self._dispatch("on_config_changed", changed)
 
         @self.feature(types.TEXT_DOCUMENT_DID_OPEN)
         async def did_open(params: types.DidOpenTextDocumentParams) -> None:
@@ -272,7 +311,10 @@ class RustaServer(LanguageServer):
 
         @self.feature(types.SHUTDOWN)
         async def shutdown(params: Any) -> None:
+            self.stopping.cancel()
             await self._dispatch("on_shutdown")
+            if self.session is not None:
+                await self.run_blocking(self.session.close)
             for task in list(self.tasks):
                 task.cancel()
             self.executor.shutdown(wait=False, cancel_futures=True)

@@ -1,6 +1,8 @@
 """The feature contract: one module per feature, each a `Feature` subclass with lifecycle hooks.
 
-The server calls each hook inside an exception barrier: a feature that raises is logged and the
+Features are constructed at `initialize` with the server and the workspace session (None when the
+client named no folder): everything they share — settings, the memory, the calibrator, the
+shadow slots — comes from the session, never from another feature. The server calls each hook inside an exception barrier: a feature that raises is logged and the
 others keep serving. Handlers are registered in `register()` with `self.server.feature(...)`;
 they stay thin: get the document, call the analysis (in an executor when heavy), convert, return
 (`None` when empty).
@@ -15,6 +17,7 @@ from typing import TYPE_CHECKING, Any, Callable
 log = logging.getLogger(__name__)
 
 if TYPE_CHECKING:
+    from ...session import WorkspaceSession
     from ..app import RustaServer
     from ..documents import Document
 
@@ -22,8 +25,9 @@ if TYPE_CHECKING:
 class Feature:
     name = "feature"
 
-    def __init__(self, server: RustaServer):
+    def __init__(self, server: RustaServer, session: WorkspaceSession | None):
         self.server = server
+        self.session = session
 
     def register(self) -> None:
         """Add request and notification handlers (with `self.handle`). Called once, before start."""
@@ -69,8 +73,9 @@ class Feature:
     async def on_initialized(self) -> None:
         """The client is ready and the config is read: start background work here."""
 
-    async def on_config_changed(self) -> None:
-        """`server.config` was replaced by workspace/didChangeConfiguration."""
+    async def on_config_changed(self, changed: set[str]) -> None:
+        """workspace/didChangeConfiguration replaced `session.config`; `changed` holds the dotted
+        keys that differ (`cargo.check_args`): rebuild what depends on them, close what it replaces."""
 
     async def on_document_opened(self, doc: Document) -> None: ...
 

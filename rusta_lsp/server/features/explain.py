@@ -13,11 +13,9 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ...config import memory_uri
 from ...explain.catalog import Catalog
 from ...explain.engine import Explainer, Layout
 from ...explain.render import file_uri_link, markdown, to_json
-from ...memory.store import Memory
 from .. import convert
 from ..documents import Document
 from .base import Feature
@@ -30,10 +28,9 @@ EXPLAIN = "rusta/explain"
 class ExplainFeature(Feature):
     name = "explain"
 
-    def __init__(self, server):
-        super().__init__(server)
+    def __init__(self, server, session):
+        super().__init__(server, session)
         self.explainer: Explainer | None = None
-        self._own_memory: Memory | None = None
         self._prose_loaded = False
 
     def register(self) -> None:
@@ -43,22 +40,18 @@ class ExplainFeature(Feature):
     # --- lifecycle -----------------------------------------------------------------------
 
     async def on_initialized(self) -> None:
-        if self.server.root is not None:  # in the background: the other features start meanwhile
-            self.server.spawn(self._start(), "explain: open the memory and load the catalog")
+        if self.session is not None:  # in the background: the other features start meanwhile
+            self.server.spawn(self._start(), "explain: load the catalog")
 
     async def _start(self) -> None:
-        self.explainer = await self.server.run_blocking(self._make_explainer)
+        memory = await self.server.memory()
+        if memory is not None:
+            self.explainer = await self.server.run_blocking(self._make_explainer, memory)
 
-    def _make_explainer(self) -> Explainer:
-        root = self.server.root
-        # The memory feature owns the writable memory; read through it when present, else
-        # open our own read-only handle on the same URI (one writer only).
-        memory = self.server.memory
-        if memory is None:
-            memory = self._own_memory = Memory.open(memory_uri(self.server.config, root), root, read_only=True)
+    def _make_explainer(self, memory) -> Explainer:
         catalog = Catalog(memory, auto_load=True)
         catalog.load()  # in the executor: the first hover then answers from the snapshot
-        return Explainer(catalog, root, Layout.of(self.server.workspace_model), buffers=self._buffer)
+        return Explainer(catalog, self.session.root, Layout.of(self.session.workspace_model), buffers=self._buffer)
 
     def _buffer(self, rel: str) -> str | None:
         for doc in list(self.server.documents.values()):
@@ -66,25 +59,12 @@ class ExplainFeature(Feature):
                 return doc.text
         return None
 
-    def _current(self) -> Explainer | None:
-        explainer = self.explainer
-        if explainer is not None:
-            shared = self.server.memory
-            if shared is not None and explainer.index.memory is not shared:
-                # The memory feature opened the memory after us: read through its handle (same
-                # tables, so the snapshot stays valid).
-                explainer.index.memory = shared
-                explainer.invalidate()
-                if self._own_memory is not None:
-                    own, self._own_memory = self._own_memory, None
-                    self.server.executor.submit(own.close)
-        return explainer
-
-    async def on_config_changed(self) -> None:
-        self._prose_loaded = False
-        if self.explainer is not None:
-            self.explainer.generator = None
-            self.explainer.invalidate()
+    async def on_config_changed(self, changed: set[str]) -> None:
+        if {"model.generator", "device"} & changed:
+            self._prose_loaded = False
+            if self.explainer is not None:
+                self.explainer.generator = None
+                self.explainer.invalidate()
 
     async def on_document_opened(self, doc: Document) -> None:
         # Parse now, off the loop, so the first hover in the file does not pay for it.
@@ -106,17 +86,13 @@ class ExplainFeature(Feature):
         if self.explainer is not None:
             self.explainer.invalidate()
 
-    async def on_shutdown(self) -> None:
-        if self._own_memory is not None:
-            self._own_memory.close()
-
     # --- handlers ------------------------------------------------------------------------
 
     def _offset(self, doc: Document, position: types.Position) -> int:
         return convert.offset(doc.index, position, self.server.workspace.position_encoding)
 
     async def hover(self, params: types.HoverParams) -> types.Hover | None:
-        explainer = self._current()
+        explainer = self.explainer
         if explainer is None:
             return None
         doc = self.server.document(params.text_document.uri)
@@ -138,7 +114,7 @@ class ExplainFeature(Feature):
     async def explain(self, params: Any) -> dict:
         """{textDocument: {uri}, position: {line, character}} -> the `rusta explain --json` contract."""
         uri, position = _explain_params(params)
-        explainer = self._current()
+        explainer = self.explainer
         if explainer is None:
             raise JsonRpcInvalidParams("rusta/explain needs a workspace folder")
         doc = self.server.document(uri)
@@ -152,7 +128,7 @@ class ExplainFeature(Feature):
 
     def _load_prose(self, explainer: Explainer) -> bool:
         """Load `model.generator` once, on the first explain request that could use it."""
-        setting = self.server.config.model.generator
+        setting = self.session.config.model.generator
         if not setting:
             return False
         if not self._prose_loaded:
@@ -160,7 +136,7 @@ class ExplainFeature(Feature):
 
             self._prose_loaded = True
             try:
-                explainer.generator = Prose.load(setting, self.server.config.device)
+                explainer.generator = Prose.load(setting, self.session.config.device)
             except Exception as err:  # a missing model must not break explanations
                 log.warning("explain: cannot load model.generator %r: %s", setting, err)
                 self.server.show_message(f"cannot load model.generator {setting!r}: {err}")

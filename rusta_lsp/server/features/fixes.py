@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
 from lsprotocol import types
@@ -19,7 +18,7 @@ from ...analysis.positions import LineIndex
 from ...patches.candidate import Candidate, patched
 from ...patches.confidence import OUTCOME_EVENT
 from ...patches.engine import DiagnosticFix, FixReport, PatchEngine
-from ...patches.oracle import Cancelled
+from ...cancel import CancelToken
 from .. import convert
 from ..documents import path_to_uri
 from .base import Feature
@@ -35,10 +34,10 @@ def action_title(cand: Candidate) -> str:
 class FixesFeature(Feature):
     name = "fixes"
 
-    def __init__(self, server):
-        super().__init__(server)
+    def __init__(self, server, session):
+        super().__init__(server, session)
         self.engine: PatchEngine | None = None
-        self._cancel = threading.Event()
+        self._cancel = CancelToken()  # the running check's: a newer edit or save cancels it
         self._generation = 0
         self._published: set[str] = set()
 
@@ -51,25 +50,44 @@ class FixesFeature(Feature):
     # --- running the engine ------------------------------------------------------------------
 
     async def on_initialized(self) -> None:
-        if self.server.root is not None and (self.server.root / "Cargo.toml").is_file():
-            self.engine = PatchEngine(self.server.root, self.server.config, self.server.memory)
-            self.schedule()
+        if self.session is not None and (self.session.root / "Cargo.toml").is_file():
+            self.server.spawn(self._start(), "fixes: start the engine")
 
-    async def on_config_changed(self) -> None:
-        await self.on_initialized()
+    async def _start(self) -> None:
+        """The engine checks with the memory's imports and exemplars: it waits for the memory."""
+        memory = await self.server.memory()
+        self.engine = await self.server.run_blocking(self._new_engine, memory)
+        self.schedule()
+
+    def _new_engine(self, memory) -> PatchEngine:
+        session = self.session
+        return PatchEngine(session.root, session.config, memory, slots=session.slots,
+                           calibrators=session.calibrators)
+
+    async def on_config_changed(self, changed: set[str]) -> None:
+        """The engine reads cargo's arguments, the abstention target and the models: a new one
+        when they change, in the old one's shadow slots (closed first, once its check stopped)."""
+        old = self.engine
+        if old is None or not any(k.split(".")[0] in ("cargo", "abstain", "model", "device") for k in changed):
+            return
+        self.engine = None
+        self._cancel.cancel()
+        await self.server.run_blocking(old.close)
+        self.engine = await self.server.run_blocking(self._new_engine, old.memory)
+        self.schedule()
 
     async def on_document_changed(self, doc) -> None:
-        self._cancel.set()  # the running check answers for text that no longer exists
+        self._cancel.cancel()  # the running check answers for text that no longer exists
 
     async def on_document_saved(self, doc) -> None:
         self.schedule()
 
     async def on_shutdown(self) -> None:
-        self._cancel.set()
+        self._cancel.cancel()
 
     def schedule(self) -> None:
         """Debounced: the newest request wins, the running one is cancelled."""
-        self._cancel.set()
+        self._cancel.cancel()
         self._generation += 1
         self.server.spawn(self._run(self._generation), "fixes: check")
 
@@ -77,14 +95,13 @@ class FixesFeature(Feature):
         await asyncio.sleep(DEBOUNCE_S)
         if generation != self._generation or self.engine is None:
             return
-        self._cancel = cancel = threading.Event()
+        self._cancel = cancel = CancelToken()
         overlays = {d.rel: d.text for d in self.server.documents.values()}  # the shadow keeps those inside
-        if self.engine.memory is None:
-            self.engine.memory = self.server.memory
-        try:
-            async with self.server.progress("Rusta: checking fixes"):
-                report = await self.server.run_blocking(self.engine.fix, overlays, cancel, True)
-        except Cancelled:
+        engine = self.engine
+        report = None
+        async with self.server.progress("Rusta: checking fixes", cancel=cancel) as progress:
+            report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True)
+        if report is None:
             log.info("fixes: check cancelled by a newer edit")
             return
         log.info("fixes: %d error(s), %d with a verified fix, %d cargo run(s) in %.1fs", len(report.fixes),
@@ -101,7 +118,7 @@ class FixesFeature(Feature):
                 continue
             index = LineIndex(report.contents[fix.path])
             span = fix.diagnostic.primary
-            uri = path_to_uri(self.server.root / fix.path)
+            uri = path_to_uri(self.session.root / fix.path)
             by_uri.setdefault(uri, []).append(types.Diagnostic(
                 range=types.Range(start=convert.position(index, span.byte_start, encoding),
                                   end=convert.position(index, span.byte_end, encoding)),
@@ -183,7 +200,7 @@ class FixesFeature(Feature):
         changes: dict[str, list[types.TextEdit]] = {}
         for edit in cand.edits:
             index = LineIndex(report.contents[edit.path])
-            changes.setdefault(path_to_uri(self.server.root / edit.path), []).append(types.TextEdit(
+            changes.setdefault(path_to_uri(self.session.root / edit.path), []).append(types.TextEdit(
                 range=types.Range(start=convert.position(index, edit.start, encoding),
                                   end=convert.position(index, edit.end, encoding)),
                 new_text=edit.new_text))
@@ -204,7 +221,7 @@ class FixesFeature(Feature):
             args = args._asdict()
         if not isinstance(args, dict):
             return {"recorded": False}
-        memory = self.server.memory or (self.engine.memory if self.engine else None)
+        memory = self.session.memory_now() if self.session is not None else None
         if memory is not None:
             # With the features the model saw, the heartbeat trains the confidence on this verdict.
             memory.log_event(OUTCOME_EVENT, {"code": args.get("code", ""), "source": args.get("source", ""),

@@ -7,17 +7,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import threading
 from typing import Any
 
-from ...heartbeat.jobs import make_jobs
+from ...heartbeat.jobs import WorkspaceJobs
 from ...heartbeat.loop import Heartbeat
 from ...heartbeat.report import build_report, render_html
 from ...memory.store import Memory
-from ...config import memory_uri
-from ...patches.confidence import load_calibrator
-from ...patches.engine import PatchEngine
-from ...patches.shadow import state_dir
 from ..documents import Document
 from .base import Feature
 
@@ -31,15 +26,14 @@ SHOW_REPORT = "rusta.showReport"
 class HeartbeatFeature(Feature):
     name = "heartbeat"
 
-    def __init__(self, server):
-        super().__init__(server)
+    def __init__(self, server, session):
+        super().__init__(server, session)
         self.beat: Heartbeat | None = None
-        self._own_memory: Memory | None = None
+        self.jobs: WorkspaceJobs | None = None
         self._shown_job: str | None = None  # the job whose $/progress is open
         self._job_done: asyncio.Event | None = None
         self._reporter = None
         self._drill_pending = False
-        self._memory_lock = threading.Lock()
 
     def register(self) -> None:
         self.handle_command(DRILL_NOW, self.drill_now)
@@ -48,21 +42,27 @@ class HeartbeatFeature(Feature):
     # --- lifecycle -----------------------------------------------------------------------
 
     async def on_initialized(self) -> None:
-        if self.server.root is not None:
+        if self.session is not None:
             self._start()
 
     def _start(self) -> None:
-        root, config = self.server.root, self.server.config
-        jobs = make_jobs(root, config, self._memory, on_model_change=self._reload_calibrators)
-        self.beat = Heartbeat(config.heartbeat, jobs, state_dir(root, config), on_status=self._on_status)
+        session = self.session
+        self.jobs = WorkspaceJobs(session.root, session.config, self._memory, session.calibrators, session.slots)
+        self.beat = Heartbeat(session.config.heartbeat, self.jobs.jobs, session.state_dir, on_status=self._on_status)
         if self._drill_pending:
             self.beat.run_now("drill")
             self._drill_pending = False
         self.beat.start()
 
-    async def on_config_changed(self) -> None:
+    async def _stop(self) -> None:
         if self.beat is not None:
             await self.server.run_blocking(self.beat.stop)
+        if self.jobs is not None:
+            await self.server.run_blocking(self.jobs.close)
+
+    async def on_config_changed(self, changed: set[str]) -> None:
+        if self.beat is not None:  # its jobs read the heartbeat's, cargo's and the models' settings
+            await self._stop()
             self._start()
 
     async def on_document_changed(self, doc: Document) -> None:
@@ -74,32 +74,14 @@ class HeartbeatFeature(Feature):
             self.beat.notify_edit()  # a save starts the user's own checks: make room for them
 
     async def on_shutdown(self) -> None:
-        if self.beat is not None:
-            await self.server.run_blocking(self.beat.stop)
-        if self._own_memory is not None:
-            self._own_memory.close()
-
-    # --- memory and models (called from the heartbeat thread) ----------------------------
+        await self._stop()
 
     def _memory(self) -> Memory:
-        """The memory feature's writable memory; our own only when no such feature runs (one writer)."""
-        shared = self.server.memory
-        if shared is not None:
-            return shared
-        if any(f.name == "memory" for f in self.server.features):
-            raise RuntimeError("the workspace memory is not open yet")
-        with self._memory_lock:  # the heartbeat thread and a report request may both get here first
-            if self._own_memory is None:
-                self._own_memory = Memory.open(memory_uri(self.server.config, self.server.root), self.server.root)
-            return self._own_memory
-
-    def _reload_calibrators(self) -> None:
-        """A retrained confidence model was saved: the server's patch engines pick it up."""
-        calibrator = load_calibrator(state_dir(self.server.root, self.server.config))
-        for feature in self.server.features:
-            engine = getattr(feature, "engine", None)
-            if isinstance(engine, PatchEngine):
-                engine.calibrator = calibrator
+        """The session's memory, waited for (called from the heartbeat thread or an executor)."""
+        memory = self.session.wait_memory()
+        if memory is None:
+            raise RuntimeError("the workspace memory could not be opened")
+        return memory
 
     # --- status and progress --------------------------------------------------------------
 
@@ -142,7 +124,7 @@ class HeartbeatFeature(Feature):
     # --- commands ------------------------------------------------------------------------
 
     def drill_now(self, params: Any) -> dict:
-        if self.server.root is None:
+        if self.session is None:
             return {"state": "unavailable", "reason": "no workspace folder"}
         if self.beat is None:  # the command beat `initialized` to us: drill as soon as we start
             self._drill_pending = True
@@ -152,14 +134,13 @@ class HeartbeatFeature(Feature):
 
     async def show_report(self, params: Any) -> dict:
         """Render the HTML report under the memory folder; returns {"path": ...} for the client to open."""
-        if self.server.root is None:
+        if self.session is None:
             return {"path": None, "reason": "no workspace folder"}
         return await self.server.run_blocking(self._write_report)
 
     def _write_report(self) -> dict:
-        root, config = self.server.root, self.server.config
-        folder = state_dir(root, config)
-        report = build_report(self._memory(), root, folder)
+        folder = self.session.state_dir
+        report = build_report(self._memory(), self.session.root, folder)
         path = folder / "report.html"
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_text(render_html(report), encoding="utf-8")

@@ -9,7 +9,6 @@ from lsprotocol import types
 from ...analysis.symbols import SymbolTable
 from ...analysis.workspace import DiskSource, analyze_workspace
 from .. import convert
-from ..app import Cancelled
 from ..documents import Document, path_to_uri
 from .base import Feature
 
@@ -19,8 +18,8 @@ log = logging.getLogger(__name__)
 class SymbolsFeature(Feature):
     name = "symbols"
 
-    def __init__(self, server):
-        super().__init__(server)
+    def __init__(self, server, session):
+        super().__init__(server, session)
         self.table = SymbolTable()
 
     def register(self) -> None:
@@ -28,17 +27,16 @@ class SymbolsFeature(Feature):
         self.handle(types.WORKSPACE_SYMBOL, self.workspace_symbol)
 
     async def on_initialized(self) -> None:
-        if self.server.root is not None:
+        if self.session is not None:
             self.server.spawn(self._index_workspace(), "symbols: index workspace")
 
     async def _index_workspace(self) -> None:
-        root = self.server.root
+        root = self.session.root
         async with self.server.progress("Rusta: symbols") as progress:
             def work() -> int:
                 _, analyses = analyze_workspace(root, DiskSource(root))
                 for n, analysis in enumerate(analyses, 1):
-                    if progress.cancel.is_set():
-                        raise Cancelled()
+                    progress.cancel.check()
                     # Open buffers are newer than the disk: keep theirs.
                     if not any(d.rel == analysis.path for d in self.server.documents.values()):
                         self.table.update(analysis)

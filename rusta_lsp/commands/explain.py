@@ -7,14 +7,13 @@ import re
 import sys
 from pathlib import Path
 
-from ..analysis.workspace import discover_workspace, find_workspace_root
-from ..config import RustaConfig, memory_uri
+from ..analysis.workspace import find_workspace_root
 from ..errors import UsageError
+from ..explain.catalog import Catalog
+from ..explain.engine import Explainer, Layout
+from ..explain.render import terminal, to_json
 from ..memory.ingest import Ingestor
-from ..memory.store import Memory
-from .catalog import Catalog
-from .engine import Explainer, Layout
-from .render import terminal, to_json
+from . import open_memory, say, session_for
 
 _TARGET = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+)$")
 
@@ -42,22 +41,19 @@ def parse_target(text: str) -> tuple[Path, int, int]:
 
 def explain_command(args) -> int:
     path, line, col = parse_target(args.target)
-    config: RustaConfig = getattr(args, "config", None) or RustaConfig()
-    root = find_workspace_root(path)
-    rel = path.relative_to(root).as_posix()
+    session = session_for(args, find_workspace_root(path))
+    config = session.config
+    rel = path.relative_to(session.root).as_posix()
     generator = None
     if config.model.generator:
-        from .prose import Prose
+        from ..explain.prose import Prose
 
         generator = Prose.load(config.model.generator, config.device)
-    with Memory.open_for_cli(memory_uri(config, root), root) as memory:
-        for message in memory.messages:
-            print(f"rusta: {message}", file=sys.stderr)
+    with open_memory(session, "explain", embed=False) as memory:
         if memory.is_empty() and not memory.read_only:
-            print("rusta explain: memory is empty, indexing the workspace first", file=sys.stderr)
-            Ingestor(memory, root).run(embed=False)
-        layout = Layout.of(discover_workspace(root))
-        explainer = Explainer(Catalog(memory), root, layout, generator=generator)
+            say("explain", "memory is empty, indexing the workspace first")
+            Ingestor(memory, session.root).run(embed=False)
+        explainer = Explainer(Catalog(memory), session.root, Layout.of(session.discover()), generator=generator)
         explanation = explainer.explain_at(rel, path.read_bytes(), line, col, prose=generator is not None)
     if getattr(args, "json", False):
         print(json.dumps(to_json(explanation), ensure_ascii=False))

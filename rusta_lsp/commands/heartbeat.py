@@ -3,52 +3,35 @@
 from __future__ import annotations
 
 import json
-import shutil
+import math
 from pathlib import Path
 
-from ..config import RustaConfig, memory_uri
 from ..errors import UsageError
-from ..patches.shadow import state_dir
-from .drills import Driller
-from .jobs import calibrate
-from .loop import context_for_cli
-from .report import build_report, render_html
-
-
-def _workspace(path: str) -> Path:
-    root = Path(path)
-    if not root.is_dir() or not (root / "Cargo.toml").is_file():
-        raise UsageError(f"{path}: not a crate or workspace root (no Cargo.toml)")
-    return root.resolve()
-
-
-def _memory(config: RustaConfig, root: Path, read_only: bool = False):
-    from ..memory.store import Memory
-
-    return Memory.open(memory_uri(config, root), root, read_only=read_only)
+from ..heartbeat.drills import Driller, drill_engine
+from ..heartbeat.jobs import calibrate
+from ..heartbeat.loop import context_for_cli
+from ..heartbeat.report import build_report, render_html
+from . import crate_root, open_memory, refuse_beside_server, require_cargo, session_for
 
 
 def drill_command(args) -> int:
     """One drill session: drill until the budget (wall seconds) is spent, then retrain."""
-    root = _workspace(args.path)
-    if not args.budget > 0:
+    session = session_for(args, crate_root(args.path))
+    if not (args.budget > 0 and math.isfinite(args.budget)):
         raise UsageError("--budget must be a positive number of seconds")
-    if shutil.which("cargo") is None:
-        raise UsageError("cargo not found on PATH")
-    config = getattr(args, "config", None) or RustaConfig()
-    from ..memory.store import Memory
-
-    if Memory.writer_busy(memory_uri(config, root)):
-        # Its heartbeat drills in the same shadow and records to the same memory: one of each.
-        raise UsageError("a running Rusta server owns this workspace's memory and drills in its heartbeat; "
-                         "stop the server to drill from the command line")
-    memory = _memory(config, root)
+    require_cargo()
+    # Its heartbeat drills in the same shadow and records to the same memory: one of each.
+    refuse_beside_server(session, "a running Rusta server owns this workspace's memory and drills in its "
+                                  "heartbeat; stop the server to drill from the command line")
+    memory = open_memory(session, "drill", embed=False, mode="writer")
+    engine = drill_engine(session.root, session.config, memory, slots=session.slots, calibrators=session.calibrators)
     try:
-        summary = Driller(root, config, memory).run_round(context_for_cli(args.budget))
+        summary = Driller(session.root, session.config, memory, engine=engine).run_round(context_for_cli(args.budget))
         memory.flush()
-        summary["training"] = calibrate(root, config, memory) if summary["drills"] else None
+        summary["training"] = calibrate(session.calibrators, session.config, memory) if summary["drills"] else None
     finally:
-        memory.close()
+        engine.close()
+        session.close()
     if args.json:
         print(json.dumps(summary, indent=2))
     else:
@@ -76,13 +59,12 @@ def _drill_text(summary: dict) -> str:
 
 
 def report_command(args) -> int:
-    root = _workspace(args.path)
-    config = getattr(args, "config", None) or RustaConfig()
-    memory = _memory(config, root, read_only=True)
+    session = session_for(args, crate_root(args.path))
+    memory = open_memory(session, "report", embed=False, mode="read")
     try:
-        report = build_report(memory, root, state_dir(root, config))
+        report = build_report(memory, session.root, session.state_dir)
     finally:
-        memory.close()
+        session.close()
     if args.html:
         out = Path(args.html)
         if out.is_dir():

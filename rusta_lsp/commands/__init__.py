@@ -1,0 +1,62 @@
+"""The command-line commands. Each takes the parsed arguments (`args.config` holds the settings
+from `--memory`, `--device` and `--set`), builds the one `WorkspaceSession` for its PATH with the
+helpers below and calls the layer that owns the work. Bad input raises `UsageError`: the CLI
+prints it as one line and exits 2.
+
+    memory.py     `rusta index`, `rusta search`
+    explain.py    `rusta explain`
+    fix.py        `rusta fix`
+    heartbeat.py  `rusta drill`, `rusta report`
+"""
+
+from __future__ import annotations
+
+import shutil
+import sys
+from pathlib import Path
+
+from ..errors import UsageError
+from ..memory.store import Memory
+from ..session import WorkspaceSession
+
+
+def say(command: str, message: str) -> None:
+    """One line on stderr about what the command does differently (never its result)."""
+    print(f"rusta {command}: {message}", file=sys.stderr)
+
+
+def folder_root(path: str) -> Path:
+    root = Path(path)
+    if not root.is_dir():
+        raise UsageError(f"{path}: not a folder")
+    return root.resolve()
+
+
+def crate_root(path: str) -> Path:
+    root = Path(path)
+    if not root.is_dir() or not (root / "Cargo.toml").is_file():
+        raise UsageError(f"{path}: not a crate or workspace root (no Cargo.toml)")
+    return root.resolve()
+
+
+def require_cargo() -> None:
+    if shutil.which("cargo") is None:
+        raise UsageError("cargo not found on PATH")
+
+
+def session_for(args, root: Path) -> WorkspaceSession:
+    return WorkspaceSession(root, args.config)
+
+
+def open_memory(session: WorkspaceSession, command: str, *, embed: bool = True, mode: str = "cli") -> Memory:
+    """The session's memory (see `WorkspaceSession.open_memory` for `mode`), its messages said."""
+    memory = session.open_memory(embed=embed, mode=mode)
+    for message in memory.messages:
+        say(command, message)
+    return memory
+
+
+def refuse_beside_server(session: WorkspaceSession, why: str) -> None:
+    """Commands that index or drill refuse, saying `why`, while a server is the memory's one writer."""
+    if session.writer_busy():
+        raise UsageError(why)

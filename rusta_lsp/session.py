@@ -1,0 +1,120 @@
+"""One workspace session: the single owner of what Rusta holds for one workspace root.
+
+Built once per root — by the server when the client names its folder, by a CLI command for its
+PATH — and passed explicitly to every server feature and command. It holds:
+
+- the settings (`config`), replaced only through `reconfigure`, which says which keys changed;
+- the workspace's crates, targets and module tree (`workspace_model`, from `discover`);
+- the embedder (the model loads on first use);
+- the memory: a future, resolved once `open_memory` ran (the server opens it in the background,
+  so hover and fixes start before a large memory is healed; a feature that needs it awaits it);
+- the state folder and the one `CalibratorStore` every shadow slot and process reads;
+- the shadow-slot allocator (`ShadowSlots`), from which every patch engine claims its slots.
+
+Nothing else opens the memory or loads the calibrator: one writer, one confidence model.
+"""
+
+from __future__ import annotations
+
+import logging
+from concurrent.futures import Future, TimeoutError as FutureTimeout
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+from .analysis.model import Workspace
+from .analysis.workspace import discover_workspace
+from .config import RustaConfig, memory_uri
+from .memory.embedder import Embedder
+from .memory.store import Memory
+from .patches.confidence import CalibratorStore
+from .patches.shadow import ShadowSlots, state_dir
+
+log = logging.getLogger(__name__)
+# Settings read once, when the session is built: changing them takes a new session (a restart).
+FIXED_KEYS = ("memory.uri",)
+
+
+def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
+    if isinstance(value, dict):
+        out: dict[str, Any] = {}
+        for key, inner in value.items():
+            out.update(_flatten(inner, f"{prefix}{key}."))
+        return out
+    return {prefix[:-1]: value}
+
+
+def changed_keys(old: RustaConfig, new: RustaConfig) -> set[str]:
+    """The dotted setting names whose values differ (as the dataclasses name them)."""
+    before, after = _flatten(asdict(old)), _flatten(asdict(new))
+    return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
+
+
+class WorkspaceSession:
+    def __init__(self, root: Path, config: RustaConfig):
+        self.root = Path(root).resolve()
+        self.config = config
+        self.memory_uri = memory_uri(config, self.root)
+        self.state_dir = state_dir(self.root, config)
+        self.calibrators = CalibratorStore(self.state_dir)
+        self.slots = ShadowSlots(self.root, config)
+        self.embedder = Embedder(config.model.embedding, config.device)
+        self.memory: Future[Memory] = Future()
+        self.workspace_model = Workspace(root=str(self.root))  # empty until `discover`
+
+    def discover(self) -> Workspace:
+        """Find the workspace's crates and module tree (blocking: reads manifests)."""
+        self.workspace_model = discover_workspace(self.root)
+        return self.workspace_model
+
+    # --- settings ------------------------------------------------------------------------
+
+    def reconfigure(self, config: RustaConfig) -> set[str]:
+        """Take new settings; returns the dotted keys that changed (the caller rebuilds what
+        depends on them). Keys in FIXED_KEYS keep their old value until the next session."""
+        changed = changed_keys(self.config, config)
+        config.memory.uri = self.config.memory.uri
+        self.config = config
+        return changed
+
+    # --- the memory ----------------------------------------------------------------------
+
+    def open_memory(self, *, embed: bool = True, mode: str = "writer") -> Memory:
+        """Open the workspace memory (blocking) and resolve `memory` with it. `embed`: with the
+        session's embedder (search, vectors). `mode`: "writer" (the server, `rusta drill`), "cli"
+        (a writer unless a server holds the writer lock, then read-only) or "read"."""
+        embedder = self.embedder if embed else None
+        try:
+            if mode == "cli":
+                memory = Memory.open_for_cli(self.memory_uri, self.root, embedder=embedder)
+            else:
+                memory = Memory.open(self.memory_uri, self.root, embedder=embedder, read_only=mode == "read")
+        except BaseException as err:
+            self.memory.set_exception(err)
+            raise
+        self.memory.set_result(memory)
+        return memory
+
+    def memory_now(self) -> Memory | None:
+        """The memory when it is open, else None (never blocks)."""
+        if self.memory.done() and self.memory.exception() is None:
+            return self.memory.result()
+        return None
+
+    def wait_memory(self, timeout: float | None = None) -> Memory | None:
+        """Block until the memory is open (None when it failed to open or `timeout` passed)."""
+        try:
+            return self.memory.result(timeout)
+        except FutureTimeout:
+            return None
+        except Exception:  # noqa: BLE001 — the opener reported it; callers work without a memory
+            return None
+
+    def writer_busy(self) -> bool:
+        """Whether a server holds this memory's writer lock (it indexes and drills, not us)."""
+        return Memory.writer_busy(self.memory_uri)
+
+    def close(self) -> None:
+        memory = self.memory_now()
+        if memory is not None:
+            memory.close()
