@@ -16,6 +16,40 @@ class Edit:
     new_text: str
 
 
+# What an edit does to the author's code. Set by the generator that proposes a candidate; the
+# calibrator reads it, `rusta report` counts by it, and some kinds are never offered (see intent).
+EDIT_KINDS = (
+    "restore_name",  # brings back a name the code uses (a path, a field, a lost `self.`)
+    "add_import",
+    "add_borrow",  # `&`, `&mut`
+    "add_clone",
+    "add_ref",  # `ref` in a pattern
+    "add_deref",
+    "add_mut",
+    "convert_type",  # `as`, `.into()`, `.to_string()`, a literal suffix, an annotation
+    "rename_similar",  # a near-miss name of another item
+    "delete_code",  # removes an argument, expression, statement or item the author wrote
+    "edit_test",  # touches test code or an assertion
+    "write_body",  # writes or replaces a function body
+    "change_signature",
+    "other",
+)
+
+
+@dataclass
+class TestEvidence:
+    """What the tests said about a candidate that compiled: the second oracle. `related` tests
+    reach the changed item (through its callers, bounded); of those, `passed` passed and `failed`
+    failed with the patch applied, `not_run` could not run in the budget. `ran` is False when no
+    test run was attempted (no green state known, or the workspace has no tests)."""
+
+    related: int = 0
+    passed: int = 0
+    failed: int = 0
+    not_run: int = 0
+    ran: bool = False
+
+
 @dataclass
 class Candidate:
     diagnostic: Diagnostic
@@ -23,7 +57,9 @@ class Candidate:
     edits: tuple[Edit, ...]
     source: str  # generator name: rustc, rules, imports, exemplars, model
     applicability: str | None = None  # rustc's, for rustc suggestions
+    kind: str = "other"  # one of EDIT_KINDS
     # Filled by verification and confidence.
+    tests: TestEvidence | None = None  # filled after a candidate compiled, when tests were run
     verified: bool = False
     reason: str = ""  # why it was not verified
     errors_before: int = 0
