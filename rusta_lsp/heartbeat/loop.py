@@ -101,8 +101,10 @@ def cpu_seconds() -> float:
 
 
 def lower_priority(increment: int = 10) -> None:
+    """Raise this thread's niceness by `increment` (capped at 19), from wherever it starts."""
     try:
-        os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), increment)
+        thread = threading.get_native_id()
+        os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + increment))
     except (AttributeError, OSError):
         pass  # not Linux, or not permitted: run at normal priority
 

@@ -54,16 +54,16 @@ class HeartbeatFeature(Feature):
             self._drill_pending = False
         self.beat.start()
 
-    async def _stop(self) -> None:
-        if self.beat is not None:
-            await self.server.run_blocking(self.beat.stop)
-        if self.jobs is not None:
-            await self.server.run_blocking(self.jobs.close)
-
     async def on_config_changed(self, changed: set[str]) -> None:
-        if self.beat is not None:  # its jobs read the heartbeat's, cargo's and the models' settings
-            await self._stop()
-            self._start()
+        """The jobs read the heartbeat's, cargo's and the models' settings: a new beat. A drill
+        asked for meanwhile waits for it (`drill_now` finds no beat), not for the old one."""
+        beat, jobs = self.beat, self.jobs
+        if beat is None:
+            return
+        self.beat = self.jobs = None
+        await self.server.run_blocking(beat.stop)
+        await self.server.run_blocking(jobs.close)  # the drills' slot, once their run stopped
+        self._start()
 
     async def on_document_changed(self, doc: Document) -> None:
         if self.beat is not None:
@@ -74,7 +74,10 @@ class HeartbeatFeature(Feature):
             self.beat.notify_edit()  # a save starts the user's own checks: make room for them
 
     async def on_shutdown(self) -> None:
-        await self._stop()
+        # The beat stops its job (cargo killed); the drills' slot lock goes with the process,
+        # so the exit does not wait for the drill engine to give it back.
+        if self.beat is not None:
+            await self.server.run_blocking(self.beat.stop)
 
     def _memory(self) -> Memory:
         """The session's memory, waited for (called from the heartbeat thread or an executor)."""
