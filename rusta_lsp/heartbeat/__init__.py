@@ -1,7 +1,7 @@
 """The heartbeat: what Rusta does between edits, within a budget, stopped by any keystroke.
 
     loop.py        Heartbeat: a thread that ticks, checks idleness and the CPU budget, runs the
-                   next job (reflect → drill → train) with a cancel token, persists its state
+                   next job (reflect → test → drill → train) with a cancel token, persists its state
     reflection.py  devlog + drills → per-error-code statistics, anchored principles, re-verification
                    of principles and exemplars (stale ones retire, logged as `self_diff`)
     mutations.py   seeded tree-sitter mutations of the user's code aimed at rustc error codes
@@ -9,7 +9,8 @@
                    scheduling, mastery and retirement; one mutation in five held out
     training.py    nanoGPT-style calibration training: held-out Brier/ECE, swap only on improvement,
                    threshold for `abstain.targetPrecision`; cuda, mps or cpu
-    jobs.py        the three jobs bound to a workspace, and `calibrate` (drill labels → Calibrator)
+    jobs.py        the four jobs bound to a workspace (`test` records the last green state through
+                   patches.testing), and `calibrate` (drill labels → Calibrator)
     report.py      `rusta report`: JSON, or HTML with a learning curve and a reliability diagram
 
 Invariants: the user's files are only read (mutations live in overlays of a shadow copy); every

@@ -1,4 +1,4 @@
-"""The heartbeat's jobs for one workspace: reflect, drill, train. Each takes a JobContext."""
+"""The heartbeat's jobs for one workspace: reflect, test, drill, train. Each takes a JobContext."""
 
 from __future__ import annotations
 
@@ -11,12 +11,14 @@ from ..cancel import CancelToken
 from ..config import RustaConfig
 from ..patches.confidence import OUTCOME_EVENT, Calibrator, CalibratorStore
 from ..patches.shadow import ShadowSlots
+from ..patches.testing import GreenRecorder
 from .drills import TABLE as DRILLS, Driller, drill_engine
 from .loop import Job, JobContext, job_result
 from .reflection import reflect
 from .training import TrainConfig, train_calibrator
 
 ROUND_CPU_SECONDS = 60.0  # CPU seconds (ours and cargo's) one background drill round may take
+TEST_ROUND_SECONDS = 120.0  # at most this long (wall seconds) per run of the test suite
 
 
 def labelled_examples(memory) -> tuple[list[list[float]], list[float]]:
@@ -63,10 +65,10 @@ def calibrate(calibrators: CalibratorStore, config: RustaConfig, memory, cancel:
 
 
 class WorkspaceJobs:
-    """The three jobs (`jobs`: reflect, drill, train), bound to one workspace. `memory()` returns
-    the writable memory when a job starts (it may still be opening when the heartbeat starts);
-    `calibrators` and `slots` are the workspace session's. `close()` gives the drills' shadow slot
-    back."""
+    """The four jobs (`jobs`: reflect, test, drill, train), bound to one workspace. `memory()`
+    returns the writable memory when a job starts (it may still be opening when the heartbeat
+    starts); `calibrators` and `slots` are the workspace session's. `close()` gives the drills' and
+    the test suite's shadow slots back."""
 
     def __init__(self, root: Path, config: RustaConfig, memory: Callable[[], object],
                  calibrators: CalibratorStore, slots: ShadowSlots, driller: Driller | None = None):
@@ -76,7 +78,9 @@ class WorkspaceJobs:
         self.calibrators = calibrators
         self.slots = slots
         self.driller = driller
-        self.jobs: dict[str, Job] = {"reflect": self.reflect, "drill": self.drill, "train": self.train}
+        self.green: GreenRecorder | None = None
+        self.jobs: dict[str, Job] = {"reflect": self.reflect, "test": self.test, "drill": self.drill,
+                                     "train": self.train}
 
     def _driller(self) -> Driller:
         if self.driller is None:
@@ -84,6 +88,15 @@ class WorkspaceJobs:
             engine = drill_engine(self.root, self.config, memory, slots=self.slots, calibrators=self.calibrators)
             self.driller = Driller(self.root, self.config, memory, engine=engine)
         return self.driller
+
+    def test(self, ctx: JobContext) -> dict:
+        """The last green state: when the saved workspace changed and compiles, run its tests (in
+        a shadow slot of their own) and record each one's outcome in the memory."""
+        ctx.progress("running the tests", None)
+        if self.green is None:
+            self.green = GreenRecorder(self.root, self.config, self.slots)
+        budget = max(0.0, min(ctx.budget_seconds - ctx.spent(), TEST_ROUND_SECONDS))
+        return job_result(**self.green.record(self.memory(), ctx.cancel, budget))
 
     def reflect(self, ctx: JobContext) -> dict:
         ctx.progress("reflecting on the devlog", None)
@@ -103,3 +116,5 @@ class WorkspaceJobs:
     def close(self) -> None:
         if self.driller is not None:
             self.driller.engine.close()
+        if self.green is not None:
+            self.green.close()

@@ -1,7 +1,7 @@
 """The heartbeat: a background thread that works between edits, within a CPU budget.
 
 Every `tick` seconds it asks: has the user been idle for `heartbeat.idleSeconds`, and is there
-CPU budget left this hour? If so it runs the next job (reflect, drill, train, in turn) with a
+CPU budget left this hour? If so it runs the next job (reflect, test, drill, train, in turn) with a
 cancel token that `notify_edit()` sets, so an edit stops the job within about a second: jobs
 check the token between steps, and cargo runs are killed by the oracle's watcher.
 
@@ -27,7 +27,7 @@ from ..config import HeartbeatConfig
 
 log = logging.getLogger(__name__)
 HOUR = 3600.0
-JOB_ORDER = ("reflect", "drill", "train")
+JOB_ORDER = ("reflect", "test", "drill", "train")
 STATE_FILE = "heartbeat_state.json"
 
 

@@ -2,7 +2,7 @@
 
 Derived tables (files, items, refs, passages, vectors) can be rebuilt from the workspace at any
 time, so a version mismatch or corruption just drops them. History tables (devlog, exemplars,
-principles, drills) cannot be rebuilt: their payload is JSON so their schema rarely has to change.
+principles, drills, tests) cannot be rebuilt: their payload is JSON so their schema rarely has to change.
 """
 
 from __future__ import annotations
@@ -92,9 +92,10 @@ DEVLOG = pa.schema(
     ]
 )
 
-# exemplars, principles, drills: one JSON document per key.
+# exemplars, principles, drills, tests: one JSON document per key. `tests` holds each test's
+# outcome at the last green state (the workspace compiled and the heartbeat ran the suite).
 KEYED = pa.schema([("key", _s()), ("ts", pa.float64()), ("payload", _s())])
 
 DERIVED = {"files": FILES, "items": ITEMS, "refs": REFS, "passages": PASSAGES, "meta": META}
-KEYED_TABLES = ("exemplars", "principles", "drills")
+KEYED_TABLES = ("exemplars", "principles", "drills", "tests")
 HISTORY = {"devlog": DEVLOG, **{name: KEYED for name in KEYED_TABLES}}

@@ -322,6 +322,24 @@ class Memory:
             return []
         return self._items(f"{sql_in('qualified', enclosing)} AND is_test")
 
+    def tests_reaching(self, names: set[str], depth: int = 3, limit: int = 200) -> list[ItemRecord]:
+        """Test functions that mention one of `names`, or mention an item that does, through
+        `depth` levels of callers (by name, so namesakes count too: more tests, never fewer).
+        Bounded: the walk stops widening once `limit` names were visited."""
+        seen, frontier, tests = set(names), set(names), set()
+        for _ in range(depth + 1):
+            if not frontier:
+                break
+            rows = self._select("refs", sql_in("name", frontier), ["enclosing", "in_test"])
+            tests |= {r["enclosing"] for r in rows if r["in_test"]}
+            # Test helpers are walked too: the tests that call them reach the item as well.
+            frontier = {r["enclosing"].rsplit("::", 1)[-1] for r in rows} - seen
+            frontier = set(sorted(frontier)[: max(0, limit - len(seen))])
+            seen |= frontier
+        if not tests:
+            return []
+        return self._items(f"{sql_in('qualified', tests)} AND is_test AND {sql_in('kind', ('fn', 'method'))}")
+
     def passages_in_file(self, path: str) -> list[PassageRecord]:
         rows = self._select("passages", f"path = {sql_str(path)}", [f.name for f in fields(PassageRecord)])
         rows.sort(key=lambda r: r["start_line"])
@@ -549,6 +567,21 @@ class Memory:
         now = time.time()
         stored = [{"key": str(row[key]), "ts": now, "payload": json.dumps(row)} for row in rows]
         future = self._require_writer().submit("upsert", table, stored, key="key")
+        if wait:
+            future.result()
+        return future
+
+    def prune_rows(self, table: str, keep: set[str], wait: bool = True):
+        """Delete the documents of a generic table whose key is not in `keep`."""
+        if table not in schema.KEYED_TABLES:
+            raise ValueError(f"unknown table {table!r}; one of {', '.join(schema.KEYED_TABLES)}")
+
+        def prune() -> None:
+            target = self._write_table(table)
+            target.delete(f"NOT ({sql_in('key', keep)})" if keep else "true")
+            self._writer._committed(table)
+
+        future = self._require_writer().submit("call", "", prune)
         if wait:
             future.result()
         return future

@@ -156,6 +156,16 @@ def _target_name(target) -> str:
     return f"{kinds[0]}:{target.get('name', '')}"
 
 
+@dataclass(frozen=True)
+class TestBinary:
+    """A test harness `cargo test --no-run` built: its target's root file (as cargo names the
+    target in "Running unittests src/lib.rs"), the executable and its package's manifest."""
+
+    src_path: str  # absolute, as cargo reports it
+    executable: str
+    manifest_path: str
+
+
 @dataclass
 class CargoResult:
     diagnostics: list[Diagnostic] = field(default_factory=list)  # deduplicated, in report order
@@ -164,6 +174,7 @@ class CargoResult:
     # so its own errors stay hidden until the dependency builds.
     built: set[str] = field(default_factory=set)
     stderr: str = ""  # cargo's own complaints (bad manifest, offline resolution failures)
+    test_binaries: list[TestBinary] = field(default_factory=list)  # `cargo test --no-run`'s harnesses
 
     @property
     def errors(self) -> list[Diagnostic]:
@@ -188,6 +199,9 @@ def parse_cargo_messages(lines: Iterable[str]) -> CargoResult:
             result.success = bool(obj.get("success"))
         elif reason == "compiler-artifact" and target:
             result.built.add(target)
+            if (obj.get("profile") or {}).get("test") and obj.get("executable"):
+                result.test_binaries.append(TestBinary(obj["target"].get("src_path", ""), obj["executable"],
+                                                       obj.get("manifest_path", "")))
         elif reason == "compiler-message" and isinstance(obj.get("message"), dict):
             result.built.add(target)
             diag = dataclasses.replace(parse_diagnostic(obj["message"]), target=target)

@@ -1,4 +1,9 @@
-"""Cargo as the oracle: `cargo <checkArgs> --message-format=json` in the shadow, cancellable."""
+"""Cargo as the oracle: `cargo <checkArgs> --message-format=json` in the shadow, cancellable; and the
+second oracle's processes, `cargo test --no-run` and the test binaries it builds.
+
+Every process runs in its own process group, so a cancelled or timed-out run is killed with
+everything it started (cargo's rustcs, a test's children) within 50 ms.
+"""
 
 from __future__ import annotations
 
@@ -7,10 +12,58 @@ import signal
 import subprocess
 import threading
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 from ..cancel import Cancelled, CancelToken
 from .diagnostics import CargoResult, parse_cargo_messages
+
+
+@dataclass
+class Finished:
+    stdout: str
+    stderr: str
+    returncode: int | None
+    timed_out: bool = False  # killed at its deadline
+
+
+def run_killable(args: list[str], cwd: Path, env: dict[str, str], cancel: CancelToken | None = None,
+                 deadline: float | None = None) -> Finished:
+    """Run a process to its end, its token's cancel (raises Cancelled) or `deadline` (a
+    `time.monotonic()` value; the result says `timed_out`), killing its whole process group."""
+    if cancel is not None:
+        cancel.check()
+    proc = subprocess.Popen(
+        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
+    )
+    stop = threading.Event()
+    killed = threading.Event()
+    expired = threading.Event()
+
+    def watch() -> None:
+        # Poll the token and the clock while the process runs; kill the whole group.
+        while not stop.wait(0.05):
+            cancelled = cancel is not None and cancel.is_set()
+            late = deadline is not None and time.monotonic() > deadline
+            if cancelled or late:
+                (killed if cancelled else expired).set()
+                try:
+                    os.killpg(proc.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                return
+
+    watcher = threading.Thread(target=watch, daemon=True)
+    watcher.start()
+    try:
+        stdout, stderr = proc.communicate()
+    finally:
+        stop.set()
+        watcher.join()
+    if killed.is_set():
+        raise Cancelled()
+    return Finished(stdout, stderr, proc.returncode, expired.is_set())
 
 
 class CargoOracle:
@@ -20,46 +73,41 @@ class CargoOracle:
         self.runs = 0  # cargo invocations so far, for benchmarks and tests
         self.seconds = 0.0
 
-    def check(self, cwd: Path, target: Path, cancel: CancelToken | None = None) -> CargoResult:
-        """Run cargo in `cwd`, building into `target`. Raises Cancelled when `cancel` fires."""
-        if cancel is not None:
-            cancel.check()
-        args = [self.cargo, *self.check_args]
+    def _cargo(self, args: list[str], cwd: Path, target: Path, cancel, deadline=None) -> tuple[CargoResult, Finished]:
         if not any(a.startswith("--message-format") for a in args):
-            args.append("--message-format=json")
+            args = [*args, "--message-format=json"]
         env = dict(os.environ, CARGO_TARGET_DIR=str(target), CARGO_TERM_COLOR="never")
         started = time.monotonic()
-        proc = subprocess.Popen(
-            args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            stdin=subprocess.DEVNULL, text=True, start_new_session=True,
-        )
-        stop = threading.Event()
-        killed = threading.Event()
-
-        def watch() -> None:
-            # Poll the token while cargo runs; kill the whole process group (cargo and its rustcs).
-            while not stop.wait(0.05):
-                if cancel is not None and cancel.is_set():
-                    killed.set()
-                    try:
-                        os.killpg(proc.pid, signal.SIGKILL)
-                    except ProcessLookupError:
-                        pass
-                    return
-
-        watcher = threading.Thread(target=watch, daemon=True)
-        watcher.start()
         try:
-            stdout, stderr = proc.communicate()
+            done = run_killable([self.cargo, *args], cwd, env, cancel, deadline)
         finally:
-            stop.set()
-            watcher.join()
             self.runs += 1
             self.seconds += time.monotonic() - started
-        if killed.is_set():
-            raise Cancelled()
-        result = parse_cargo_messages(stdout.splitlines())
-        result.stderr = stderr
-        if result.success is None and proc.returncode != 0:
+        result = parse_cargo_messages(done.stdout.splitlines())
+        result.stderr = done.stderr
+        if result.success is None and done.returncode != 0:
             result.success = False
-        return result
+        return result, done
+
+    def check(self, cwd: Path, target: Path, cancel: CancelToken | None = None) -> CargoResult:
+        """Run cargo in `cwd`, building into `target`. Raises Cancelled when `cancel` fires."""
+        return self._cargo(self.check_args, cwd, target, cancel)[0]
+
+    def test_args(self) -> list[str]:
+        """`cargo test --no-run` over what the check covers (its package and feature flags): the
+        test harnesses of libraries, binaries and integration tests. Doc-tests are left out (each
+        one is a rustc run of its own) and so are `--all-targets`' benches and examples."""
+        rest = [a for a in self.check_args[1:] if a not in ("--all-targets", "--tests", "--benches", "--examples")]
+        return ["test", "--no-run", *rest]
+
+    def build_tests(self, cwd: Path, target: Path, cancel: CancelToken | None = None,
+                    deadline: float | None = None) -> tuple[CargoResult, bool]:
+        """Build the test binaries; returns cargo's messages (their `artifacts`) and whether the
+        build ran out of time."""
+        result, done = self._cargo(self.test_args(), cwd, target, cancel, deadline)
+        return result, done.timed_out
+
+    def run_binary(self, executable: Path, args: list[str], cwd: Path, env: dict[str, str],
+                   cancel: CancelToken | None = None, deadline: float | None = None) -> Finished:
+        """Run a test binary cargo built (as `cargo test` would: in its package's folder)."""
+        return run_killable([str(executable), *args], cwd, dict(os.environ, **env), cancel, deadline)

@@ -67,8 +67,9 @@ def _inside(rel: str) -> bool:
 WARM_MARKER = ".rusta-warm"
 SLOT_COUNT = 16  # shadow slots a workspace may have; each costs a mirror and a target directory
 # Where each kind of engine looks for free slots first: the same slots every run, so their target
-# directories stay warm. The server (or the CLI when no server runs) takes the first ones.
-SLOT_PREFERENCE = {"main": 0, "drill": 7, "bench": 8}
+# directories stay warm. The server (or the CLI when no server runs) takes the first ones; "tests"
+# is the heartbeat's run of the whole test suite (the last green state).
+SLOT_PREFERENCE = {"main": 0, "tests": 6, "drill": 7, "bench": 8}
 
 
 class SlotLease:
