@@ -86,6 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path", help="crate or workspace root")
     p.add_argument("--json", action="store_true")
     p.add_argument("--apply", action="store_true", help="write the best patch that clears the threshold")
+    p.add_argument("--test-budget", type=float, default=60.0, metavar="SECONDS",
+                   help="wall seconds for the tests related to the patches (0: do not run tests)")
     _settings_args(p)
 
     p = sub.add_parser("drill", help="practise on mutations of the workspace's own code")

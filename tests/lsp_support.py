@@ -13,6 +13,18 @@ SERVER_COMMAND = [sys.executable, "-m", "rusta_lsp.cli", "serve"]
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
+class PublishLog(dict):
+    """`client.diagnostics` that also keeps every publishDiagnostics in arrival order."""
+
+    def __init__(self):
+        super().__init__()
+        self.history: list[tuple[str, list[types.Diagnostic]]] = []
+
+    def __setitem__(self, uri, diagnostics):
+        self.history.append((uri, list(diagnostics)))
+        super().__setitem__(uri, diagnostics)
+
+
 def client_capabilities() -> types.ClientCapabilities:
     return types.ClientCapabilities(
         window=types.WindowClientCapabilities(work_done_progress=True),

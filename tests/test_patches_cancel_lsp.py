@@ -19,24 +19,12 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, init_params, wait_for_progress, wait_until
+from lsp_support import EXAMPLES, SERVER_COMMAND, PublishLog, init_params, wait_for_progress, wait_until
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")]
 CHECK = "Rusta: checking fixes"
 FIRST = ('ledger.deposit("Café Größe", 1_000);', 'ledger.deposit("Café Größe".to_string(), 1_000);')  # E0308
 SECOND = ("let mut ledger = Ledger::new();\n        ledger.deposit(", "let ledger = Ledger::new();\n        ledger.deposit(")  # E0596
-
-
-class PublishLog(dict):
-    """`client.diagnostics` that also keeps every publishDiagnostics in arrival order."""
-
-    def __init__(self):
-        super().__init__()
-        self.history: list[tuple[str, list[types.Diagnostic]]] = []
-
-    def __setitem__(self, uri, diagnostics):
-        self.history.append((uri, list(diagnostics)))
-        super().__setitem__(uri, diagnostics)
 
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))

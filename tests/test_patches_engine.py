@@ -131,7 +131,9 @@ def test_cli_json_contract_with_non_ascii_columns(tmp_path, capsys):
         assert set(diag) == {"code", "message", "path", "start_line", "start_col", "abstained", "reason", "patches"}
         assert diag["path"] == "src/lib.rs"
         for patch in diag["patches"]:
-            assert set(patch) == {"title", "confidence", "verified", "source", "edits"}
+            assert set(patch) == {"title", "confidence", "verified", "source", "edits", "tests"}
+            # The crate has no tests: nothing related, nothing run.
+            assert patch["tests"] == {"related": 0, "passed": 0, "failed": 0, "not_run": 0, "ran": False}
             for edit in patch["edits"]:
                 assert set(edit) == {"path", "start_line", "start_col", "end_line", "end_col", "new_text"}
                 assert not os.path.isabs(edit["path"])

@@ -1,5 +1,6 @@
-"""Verified fixes through a real client: save a broken file, get the hint diagnostic and a code
-action with its confidence, apply it, and the crate compiles."""
+"""Verified fixes through a real client: save a broken file, get the hint diagnostic (at once,
+after the check) and a code action that says what was checked (the related tests, once they ran)
+with its confidence, apply it, and the crate compiles."""
 
 from __future__ import annotations
 
@@ -16,7 +17,9 @@ from patches_support import SHARED_TARGET
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, client_capabilities, init_params, wait_for_progress, wait_until
+from lsp_support import (
+    EXAMPLES, SERVER_COMMAND, PublishLog, client_capabilities, init_params, wait_for_progress, wait_until,
+)
 from rusta_lsp.config import read_config
 from rusta_lsp.patches.confidence import FEATURES
 from rusta_lsp.patches.shadow import shadow_base
@@ -40,6 +43,7 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     lsp_client.root = root
     lsp_client.options = options
     lsp_client.slots = shadow_base(root, read_config(options)[0])
+    lsp_client.diagnostics = PublishLog()
     await lsp_client.initialize_session(params)
     yield
     await lsp_client.shutdown_session()
@@ -66,8 +70,13 @@ async def test_save_broken_file_get_verified_action_apply_it_and_compile(client:
         uri=uri, language_id="rust", version=1, text=text)))
     client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
     await wait_until(lambda: client.diagnostics.get(uri))
+    # The hint comes with the check; the related tests (the fixed line sits in a test) run after.
+    await wait_for_progress(client, "Rusta: running related tests")
+    hints = [ds for u, ds in client.diagnostics.history if u == uri and ds]
+    assert re.fullmatch(r"verified fix: .+ \(compiles, tests not run, \d{2,3}%\)", hints[0][0].message)
     [hint] = client.diagnostics[uri]
     assert hint.source == "rusta" and hint.severity == types.DiagnosticSeverity.Hint and hint.code == "E0308"
+    assert re.fullmatch(r"verified fix: .+ \(compiles, 1 related test passes, \d{2,3}%\)", hint.message)
     line = text.split("\n")[hint.range.start.line]
     assert line[hint.range.start.character :].startswith('"Café Größe".to_string()')
 
@@ -75,7 +84,7 @@ async def test_save_broken_file_get_verified_action_apply_it_and_compile(client:
         text_document=types.TextDocumentIdentifier(uri=uri), range=hint.range,
         context=types.CodeActionContext(diagnostics=[hint])))
     assert actions and actions[0].is_preferred
-    assert re.fullmatch(r"Rusta: .+ \(verified, \d{2,3}%\)", actions[0].title)
+    assert re.fullmatch(r"Rusta: .+ \(compiles, 1 related test passes, \d{2,3}%\)", actions[0].title)
     assert actions[0].edit is None  # the client resolves edits
     resolved = await client.code_action_resolve_async(actions[0])
     fixed = apply_text_edits(text, resolved.edit.changes[uri])

@@ -13,13 +13,13 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..analysis.model import Pos
 from ..analysis.positions import LineIndex
 from ..config import RustaConfig
-from .candidate import Candidate, Edit, overlapping, patched
+from .candidate import Candidate, Edit, TestEvidence, overlapping, patched
 from .confidence import (
     OUTCOME_EVENT, Calibrator, CalibratorStore, ConfidenceContext, features, history_from_rows,
 )
@@ -27,6 +27,7 @@ from .diagnostics import Diagnostic, DiagSpan
 from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoOracle
 from .shadow import ShadowSlots, ShadowWorkspace, state_dir
+from .testing import TestChecker, TestRunner
 from .verify import Verifier, error_key, merge
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
@@ -36,6 +37,8 @@ log = logging.getLogger(__name__)
 MAX_CHECKED = 24
 # Candidates are checked in this many shadows at once: one `cargo check` keeps about one core busy.
 DEFAULT_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
+# Wall seconds the related tests of one report's verified candidates may take (build and run).
+TEST_BUDGET_S = 60.0
 
 
 @dataclass
@@ -48,6 +51,7 @@ class DiagnosticFix:
     abstained: bool = True
     reason: str | None = None
     tried: int = 0  # candidates generated
+    checked: list[Candidate] = field(default_factory=list)  # the candidates sent to verification, in rank order
 
     @property
     def best(self) -> Candidate | None:
@@ -62,6 +66,7 @@ class FixReport:
     seconds: float = 0.0
     cargo_runs: int = 0
     cargo_error: str | None = None  # cargo failed without compiler messages (bad manifest, ...)
+    test_seconds: float | None = None  # the related tests' run after the check (None: not yet)
 
     def edit_json(self, edit: Edit) -> dict:
         index = LineIndex(self.contents.get(edit.path, b""))
@@ -78,7 +83,8 @@ class FixReport:
                 "abstained": f.abstained, "reason": f.reason,
                 "patches": [
                     {"title": c.title, "confidence": round(c.confidence, 4), "verified": c.verified,
-                     "source": c.source, "edits": [self.edit_json(e) for e in c.edits]}
+                     "source": c.source, "edits": [self.edit_json(e) for e in c.edits],
+                     "tests": asdict(c.tests or TestEvidence())}
                     for c in f.patches
                 ],
             }
@@ -108,6 +114,7 @@ class PatchEngine:
         self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=s) for s in self.lease.slots]
         self.oracle = CargoOracle(self.config.cargo.check_args)
         self.verifier = Verifier(self.shadows, self.oracle, budget_s=budget_s)
+        self.tests = TestChecker(TestRunner(self.oracle), memory) if memory is not None else None
         self.calibrators = calibrators or CalibratorStore(state_dir(self.root, self.config))
         self.last: FixReport | None = None
         self._cache: dict[tuple, tuple[dict[str, str], DiagnosticFix]] = {}
@@ -200,15 +207,47 @@ class PatchEngine:
             cands = queues.get(error_key(fix.diagnostic))
             if cands is None:
                 continue
-            verified = [c for c in cands if c.verified]
-            for rank, cand in enumerate(cands):
-                cand.verified_siblings = len(verified) - 1 if cand.verified else len(verified)
-                cand.extra["features"] = features(cand, ConfidenceContext(history, rank))
-                cand.confidence = calibrator.predict(cand.extra["features"])
-            fix.patches = sorted(verified, key=lambda c: -c.confidence)
-            fix.abstained, fix.reason = self._abstain(fix, cands, threshold)
+            fix.checked = cands
+            self._score(fix, history, calibrator, threshold)
             self._store(fix, contents)
         return fixes
+
+    def _score(self, fix: DiagnosticFix, history: dict, calibrator: Calibrator, threshold: float) -> None:
+        """Confidence for every checked candidate, the verified ones best first, and whether to abstain."""
+        cands = fix.checked
+        verified = [c for c in cands if c.verified]
+        for rank, cand in enumerate(cands):
+            cand.verified_siblings = len(verified) - 1 if cand.verified else len(verified)
+            cand.extra["features"] = features(cand, ConfidenceContext(history, rank))
+            cand.confidence = calibrator.predict(cand.extra["features"])
+        fix.patches = sorted(verified, key=lambda c: -c.confidence)
+        fix.abstained, fix.reason = self._abstain(fix, cands, threshold)
+
+    def test(self, report: FixReport, cancel=None, budget_s: float = TEST_BUDGET_S) -> FixReport:
+        """The second oracle, after the check: run the tests related to each verified candidate
+        (`budget_s` wall seconds for all), fill `Candidate.tests`, drop candidates that break a
+        test that passed at the last green state, and rescore. Only the latest report is tested
+        (the shadow holds its text); candidates with evidence (cached fixes) are not run again."""
+        with self._lock:
+            if report is not self.last or self.tests is None:
+                return report
+            pending = [f for f in report.fixes if any(c.tests is None for c in f.patches)]
+            if pending:
+                started = time.monotonic()
+                # An error without a verified patch keeps every test harness from compiling.
+                check = self.tests.check([f.patches for f in report.fixes if f.patches], report.contents,
+                                         self.shadows[0], cancel, budget_s,
+                                         buildable=all(f.patches for f in report.fixes))
+                calibrator = self.calibrators.current()
+                history, threshold = self._history(), calibrator.threshold(self.config.abstain.target_precision)
+                for fix in pending:
+                    self._score(fix, history, calibrator, threshold)
+                report.test_seconds = time.monotonic() - started
+                log.info("patches: related tests of %d error(s): %d run(s), %d patch(es) rejected, %.1fs",
+                         len(pending), check.runs, check.rejected, check.seconds)
+            elif report.test_seconds is None:
+                report.test_seconds = 0.0
+            return report
 
     def _candidates(self, diag: Diagnostic, ctx: GenContext, calibrator: Calibrator) -> list[Candidate]:
         """Every generator's proposals, duplicates dropped, in the order the prior would rank them
@@ -237,6 +276,8 @@ class PatchEngine:
             return True, "no candidate fix (none of the generators had a proposal)"
         if not fix.patches:
             reasons = sorted({c.reason for c in cands if c.reason})
+            if any(c.tests is not None and c.tests.failed for c in cands):
+                return True, f"{len(cands)} candidate(s), none both compiles and keeps the tests passing: " + "; ".join(reasons)
             return True, f"{len(cands)} candidate(s), none verified by cargo: " + "; ".join(reasons)
         best = fix.patches[0]
         if best.confidence < threshold:

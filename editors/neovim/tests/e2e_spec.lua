@@ -12,7 +12,7 @@ if not server or vim.fn.executable(server) ~= 1 then
   os.exit(1)
 end
 
-local FIX_TITLE = '^Rusta: .+ %(verified, %d+%%%)$'
+local FIX_TITLE = '^Rusta: .+ %(compiles, .+, %d+%%%)$'
 
 -- A private copy of the crate: edits and cargo runs never touch the repository.
 local tmp = vim.fn.tempname()
@@ -195,7 +195,7 @@ t.test('a broken file gets a verified Rusta fix; applying it makes the crate com
         return true
       end
     end
-  end, 'a "Rusta: ... (verified, N%)" code action (offered: ' .. vim.inspect(titles) .. ')')
+  end, 'a "Rusta: ... (compiles, ..., N%)" code action (offered: ' .. vim.inspect(titles) .. ')')
   -- Beside rust-analyzer: Rusta's diagnostics are hints with source "rusta", never errors.
   local ours = t.wait(30000, function()
     local found = vim.diagnostic.get(0, { namespace = vim.lsp.diagnostic.get_namespace(client.id) })

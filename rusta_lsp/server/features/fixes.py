@@ -1,7 +1,9 @@
 """Verified fixes: hint diagnostics where cargo accepted a patch, quick fixes with confidence.
 
 On save (debounced) the patch engine checks the workspace in its shadow, with open buffers
-overlaid; a newer edit cancels the running check. Code actions are answered from the engine's
+overlaid; a newer edit cancels the running check. The compile-verified result is published at
+once; then the tests related to each verified patch run (the second oracle) and the result is
+published again with their evidence, a patch that broke a passing test gone. Code actions are answered from the engine's
 last report only (no cargo on that path); their edits are filled in by codeAction/resolve when
 the client supports it. `rusta.feedback` records whether an applied patch was right.
 """
@@ -18,6 +20,7 @@ from ...analysis.positions import LineIndex
 from ...patches.candidate import Candidate, patched
 from ...patches.confidence import OUTCOME_EVENT
 from ...patches.engine import DiagnosticFix, FixReport, PatchEngine
+from ...patches.testing import checked_phrase
 from ...cancel import CancelToken
 from .. import convert
 from ..documents import path_to_uri
@@ -28,7 +31,8 @@ DEBOUNCE_S = 0.3
 
 
 def action_title(cand: Candidate) -> str:
-    return f"Rusta: {cand.title} (verified, {cand.confidence:.0%})"
+    """`Rusta: add `mut` (compiles, 2 related tests pass, 94%)`: what was checked, and the confidence."""
+    return f"Rusta: {cand.title} ({checked_phrase(cand)}, {cand.confidence:.0%})"
 
 
 class FixesFeature(Feature):
@@ -106,8 +110,16 @@ class FixesFeature(Feature):
             return
         log.info("fixes: %d error(s), %d with a verified fix, %d cargo run(s) in %.1fs", len(report.fixes),
                  sum(f.best is not None for f in report.fixes), report.cargo_runs, report.seconds)
-        if generation == self._generation:
-            self.publish(report)
+        if generation != self._generation:
+            return
+        self.publish(report)
+        if not any(c.tests is None for f in report.fixes for c in f.patches):
+            return  # nothing compiled, or every patch came from the cache with its evidence
+        tested = None
+        async with self.server.progress("Rusta: running related tests", cancel=cancel) as progress:
+            tested = await self.server.run_blocking(engine.test, report, progress.cancel)
+        if tested is not None and generation == self._generation:
+            self.publish(tested)
 
     def publish(self, report: FixReport) -> None:
         by_uri: dict[str, list[types.Diagnostic]] = {}
@@ -123,7 +135,7 @@ class FixesFeature(Feature):
                 range=types.Range(start=convert.position(index, span.byte_start, encoding),
                                   end=convert.position(index, span.byte_end, encoding)),
                 severity=types.DiagnosticSeverity.Hint, source="rusta", code=fix.diagnostic.code,
-                message=f"verified fix: {best.title} ({best.confidence:.0%})",
+                message=f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})",
             ))
         for uri in self._published - set(by_uri):
             by_uri[uri] = []  # clear files whose fixes are gone

@@ -1,0 +1,197 @@
+"""Tests as the second oracle, on the ledger example (real cargo, real libtest): the last green
+state the heartbeat records, related tests run after a candidate compiled, a patch that breaks a
+passing test rejected, the budget and cancellation of a test run."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+
+import pytest
+from debian_crates import REGISTRY, copy_debian_crate
+from patches_support import config_for, copy_example, settings_flags
+
+from rusta_lsp.cancel import Cancelled, CancelToken
+from rusta_lsp.cli import main
+from rusta_lsp.heartbeat.jobs import WorkspaceJobs
+from rusta_lsp.heartbeat.loop import context_for_cli
+from rusta_lsp.memory.ingest import Ingestor
+from rusta_lsp.memory.store import Memory
+from rusta_lsp.patches.confidence import CalibratorStore
+from rusta_lsp.patches.shadow import ShadowSlots
+from rusta_lsp.patches.candidate import Candidate
+from rusta_lsp.patches.candidate import TestEvidence as Evidence  # a name pytest does not collect
+from rusta_lsp.patches.diagnostics import Diagnostic
+from rusta_lsp.patches.testing import GreenRecorder, checked_phrase, green_outcomes
+
+LEDGER_TESTS = {
+    ("src/lib.rs", "store::tests::apply_moves_money"): "passed",
+    ("src/lib.rs", "store::tests::apply_refuses_overdraft"): "passed",
+    ("tests/ledger.rs", "history_keeps_order"): "passed",
+    ("tests/ledger.rs", "euros_formats_cents"): "passed",
+}
+
+
+@pytest.mark.parametrize("evidence, phrase", [
+    (None, "compiles, tests not run"),
+    (Evidence(related=3, not_run=3), "compiles, tests not run"),
+    (Evidence(), "compiles, no related tests"),
+    (Evidence(related=1, passed=1, ran=True), "compiles, 1 related test passes"),
+    (Evidence(related=7, passed=7, ran=True), "compiles, 7 related tests pass"),
+    (Evidence(related=7, passed=5, failed=1, not_run=1, ran=True),
+     "compiles, 5 of 7 related tests pass, 1 fails, 1 not run"),
+])
+def test_what_was_checked_reads_as_the_code_action_says_it(evidence, phrase):
+    cand = Candidate(Diagnostic("error", "mismatched types", "E0308", ()), "add `.clone()`", (), "rules", tests=evidence)
+    assert checked_phrase(cand) == phrase
+
+
+def indexed_ledger(tmp_path: Path, extra_tests: str = "") -> tuple[Path, object, Memory]:
+    root = copy_example("ledger", tmp_path / "ledger")
+    if extra_tests:
+        with open(root / "tests" / "ledger.rs", "a") as tests:
+            tests.write(extra_tests)
+    config = config_for(tmp_path / "memory")
+    memory = Memory.open(config.memory.uri, root)
+    Ingestor(memory, root).run(embed=False)
+    return root, config, memory
+
+
+def heartbeat_jobs(root: Path, config, memory: Memory) -> WorkspaceJobs:
+    return WorkspaceJobs(root, config, lambda: memory, CalibratorStore(Path(config.memory.uri)),
+                         ShadowSlots(root, config))
+
+
+@pytest.mark.slow
+def test_the_heartbeat_records_the_last_green_state_per_test_and_keeps_it_across_a_restart(tmp_path):
+    extra = ('\n#[test]\n#[should_panic]\nfn zero_amounts_are_refused() {\n'
+             '    Entry::new("a", "b", 0).unwrap();\n}\n'
+             '\n#[test]\n#[ignore = "needs a bank"]\nfn settles_with_the_bank() {}\n')
+    root, config, memory = indexed_ledger(tmp_path, extra)
+    jobs = heartbeat_jobs(root, config, memory)
+    try:
+        result = jobs.test(context_for_cli(120))
+    finally:
+        jobs.close()
+    assert result["complete"] and (result["tests"], result["passed"], result["ignored"]) == (6, 5, 1)
+    expected = {**LEDGER_TESTS, ("tests/ledger.rs", "zero_amounts_are_refused"): "passed",
+                ("tests/ledger.rs", "settles_with_the_bank"): "ignored"}
+    assert green_outcomes(memory) == expected
+    memory.close()
+
+    memory = Memory.open(config.memory.uri, root)  # a restart: a new process opens the memory
+    jobs = heartbeat_jobs(root, config, memory)
+    try:
+        assert green_outcomes(memory) == expected
+        assert jobs.test(context_for_cli(120))["skipped"] == "the tests already ran on this state"
+        # The author's change that breaks a test: the next green state records it as failed.
+        lib = root / "src" / "lib.rs"
+        lib.write_text(lib.read_text().replace("map(|e| e.amount).sum()", "map(|e| e.amount).sum::<i64>() + 1"))
+        changed = jobs.test(context_for_cli(120))
+    finally:
+        jobs.close()
+        memory.close()
+    assert changed["complete"] and changed["failed"] == 1
+    with Memory.open(config.memory.uri, root, read_only=True) as reader:
+        assert green_outcomes(reader) == {**expected, ("tests/ledger.rs", "history_keeps_order"): "failed"}
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not (REGISTRY / "stable_deref_trait-1.2.0").is_dir(), reason="librust-stable-deref-trait-dev")
+def test_a_workspace_without_tests_is_a_green_state_with_no_tests(tmp_path):
+    root = copy_debian_crate("stable_deref_trait-1.2.0", tmp_path / "crate")
+    config = config_for(tmp_path / "memory")
+    with Memory.open(config.memory.uri, root) as memory:
+        jobs = heartbeat_jobs(root, config, memory)
+        try:
+            result = jobs.test(context_for_cli(120))
+            assert result["complete"] and result["tests"] == 0 and green_outcomes(memory) == {}
+            assert jobs.test(context_for_cli(120))["skipped"] == "the tests already ran on this state"
+        finally:
+            jobs.close()
+
+
+@pytest.mark.slow
+def test_a_patch_that_breaks_a_test_that_passed_is_rejected_the_other_carries_its_evidence(tmp_path, capsys):
+    root, config, memory = indexed_ledger(tmp_path)
+    green = GreenRecorder(root, config, ShadowSlots(root, config))
+    try:
+        assert green.record(memory)["passed"] == 4
+    finally:
+        green.close()
+        memory.close()
+    store = root / "src" / "store.rs"
+    text = store.read_text()
+    # `balance` loses its default: the patch that compiles (unwrapping) panics on an unknown account.
+    text = text.replace("self.balances.get(account).copied().unwrap_or(0)", "self.balances.get(account).copied()")
+    # A test's binding loses its `mut`: adding it back keeps that test passing.
+    text = text.replace("let mut ledger = Ledger::new();\n        ledger.deposit(",
+                        "let ledger = Ledger::new();\n        ledger.deposit(")
+    store.write_text(text)
+
+    assert main(["fix", "--json", *settings_flags(config), str(root)]) == 0
+    data = json.loads(capsys.readouterr().out)
+    by_code = {d["code"]: d for d in data["diagnostics"]}
+    assert set(by_code) == {"E0308", "E0596"}
+    balance = by_code["E0308"]
+    assert balance["abstained"] and balance["patches"] == []
+    assert "breaks test `store::tests::apply_refuses_overdraft` in src/lib.rs" in balance["reason"]
+    [mutable] = by_code["E0596"]["patches"]
+    assert mutable["tests"] == {"related": 1, "passed": 1, "failed": 0, "not_run": 0, "ran": True}
+
+
+def harness_pids(target: Path) -> set[int]:
+    """Running test binaries built into `target` (the green run's shadow)."""
+    found = set()
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            exe = os.readlink(f"/proc/{entry}/exe")
+            state = Path(f"/proc/{entry}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if exe.startswith(str(target)) and "/deps/ledger-" in exe and state != "Z":
+            found.add(int(entry))
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.skipif(not Path("/proc/self/exe").exists(), reason="needs /proc")
+def test_a_test_run_stops_at_its_budget_and_is_killed_on_cancel(tmp_path):
+    slow = '\n#[test]\nfn reconciles_a_year() {\n    std::thread::sleep(std::time::Duration::from_secs(300));\n}\n'
+    root, config, memory = indexed_ledger(tmp_path, slow)
+    green = GreenRecorder(root, config, ShadowSlots(root, config))
+    try:
+        # The slow test cannot finish in the budget: not run, never passed; the state stays incomplete.
+        result = green.record(memory, budget_s=20)
+        assert (result["passed"], result["not_run"], result["complete"]) == (4, 1, False)
+        assert green_outcomes(memory) == LEDGER_TESTS
+        assert not harness_pids(green.shadow.target)
+
+        # The next run takes only what is missing, and an edit (the token) kills it.
+        cancel, outcome = CancelToken(), {}
+
+        def record() -> None:
+            try:
+                outcome["result"] = green.record(memory, cancel, budget_s=600)
+            except Cancelled:
+                outcome["cancelled"] = time.monotonic()
+
+        worker = threading.Thread(target=record)
+        worker.start()
+        deadline = time.monotonic() + 60
+        while not harness_pids(green.shadow.target) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert harness_pids(green.shadow.target), "the slow test never started"
+        cancelled = time.monotonic()
+        cancel.cancel()
+        worker.join(10)
+        assert "cancelled" in outcome and outcome["cancelled"] - cancelled < 2
+        assert not harness_pids(green.shadow.target)
+    finally:
+        green.close()
+        memory.close()
