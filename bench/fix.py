@@ -16,6 +16,11 @@ the no-fix kinds (missing argument, struct field, match arm) abstention and plac
 Time to a verified fix is compared with one bare incremental `cargo check` of the mutated crate,
 measured right after on the same shadow (the floor). A 2-fold cross-fitted calibrator shows what
 training on drills would do to precision and fix rate.
+
+The second oracle: each crate's test suite runs once on the pristine crate (the last green state,
+as the heartbeat records it); after each check the related tests of the verified patches run
+(`PatchEngine.test`). Their time is added after the hint (the check's answer is published first),
+reported over the same floor, with the compile-only figures beside the tested ones.
 """
 
 from __future__ import annotations
@@ -49,6 +54,8 @@ from rusta_lsp.patches.confidence import Calibrator  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
 from rusta_lsp.patches.generators import rustc  # noqa: E402
 from rusta_lsp.patches.generators import GenContext  # noqa: E402
+from rusta_lsp.patches.shadow import ShadowSlots  # noqa: E402
+from rusta_lsp.patches.testing import GreenRecorder  # noqa: E402
 
 CRATES = ["humantime-2.1.0", "either-1.6.1", "termcolor-1.1.2", "fixedbitset-0.4.2", "scopeguard-1.1.0"]
 NO_FIX_KINDS = {"remove_field_init", "remove_argument", "remove_match_arm"}
@@ -159,6 +166,10 @@ def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
     if fix is None:
         return None  # the mutation broke nothing
     floor = floor_seconds(engine, mutation.path)
+    compiled = fix.best  # the answer published after the check; the tests' verdict updates it
+    started = time.monotonic()
+    engine.test(report)
+    test_seconds = time.monotonic() - started
     best = fix.best
     base = baseline(fix, report.contents)
     cand: Candidate | None = base.pop("candidate", None)
@@ -172,7 +183,11 @@ def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
         "confidence": best.confidence if best else (fix.patches[0].confidence if fix.patches else None),
         "source": best.source if best else "",
         "reason": fix.reason,
-        "seconds": seconds, "floor": floor, "cargo_runs": cargo_runs,
+        "seconds": seconds, "floor": floor, "cargo_runs": cargo_runs, "test_seconds": test_seconds,
+        "compiled_offered": compiled is not None, "compiled_right": right(compiled, mutated, original, mutation.path),
+        "tests": vars(best.tests) if best is not None and best.tests is not None else None,
+        "rejected_by_tests": [right(c, mutated, original, mutation.path) for c in fix.checked
+                              if c.reason.startswith("breaks test")],
         "verified_any": bool(fix.patches),
         "patches": [
             {"features": p.extra["features"], "right": right(p, mutated, original, mutation.path),
@@ -180,6 +195,36 @@ def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
             for i, p in enumerate(fix.patches)
         ],
         "baseline": base,
+    }
+
+
+def green_state(root: Path, config, memory) -> dict:
+    """The crate's whole suite on its pristine text, recorded as the heartbeat would."""
+    recorder = GreenRecorder(root, config, ShadowSlots(root, config))
+    try:
+        started = time.monotonic()
+        summary = recorder.record(memory, budget_s=600)
+        return {**summary, "wall_s": round(time.monotonic() - started, 2)}
+    finally:
+        recorder.close()
+
+
+def tests_summary(cases: list[dict], green: dict) -> dict:
+    """The second oracle's cost (seconds after the hint, over the floor) and what it changed."""
+    added = sorted(c["test_seconds"] for c in cases)
+    offered = [c for c in cases if c["offered"]]
+    return {
+        "green_state": green,
+        "median_added_s": statistics.median(added) if added else 0.0,
+        "p90_added_s": added[int(0.9 * (len(added) - 1))] if added else 0.0,
+        "median_added_over_floor": statistics.median([c["test_seconds"] / max(c["floor"], 1e-3) for c in cases])
+        if cases else 0.0,
+        "offered": len(offered),
+        "offered_with_tests_run": sum(bool(c["tests"] and c["tests"]["ran"]) for c in offered),
+        "offered_with_failing_tests": sum(bool(c["tests"] and c["tests"]["failed"]) for c in offered),
+        "rejected_right": sum(r for c in cases for r in c["rejected_by_tests"]),
+        "rejected_wrong": sum(not r for c in cases for r in c["rejected_by_tests"]),
+        "compile_only": rates(cases, lambda c: c["compiled_offered"], lambda c: c["compiled_right"]),
     }
 
 
@@ -253,7 +298,7 @@ def main() -> None:
     order = [x for _, x in sorted(
         ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items)
     )]
-    engines = {}
+    engines, green = {}, {}
     memories = contextlib.ExitStack()  # each crate's memory, indexed as the server would have it
     cases = []
     started = time.monotonic()
@@ -262,6 +307,7 @@ def main() -> None:
             break
         if root not in engines:
             engines[root] = PatchEngine(root, config, memories.enter_context(indexed_memory(work, root)))
+            green[root.name] = green_state(root, config, engines[root].memory)
         engine = engines[root]
         case = run_case(engine, root, mutation)
         if case:
@@ -269,7 +315,7 @@ def main() -> None:
             print(f"[{len(cases):3}] {case['crate']:18} {case['kind']:17} {case['code']:6} "
                   f"rusta={'right' if case['right'] else 'wrong' if case['offered'] else 'abstain':7} "
                   f"base={'right' if case['baseline']['right'] else 'wrong' if case['baseline']['offered'] else '-':5} "
-                  f"{case['seconds']:.2f}s/{case['floor']:.2f}s", flush=True)
+                  f"{case['seconds']:.2f}s/{case['floor']:.2f}s +{case['test_seconds']:.2f}s tests", flush=True)
     for engine in engines.values():
         engine.shadows[0].sync()
     memories.close()
@@ -293,6 +339,7 @@ def main() -> None:
             "p90_ratio_verified": sorted(ratios)[int(0.9 * (len(ratios) - 1))] if ratios else None,
             "mean_cargo_runs": statistics.mean([c["cargo_runs"] for c in cases]),
         },
+        "tests": tests_summary(cases, green),
         "wall_s": time.monotonic() - started,
     }
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
@@ -302,6 +349,11 @@ def main() -> None:
     print(f"\n{'':22}{'rusta':>10}{'baseline':>10}")
     for key in ("fix_rate", "precision", "coverage", "abstention_no_fix"):
         print(f"{key:22}{r[key]:10.3f}{b[key]:10.3f}")
+    t = summary["tests"]
+    print(f"related tests after the check: median +{t['median_added_s']:.2f}s "
+          f"({t['median_added_over_floor']:.2f}x the floor), p90 +{t['p90_added_s']:.2f}s; ran on "
+          f"{t['offered_with_tests_run']}/{t['offered']} offered patches; rejected {t['rejected_right']} right "
+          f"and {t['rejected_wrong']} wrong patches; compile-only precision {t['compile_only']['precision']:.3f}")
 
 
 if __name__ == "__main__":
