@@ -91,12 +91,17 @@ def test_the_heartbeat_records_the_last_green_state_per_test_and_keeps_it_across
         lib = root / "src" / "lib.rs"
         lib.write_text(lib.read_text().replace("map(|e| e.amount).sum()", "map(|e| e.amount).sum::<i64>() + 1"))
         changed = jobs.test(context_for_cli(120))
+        assert changed["complete"] and changed["failed"] == 1
+        now = {**expected, ("tests/ledger.rs", "history_keeps_order"): "failed"}
+        assert green_outcomes(memory) == now
+        # Saved text that does not compile is no green state: the record stays as it was.
+        lib.write_text(lib.read_text().replace("sum::<i64>() + 1", 'sum::<i64>() + "1"'))
+        broken = jobs.test(context_for_cli(120))
+        assert broken["skipped"].startswith("not a green state: the tests do not compile")
+        assert green_outcomes(memory) == now
     finally:
         jobs.close()
         memory.close()
-    assert changed["complete"] and changed["failed"] == 1
-    with Memory.open(config.memory.uri, root, read_only=True) as reader:
-        assert green_outcomes(reader) == {**expected, ("tests/ledger.rs", "history_keeps_order"): "failed"}
 
 
 @pytest.mark.slow

@@ -16,6 +16,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 import re
 import time
 from dataclasses import dataclass, field
@@ -66,6 +67,7 @@ class SuiteRun:
     wanted: set[TestKey] = field(default_factory=set)  # those asked for
     outcomes: dict[TestKey, str] = field(default_factory=dict)  # "passed" | "failed" | "ignored"
     error: str | None = None  # why the tests could not run (they do not compile, time ran out)
+    timed_out: bool = False  # the build ran out of time (it resumes where it stopped next time)
     build_seconds: float = 0.0
     seconds: float = 0.0
 
@@ -91,7 +93,7 @@ class TestRunner:
             built, late = self.oracle.build_tests(shadow.mirror, shadow.target, cancel, deadline)
             run.build_seconds = time.monotonic() - started
             if late:
-                run.error = "ran out of time building the tests"
+                run.error, run.timed_out = "ran out of time building the tests", True
             elif built.success is False or (not built.test_binaries and built.errors):
                 first = built.errors[0].message if built.errors else (built.stderr.strip().splitlines() or ["?"])[-1]
                 run.error = f"the tests do not compile: {first}"
@@ -105,8 +107,8 @@ class TestRunner:
         target = _relative(binary.src_path, shadow.mirror)
         package = Path(binary.manifest_path).parent if binary.manifest_path else shadow.mirror
         # What `cargo test` sets for a harness at run time (the rest is compiled in).
-        env = {"CARGO_MANIFEST_DIR": str(package), "RUST_BACKTRACE": "0",
-               "LD_LIBRARY_PATH": str(Path(binary.executable).parent)}
+        libraries = [str(Path(binary.executable).parent), *filter(None, [os.environ.get("LD_LIBRARY_PATH")])]
+        env = {"CARGO_MANIFEST_DIR": str(package), "RUST_BACKTRACE": "0", "LD_LIBRARY_PATH": os.pathsep.join(libraries)}
         exe = Path(binary.executable)
         listing = self.oracle.run_binary(exe, ["--list", "--format", "terse"], package, env, cancel, deadline)
         names = parse_list(listing.stdout)
@@ -119,8 +121,9 @@ class TestRunner:
         if len(chosen) < len(names):
             args += ["--exact", *chosen]
         done = self.oracle.run_binary(exe, args, package, env, cancel, deadline)
+        asked = set(chosen)
         for name, outcome in parse_libtest(done.stdout).items():
-            if name in chosen:
+            if name in asked:
                 run.outcomes[(target, name)] = outcome
 
 
@@ -187,6 +190,7 @@ class GreenRecorder:
         self.lease = slots.claim("tests", 1)
         self.shadow = ShadowWorkspace.for_workspace(root, config, slot=self.lease.first)
         self.runner = TestRunner(CargoOracle(config.cargo.check_args))
+        self._broken: tuple[str, str] | None = None  # (state, why): its tests did not compile
 
     def record(self, memory, cancel: CancelToken | None = None, budget_s: float = 120.0) -> dict:
         """Run the tests not yet recorded for the current state (all of them after a change), until
@@ -195,10 +199,14 @@ class GreenRecorder:
         state = state_digest(self.shadow.contents)
         if last_complete_state(memory) == state:
             return {"skipped": "the tests already ran on this state", "state": state[:12]}
+        if self._broken is not None and self._broken[0] == state:
+            return {"skipped": f"not a green state: {self._broken[1]}", "state": state[:12]}
         recorded = green_rows(memory)
         run = self.runner.run(self.shadow, lambda key: recorded.get(key, {}).get("state") != state, cancel,
                               time.monotonic() + budget_s)
         if run.error is not None:
+            if not run.timed_out:
+                self._broken = (state, run.error)  # until the next change: the same build fails alike
             return {"skipped": f"not a green state: {run.error}", "state": state[:12],
                     "build_seconds": round(run.build_seconds, 2)}
         return {**record_green(memory, run, state, recorded), "state": state[:12]}
