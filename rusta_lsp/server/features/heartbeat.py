@@ -62,7 +62,7 @@ class HeartbeatFeature(Feature):
             return
         self.beat = self.jobs = None
         await self.server.run_blocking(beat.stop)
-        await self.server.run_blocking(jobs.close)  # the drills' slot, once their run stopped
+        await self.server.run_blocking(jobs.close)  # the drills' and the tests' slots, once their runs stopped
         self._start()
 
     async def on_document_changed(self, doc: Document) -> None:
@@ -74,7 +74,7 @@ class HeartbeatFeature(Feature):
             self.beat.notify_edit()  # a save starts the user's own checks: make room for them
 
     async def on_shutdown(self) -> None:
-        # The beat stops its job (cargo killed); the drills' slot lock goes with the process,
+        # The beat stops its job (cargo killed); the drills' and the tests' slot locks go with the process,
         # so the exit does not wait for the drill engine to give it back.
         if self.beat is not None:
             await self.server.run_blocking(self.beat.stop)
