@@ -45,7 +45,8 @@ LEDGER_TESTS = {
      "compiles, 5 of 7 related tests pass, 1 fails, 1 not run"),
 ])
 def test_what_was_checked_reads_as_the_code_action_says_it(evidence, phrase):
-    cand = Candidate(Diagnostic("error", "mismatched types", "E0308", ()), "add `.clone()`", (), "rules", tests=evidence)
+    diagnostic = Diagnostic("error", "mismatched types", "E0308", ())
+    cand = Candidate(diagnostic, "add `.clone()`", (), "rules", tests=evidence)
     assert checked_phrase(cand) == phrase
 
 

@@ -277,7 +277,8 @@ class PatchEngine:
         if not fix.patches:
             reasons = sorted({c.reason for c in cands if c.reason})
             if any(c.tests is not None and c.tests.failed for c in cands):
-                return True, f"{len(cands)} candidate(s), none both compiles and keeps the tests passing: " + "; ".join(reasons)
+                return True, (f"{len(cands)} candidate(s), none both compiles and keeps the tests passing: "
+                              + "; ".join(reasons))
             return True, f"{len(cands)} candidate(s), none verified by cargo: " + "; ".join(reasons)
         best = fix.patches[0]
         if best.confidence < threshold:
