@@ -2,9 +2,9 @@
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
-# Debian's packaged crate sources: regex for the tests, a >100k-line corpus for the benchmarks.
-TEST_CRATES := librust-regex-dev librust-humantime-dev librust-either-dev librust-bytes-dev librust-petgraph-dev \
-	librust-stable-deref-trait-dev
+# Debian's packaged crate sources: regex and serde_json for the tests, a >100k-line corpus for the benchmarks.
+TEST_CRATES := librust-regex-dev librust-serde-json-dev librust-humantime-dev librust-either-dev librust-bytes-dev \
+	librust-petgraph-dev librust-stable-deref-trait-dev
 BENCH_CRATES := librust-regex-dev librust-serde-json-dev librust-syn-dev librust-tokio-dev librust-serde-dev \
 	librust-humantime-dev librust-either-dev librust-termcolor-dev librust-fixedbitset-dev librust-scopeguard-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)

@@ -170,6 +170,13 @@ def position(root: Path, rel: str, needle: str, delta: int = 0, nth: int = 0) ->
     return line, col
 
 
+def explain_at(explainer, rel: str, data: bytes, line: int, col: int):
+    """Explain at a 1-based line and column (Unicode scalars), as `rusta explain` does."""
+    from rusta_lsp.analysis.model import Pos
+
+    return explainer.explain(rel, data, explainer.parse(rel, data).lines.offset(Pos(line, col)))
+
+
 def plain(value):
     """JSON results as pygls clients hand them over (namedtuples) back to dicts and lists."""
     if hasattr(value, "_asdict"):

@@ -3,7 +3,7 @@
 
 import pytest
 
-from explain_support import index, position, write_shop
+from explain_support import explain_at, index, position, write_shop
 from rusta_lsp.analysis.workspace import discover_workspace
 from rusta_lsp.explain.claims import Anchor, Claim
 from rusta_lsp.explain.catalog import Catalog
@@ -60,7 +60,7 @@ def indexed(tmp_path):
 def _explain(root, explainer, rel, needle, delta):
     line, col = position(root, rel, needle, delta)
     explainer.invalidate()  # what the server does when files change
-    return explainer.explain_at(rel, (root / rel).read_bytes(), line, col)
+    return explain_at(explainer, rel, (root / rel).read_bytes(), line, col)
 
 
 def _kinds(explanation):

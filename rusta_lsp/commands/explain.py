@@ -7,10 +7,10 @@ import re
 import sys
 from pathlib import Path
 
+from ..analysis.model import Pos
 from ..analysis.workspace import find_workspace_root
 from ..errors import UsageError
-from ..explain.catalog import Catalog
-from ..explain.engine import Explainer, Layout
+from ..explain.engine import explainer_for
 from ..explain.render import terminal, to_json
 from ..memory.ingest import Ingestor
 from . import open_memory, say, session_for
@@ -53,8 +53,11 @@ def explain_command(args) -> int:
         if memory.is_empty() and not memory.read_only:
             say("explain", "memory is empty, indexing the workspace first")
             Ingestor(memory, session.root).run(embed=False)
-        explainer = Explainer(Catalog(memory), session.root, Layout.of(session.discover()), generator=generator)
-        explanation = explainer.explain_at(rel, path.read_bytes(), line, col, prose=generator is not None)
+        # The server's path: the same catalog snapshot, the same entry, a byte offset.
+        explainer = explainer_for(memory, session.root, session.discover(), generator=generator)
+        data = path.read_bytes()
+        offset = explainer.parse(rel, data).lines.offset(Pos(line, col))
+        explanation = explainer.explain(rel, data, offset, prose=generator is not None)
     if getattr(args, "json", False):
         print(json.dumps(to_json(explanation), ensure_ascii=False))
     else:

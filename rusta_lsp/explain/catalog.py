@@ -160,11 +160,12 @@ class Catalog:
         return [r for r in snap.refs_named(name) if qualifier is None or r.qualifier == qualifier]
 
     def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]:
-        """README/docs passages that contain `name` as a word, most mentions first."""
+        """README/docs passages that contain `name` as a word, most mentions first (the same
+        passages whether the snapshot is loaded or not: few enough to read whole)."""
         snap = self._current()
         if snap is None:
-            hits = self.memory.search(name, k=40, mode="fts")  # items rank with passages: look deep
-            found = [h.passage for h in hits if h.kind == "passage" and h.passage is not None]
+            rows = self._rows("passages", _PASSAGE_COLUMNS)
+            found = [] if rows is None else [PassageRecord(**row) for row in rows.to_pylist()]
         else:
             found = [snap.passages[n] for n in snap.passages_by_word.get(name, [])]
         word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")

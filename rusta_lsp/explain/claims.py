@@ -13,8 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from ..memory.records import ItemRecord, RefRecord
-from .locate import Target
-from .resolve import Candidate, PINNED, Resolver, _owner
+from .locate import Subject
+from .resolve import PINNED, Referent, Resolver, owner_of
 from .scopes import BLOCK_ITEMS, Binding, shadowed, text
 
 ANCHOR_KINDS = ("definition", "doc", "reference", "test", "history", "related")
@@ -111,7 +111,7 @@ def doc_needle(doc: str) -> str:
 
 def describe(item: ItemRecord) -> str:
     label = KIND_LABELS.get(item.kind, item.kind)
-    owner = _owner(item) if item.kind in ("method", "field", "variant", "type", "const") else None
+    owner = owner_of(item) if item.kind in ("method", "field", "variant", "type", "const") else None
     of = ""
     if owner and item.parent and item.parent != "crate" and item.parent.split("::")[-1] != item.name:
         of = f" of `{owner}`"
@@ -120,9 +120,9 @@ def describe(item: ItemRecord) -> str:
     return f"{_article(label)} {label}{of}"
 
 
-def definition_claim(candidate: Candidate, lead: str = "") -> Claim:
-    item = candidate.item
-    hedge = "" if candidate.confidence >= PINNED else f" (likely: {candidate.why})"
+def definition_claim(referent: Referent, lead: str = "") -> Claim:
+    item = referent.item
+    hedge = "" if referent.confidence >= PINNED else f" (likely: {referent.why})"
     text_ = f"{lead}`{_short(item.qualified)}` is {describe(item)}{hedge}, declared as {_code(item.signature)}."
     return Claim(text_, [Anchor(item.path, item.start_line, item.end_line, "definition", item.name)])
 
@@ -134,13 +134,13 @@ def doc_claim(item: ItemRecord) -> Claim | None:
     return Claim(f"Docs: {summary(item.doc)}", [Anchor(item.path, item.doc_start_line, end, "doc", doc_needle(item.doc))])
 
 
-def candidate_claims(candidates: list[Candidate], limit: int = 6) -> list[Claim]:
+def candidate_claims(referents: list[Referent], limit: int = 6) -> list[Claim]:
     out = []
-    for candidate in candidates[:limit]:
-        item = candidate.item
+    for referent in referents[:limit]:
+        item = referent.item
         out.append(Claim(
-            f"Candidate: `{_short(item.qualified)}`, {describe(item)} ({candidate.why}; confidence "
-            f"{candidate.confidence:.2f}), declared as {_code(item.signature)}.",
+            f"Candidate: `{_short(item.qualified)}`, {describe(item)} ({referent.why}; confidence "
+            f"{referent.confidence:.2f}), declared as {_code(item.signature)}.",
             [Anchor(item.path, item.start_line, item.end_line, "definition", item.name)],
         ))
     return out
@@ -174,7 +174,7 @@ def _relevant(ref: RefRecord, item: ItemRecord, unique: bool, rivals: list[ItemR
         mine = _common(where, _module(item))
         if any(_common(where, _module(r)) >= mine for r in rivals):
             return False
-    owner = _owner(item)
+    owner = owner_of(item)
     if ref.kind == "token":
         # Inside macro arguments (`assert_eq!(Ledger::new(), ..)`) only the text tells: accept
         # `Owner::name`, or a name nothing else in the workspace shares that is not a member.
@@ -196,7 +196,7 @@ def _relevant(ref: RefRecord, item: ItemRecord, unique: bool, rivals: list[ItemR
 
 
 def _inside_owner(ref: RefRecord, item: ItemRecord) -> bool:
-    owner = _owner(item)
+    owner = owner_of(item)
     module = item.qualified.rsplit("::", 2)[0] if item.kind in ("method", "field") else ""
     return bool(owner and module and ref.enclosing.startswith(f"{module}::{owner}::"))
 
@@ -204,16 +204,16 @@ def _inside_owner(ref: RefRecord, item: ItemRecord) -> bool:
 def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
                  line_text: Callable[[str, int], str]) -> list[Claim]:
     """Callers (non-test references) and the tests that exercise the item, a few of each."""
-    index = resolver.index
+    catalog = resolver.catalog
     namesakes = [r for r in resolver.by_name(item.name) if r.kind not in ("use", "impl")]
     unique = len(namesakes) <= 1
-    rivals = [r for r in namesakes if r.qualified != item.qualified and _owner(r) == _owner(item)]
+    rivals = [r for r in namesakes if r.qualified != item.qualified and owner_of(r) == owner_of(item)]
     callers: list[Claim] = []
     tests: list[Claim] = []
     seen: set[str] = set()
     # Nearest first (same file, same crate), and a bounded scan: `Result` has thousands of refs.
     crate = resolver.ctx.crate_of(item.path)
-    refs = sorted(index.references(item.name), key=lambda r: (r.path != item.path,
+    refs = sorted(catalog.references(item.name), key=lambda r: (r.path != item.path,
                                                               resolver.ctx.crate_of(r.path) != crate))
     for ref in refs[:MAX_SCANNED_REFS]:
         wanted = tests if ref.in_test else callers
@@ -228,18 +228,18 @@ def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
             callers.append(Claim(f"Used by `{_short(ref.enclosing)}`.",
                                  [Anchor(ref.path, ref.line, ref.end_line, "reference", item.name)]))
             continue
-        test = next((t for t in index.lookup_path(ref.enclosing) if t.is_test and t.path == ref.path), None)
+        test = next((t for t in catalog.lookup_path(ref.enclosing) if t.is_test and t.path == ref.path), None)
         if test is not None:
             tests.append(Claim(f"Exercised by test `{_short(test.qualified)}`.",
                                [Anchor(test.path, test.start_line, test.end_line, "test", item.name)]))
     return callers + tests
 
 
-def related_claims(index, item: ItemRecord, limits: Limits) -> list[Claim]:
+def related_claims(catalog, item: ItemRecord, limits: Limits) -> list[Claim]:
     """README and docs passages that mention the item by name."""
     word = re.compile(rf"(?<!\w){re.escape(item.name)}(?!\w)")
     out = []
-    for passage in index.passages_mentioning(item.name, limits.related):
+    for passage in catalog.passages_mentioning(item.name, limits.related):
         lines = passage.text.splitlines()
         excerpt = next((l.strip() for l in lines if word.search(l)), "")
         out.append(Claim(
@@ -287,14 +287,17 @@ def local_claims(binding: Binding, path: str, line_of) -> list[Claim]:
         return Anchor(path, line_of(node.start_byte), line_of(max(node.end_byte - 1, node.start_byte)),
                       "definition", binding.name)
 
+    line = line_of(binding.ident.start_byte)
+    if binding.kind == "named argument":
+        return [Claim(f"`{binding.name}` is a named argument of this macro call, given on line {line}.",
+                      [anchor(binding.decl)])]
     how = {
         "let": "bound by `let`", "parameter": "a parameter", "closure parameter": "a closure parameter",
         "match arm": "bound by a `match` arm pattern", "if let": "bound by an `if let` pattern",
         "while let": "bound by a `while let` pattern", "for": "bound by a `for` loop pattern",
     }[binding.kind]
     typed = f" of type {_code(text(binding.type_node))}" if binding.type_node is not None else ""
-    claims = [Claim(f"`{binding.name}` is a local variable{typed}, {how} on line {line_of(binding.ident.start_byte)}.",
-                    [anchor(binding.decl)])]
+    claims = [Claim(f"`{binding.name}` is a local variable{typed}, {how} on line {line}.", [anchor(binding.decl)])]
     earlier = shadowed(binding)
     if earlier is not None:
         claims.append(Claim(
@@ -324,11 +327,11 @@ def block_item_claim(node, path: str, line_of) -> Claim:
                          "definition", name)])
 
 
-def generic_claim(target: Target, path: str, line_of) -> Claim:
-    owner = target.generic_owner
+def generic_claim(subject: Subject, path: str, line_of) -> Claim:
+    owner = subject.generic_owner
     name_node = owner.child_by_field_name("name") if owner is not None else None
     owner_name = text(name_node) or "this item"
-    start = line_of(owner.start_byte) if owner is not None else line_of(target.start_byte)
+    start = line_of(owner.start_byte) if owner is not None else line_of(subject.start_byte)
     end = line_of(max(owner.end_byte - 1, owner.start_byte)) if owner is not None else start
-    return Claim(f"`{target.name}` is a generic type parameter of `{owner_name}`.",
-                 [Anchor(path, start, end, "definition", target.name)])
+    return Claim(f"`{subject.name}` is a generic type parameter of `{owner_name}`.",
+                 [Anchor(path, start, end, "definition", subject.name)])

@@ -1,9 +1,16 @@
-"""The explain pipeline: position -> target -> candidates -> claims -> verified claims (-> prose).
+"""The explain pipeline: position -> subject -> referents -> claims -> verified claims (-> prose).
 
-`Explainer` holds per-document parses (keyed by version or content) and finished explanations
-(keyed by document version and identifier), so repeated hovers cost a dictionary lookup.
-Call `invalidate()` when the memory changed. Thread-safe enough for one executor: caches are
-plain dicts replaced atomically, and each explanation uses its own reader and resolver.
+One path for the server and the CLI: both build their `Explainer` with `explainer_for` (a catalog
+snapshot of the memory) and call `Explainer.explain(path, data, offset)`, so one position of one
+text gets one answer. `Explainer` holds per-file parses (`ParsedFile`, keyed by version or
+content) and finished explanations (keyed by version and identifier), so repeated hovers cost a
+dictionary lookup. Call `invalidate()` when the memory changed. Thread-safe enough for one
+executor: caches are plain dicts replaced atomically, and each explanation uses its own reader
+and resolver.
+
+A position inside a macro call's arguments is located again in the text where the call is
+rewritten as an expression (analysis.macro_args), when the macro's arguments are expressions;
+positions and lines found there are mapped back to the file.
 """
 
 from __future__ import annotations
@@ -12,23 +19,27 @@ import hashlib
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..analysis.model import Crate, FileAnalysis, Pos, SourceFile, Workspace
+from ..analysis.macro_args import STD_SHAPES, Expansion, Shape, expand, rules_shape
+from ..analysis.model import Crate, FileAnalysis, SourceFile, Workspace
 from ..analysis.parser import analyze_source, parse_tree
 from ..analysis.positions import LineIndex
+from .catalog import Catalog
 from .claims import (
     KIND_LABELS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
     doc_claim, generic_claim, history_claims, local_claims, related_claims, usage_claims,
 )  # fmt: skip
-from .locate import locate
-from .resolve import FileContext, Index, Resolver, record_of
+from .locate import Subject, locate
+from .resolve import EXTERNAL_ROOTS, STD_MACROS, FileContext, Lookups, Resolver, record_of
+from .scopes import text
 from .verify import SourceReader, verify
 
 _ITEM_LEVEL = {"source_file", "declaration_list"}
 CACHE_DOCUMENTS = 32
 CACHE_EXPLANATIONS = 512
+MAX_MACRO_DEPTH = 4  # macro calls nested in one another's arguments that are read through
 
 
 @dataclass
@@ -58,12 +69,15 @@ class Layout:
 
 
 @dataclass
-class Document:
+class ParsedFile:
+    """One version of one file as explain reads it (the server's open `Document` is another
+    thing: an editor buffer)."""
+
     path: str
     data: bytes
     tree: object
     analysis: FileAnalysis
-    index: LineIndex
+    lines: LineIndex
     item_macros: list[str]  # invoked where items are declared and not expanded by the parser
     records: list = field(default_factory=list)  # the analysis items as memory records
 
@@ -91,17 +105,27 @@ def _item_macros(root) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def explainer_for(memory, root: Path, workspace: Workspace, *, follow: bool = False,
+                  buffers: Callable[[str], str | None] | None = None, generator=None) -> Explainer:
+    """The Explainer of a memory, as the server and `rusta explain` both build it: answers come
+    from a catalog snapshot of the memory, loaded now (blocking). `follow`: keep reloading it as
+    the memory's tables move (the server)."""
+    catalog = Catalog(memory, auto_load=follow)
+    catalog.load()
+    return Explainer(catalog, root, Layout.of(workspace), buffers=buffers, generator=generator)
+
+
 class Explainer:
-    def __init__(self, index: Index, root: Path, layout: Layout | None = None, *,
+    def __init__(self, catalog: Lookups, root: Path, layout: Layout | None = None, *,
                  limits: Limits | None = None, buffers: Callable[[str], str | None] | None = None,
                  generator=None):
-        self.index = index
+        self.catalog = catalog
         self.root = Path(root).resolve()
         self.layout = layout or Layout()
         self.limits = limits or Limits()
         self.buffers = buffers  # open editor text by relative path, for the verifier
         self.generator = generator  # explain.prose.Prose, optional
-        self._documents: OrderedDict[tuple, Document] = OrderedDict()
+        self._parsed: OrderedDict[tuple, ParsedFile] = OrderedDict()
         self._explanations: OrderedDict[tuple, Explanation] = OrderedDict()
         self._events: list[dict] | None = None
         self._lock = threading.Lock()
@@ -112,17 +136,18 @@ class Explainer:
             self._explanations.clear()
             self._events = None
 
-    # --- documents -----------------------------------------------------------------------
+    # --- files ---------------------------------------------------------------------------
 
-    def document(self, path: str, data: bytes, version: int | None = None,
-                 analysis: Callable[[], FileAnalysis] | None = None) -> Document:
-        """The parsed document, cached per version (or content). `analysis` supplies an analysis
-        someone already made of this very text (the server's documents cache theirs)."""
+    def parse(self, path: str, data: bytes, version: int | None = None,
+              analysis: Callable[[], FileAnalysis] | None = None) -> ParsedFile:
+        """The parsed file, cached per version (or content). `analysis` supplies the analysis
+        someone already made of this very text with the same module path (the server's
+        documents cache theirs); without it the layout's module path is used."""
         key = (path, version if version is not None else hashlib.sha1(data).hexdigest())
         with self._lock:
-            cached = self._documents.get(key)
+            cached = self._parsed.get(key)
             if cached is not None:
-                self._documents.move_to_end(key)
+                self._parsed.move_to_end(key)
                 return cached
         if analysis is not None:
             analysed = analysis()
@@ -133,40 +158,38 @@ class Explainer:
         tree = parse_tree(data)
         expanded = {item.name for item in analysed.items if item.kind == "macro"}  # the parser expands these
         hidden = [name for name in _item_macros(tree.root_node) if name not in expanded]
-        doc = Document(path, data, tree, analysed, LineIndex(data), hidden,
-                       [record_of(item, path) for item in analysed.items])
+        parsed = ParsedFile(path, data, tree, analysed, LineIndex(data), hidden,
+                            [record_of(item, path) for item in analysed.items])
         with self._lock:
-            self._documents[key] = doc
-            while len(self._documents) > CACHE_DOCUMENTS:
-                self._documents.popitem(last=False)
-        return doc
+            self._parsed[key] = parsed
+            while len(self._parsed) > CACHE_DOCUMENTS:
+                self._parsed.popitem(last=False)
+        return parsed
 
     # --- explaining ----------------------------------------------------------------------
 
-    def explain_at(self, path: str, data: bytes, line: int, col: int, *, version: int | None = None,
-                   prose: bool = False) -> Explanation:
-        """Explain the symbol at a rustc position (1-based line, column in Unicode scalars)."""
-        doc = self.document(path, data, version)
-        return self.explain_offset(doc, doc.index.offset(Pos(line, col)), prose=prose, version=version)
-
-    def explain_byte(self, path: str, data: bytes, offset: int, *, version: int | None = None,
-                     prose: bool = False, analysis: Callable[[], FileAnalysis] | None = None) -> Explanation:
-        """Explain the symbol at a byte offset (the server converts LSP positions)."""
-        doc = self.document(path, data, version, analysis)
-        return self.explain_offset(doc, offset, prose=prose, version=version)
-
-    def explain_offset(self, doc: Document, offset: int, *, prose: bool = False,
-                       version: int | None = None) -> Explanation:
-        target = locate(doc.tree.root_node, offset)
-        key = (doc.path, version if version is not None else hashlib.sha1(doc.data).hexdigest(),
-               target.start_byte, target.end_byte, prose, getattr(self.index, "generation", 0))
+    def explain(self, path: str, data: bytes, offset: int, *, version: int | None = None,
+                prose: bool = False, analysis: Callable[[], FileAnalysis] | None = None) -> Explanation:
+        """Explain the symbol at byte `offset` of `data`, the text of `path` (relative to the
+        root) at `version` (None: keyed by content). Positions convert in analysis.positions."""
+        parsed = self.parse(path, data, version, analysis)
+        reader = SourceReader(self.root, self._buffer_for(parsed))
+        resolver = Resolver(self.catalog, FileContext(
+            parsed.path, parsed.analysis, crate_of=self.layout.crate_of,
+            crate_names={c.name.replace("-", "_"): c.root for c in self.layout.crates},
+            item_macros=parsed.item_macros, records=parsed.records,
+        ))
+        subject, view = self._locate(parsed, offset, resolver, reader)
+        to_source = view.to_source if view is not None else (lambda at: at)
+        span = (to_source(subject.start_byte), to_source(subject.end_byte)) if subject.name else None
+        key = (path, version if version is not None else hashlib.sha1(data).hexdigest(),
+               span or (offset, offset), prose, getattr(self.catalog, "generation", 0))
         with self._lock:
             cached = self._explanations.get(key)
         if cached is not None:
             return cached
-        explanation = self._explain(doc, target)
-        if target.name:
-            explanation.span = (target.start_byte, target.end_byte)
+        explanation = self._explain(parsed, subject, view, span, resolver, reader)
+        explanation.span = span
         if prose and self.generator is not None and not explanation.abstained and explanation.claims:
             explanation.prose = self.generator.summarize(explanation)
         with self._lock:
@@ -175,46 +198,95 @@ class Explainer:
                 self._explanations.popitem(last=False)
         return explanation
 
-    def _explain(self, doc: Document, target) -> Explanation:
-        if target.abstain:
-            return Explanation(target.name, True, target.abstain)
-        line_of = lambda offset: doc.index.pos(offset).line  # noqa: E731
-        reader = SourceReader(self.root, self._buffer_for(doc))
-        if target.role == "local":
-            return self._finish(target.name, "local variable", local_claims(target.binding, doc.path, line_of), reader)
-        if target.role == "generic":
-            return self._finish(target.name, "type parameter", [generic_claim(target, doc.path, line_of)], reader)
-        if target.role == "block item" or (target.role == "definition" and not any(
-                item.name_span.start_byte == target.start_byte for item in doc.analysis.items)):
-            claim = block_item_claim(target.item_node, doc.path, line_of)
-            return self._finish(target.name, "item in a block", [claim], reader)
-        ctx = FileContext(
-            doc.path, doc.analysis, crate_of=self.layout.crate_of,
-            crate_names={c.name.replace("-", "_"): c.root for c in self.layout.crates},
-            item_macros=doc.item_macros, records=doc.records,
-        )
-        resolver = Resolver(self.index, ctx)
-        resolution = resolver.resolve(target)
+    def _locate(self, parsed: ParsedFile, offset: int, resolver: Resolver,
+                reader: SourceReader) -> tuple[Subject, Expansion | None]:
+        """The subject at `offset`, read through the macro calls around it whose arguments are
+        expressions; the expansion it was found in (None: the file itself)."""
+        subject = locate(parsed.tree.root_node, offset)
+        view: Expansion | None = None
+        for _ in range(MAX_MACRO_DEPTH):
+            call = subject.macro_call
+            if call is None:
+                break
+            shape, why = self._macro_shape(call, resolver, reader)
+            if shape is None:
+                if subject.name:
+                    subject.abstain = f"`{subject.name}` is inside the arguments of {why}"
+                break
+            data, tree = (view.data, view.tree) if view is not None else (parsed.data, parsed.tree)
+            expanded = expand(data, tree, call, shape, outer=view)
+            at = expanded.from_source(offset) if expanded is not None else None
+            if at is None:
+                if expanded is None and subject.name:
+                    subject.abstain = (f"`{subject.name}` is inside the arguments of `{text(call.child_by_field_name('macro'))}!`, "
+                                       "which do not parse as the expressions that macro takes")
+                break
+            view = expanded
+            subject = locate(view.tree.root_node, at)
+        return subject, view
+
+    def _macro_shape(self, call, resolver: Resolver, reader: SourceReader) -> tuple[Shape | None, str]:
+        """How the arguments of `call` read as expressions, or None and a phrase saying why not
+        ("`m!`, ..."), after "is inside the arguments of"."""
+        written = text(call.child_by_field_name("macro"))
+        segments = written.split("::")
+        name = segments[-1]
+        if len(segments) > 1 and segments[0] in EXTERNAL_ROOTS:
+            found = None
+        else:
+            found = resolver.macro(name)
+            if found.best is not None:
+                item = found.best.item
+                lines = reader.lines(item.path) or []
+                definition = "\n".join(lines[item.start_line - 1 : item.end_line]).encode()
+                return rules_shape(definition)
+        if name in STD_SHAPES and (found is None or not found.candidates):
+            return STD_SHAPES[name], ""
+        if found is not None and found.candidates:
+            return None, f"`{written}!`, which is {found.reason}"
+        if name in STD_MACROS:
+            return None, f"`{written}!`, a macro of the standard library whose arguments are not expressions"
+        return None, (f"`{written}!`, a macro defined outside the workspace's source, so what its arguments "
+                      "become is unknown without expanding it")
+
+    def _explain(self, parsed: ParsedFile, subject: Subject, view: Expansion | None,
+                 span: tuple[int, int] | None, resolver: Resolver, reader: SourceReader) -> Explanation:
+        if subject.abstain:
+            return Explanation(subject.name, True, subject.abstain)
+        to_source = view.to_source if view is not None else (lambda at: at)
+        line_of = lambda offset: parsed.lines.pos(to_source(offset)).line  # noqa: E731
+        if subject.role == "local":
+            binding = subject.binding
+            if view is not None and binding.kind == "let" and view.added(binding.decl.start_byte):
+                binding = replace(binding, kind="named argument")  # `name = value` of a format macro
+            return self._finish(subject.name, "local variable", local_claims(binding, parsed.path, line_of), reader)
+        if subject.role == "generic":
+            return self._finish(subject.name, "type parameter", [generic_claim(subject, parsed.path, line_of)], reader)
+        if subject.role == "block item" or (subject.role == "definition" and not any(
+                item.name_span.start_byte == span[0] for item in parsed.analysis.items)):
+            claim = block_item_claim(subject.item_node, parsed.path, line_of)
+            return self._finish(subject.name, "item in a block", [claim], reader)
+        resolution = resolver.resolve(subject)
         best = resolution.best
         if best is None:
             kept, dropped = verify(candidate_claims(resolution.candidates), reader)
-            symbol = "::".join(target.segments) if target.segments else target.name
+            symbol = "::".join(subject.segments) if subject.segments else subject.name
             return Explanation(symbol, True, resolution.reason or "nothing found", kept, dropped)
         item = best.item
-        lead = f"`{target.name}` refers to the type of this impl: " if target.role == "self" else ""
+        lead = f"`{subject.name}` refers to the type of this impl: " if subject.role == "self" else ""
         definition = definition_claim(best, lead)
         claims: list[Claim] = [definition]
         documented = doc_claim(item)
         if documented is not None:
             claims.append(documented)
         claims += usage_claims(resolver, item, self.limits, reader.line)
-        claims += related_claims(self.index, item, self.limits)
+        claims += related_claims(self.catalog, item, self.limits)
         claims += history_claims(self._devlog(), item)
         explanation = self._finish(item.qualified, KIND_LABELS.get(item.kind, item.kind), claims, reader,
                                    best.confidence)
         if definition in explanation.dropped:
             why = ("a macro generates it: its name does not appear in the macro's template"
-                   if item.path == doc.path else
+                   if item.path == parsed.path else
                    f"its definition recorded in memory does not match the current {item.path} "
                    "(the memory is stale, or a macro generates the item)")
             return Explanation(item.qualified, True, f"`{item.name}` cannot be anchored: {why}",
@@ -229,12 +301,12 @@ class Explainer:
                                dropped=dropped)
         return Explanation(symbol, False, None, kept, dropped, kind=kind, confidence=confidence)
 
-    def _buffer_for(self, doc: Document) -> Callable[[str], str | None]:
-        current = doc.data.decode("utf-8", errors="replace")
+    def _buffer_for(self, parsed: ParsedFile) -> Callable[[str], str | None]:
+        current = parsed.data.decode("utf-8", errors="replace")
         others = self.buffers
 
         def buffer(rel: str) -> str | None:
-            if rel == doc.path:
+            if rel == parsed.path:
                 return current
             return others(rel) if others is not None else None
 
@@ -243,7 +315,7 @@ class Explainer:
     def _devlog(self) -> list[dict]:
         events = self._events
         if events is None:
-            reader = getattr(self.index, "events", None)
+            reader = getattr(self.catalog, "events", None)
             try:
                 events = reader() if reader is not None else []
             except Exception:  # a damaged devlog must not break hovers

@@ -39,7 +39,7 @@ class Receiver:
 
 
 @dataclass
-class Target:
+class Subject:
     name: str  # the identifier as written
     start_byte: int
     end_byte: int
@@ -59,6 +59,9 @@ class Target:
     item_node: Node | None = None  # the declaration, for definitions and items declared in blocks
     called: bool = False  # the path is the function of a call: `a::b(..)`
     node: Node | None = None
+    # The macro call whose arguments hold the position: its arguments may read as expressions
+    # (analysis.macro_args); until they do, `abstain` says why nothing is stated.
+    macro_call: Node | None = None
 
 
 def ident_at(root: Node, offset: int) -> Node | None:
@@ -204,7 +207,7 @@ def _use_segments(ident: Node) -> tuple[list[str], bool] | None:
     prefix: list[str] = []
     while node is not None and node.type != "use_declaration":
         if node.type == "scoped_use_list" and node.child_by_field_name("list") is not None and \
-                scopes._inside(ident, node.child_by_field_name("list")):
+                scopes.inside(ident, node.child_by_field_name("list")):
             head = _path_segments(node.child_by_field_name("path"))
             if head is None:
                 return None
@@ -215,12 +218,12 @@ def _use_segments(ident: Node) -> tuple[list[str], bool] | None:
     return prefix + own, alias
 
 
-def _receiver(expr: Node | None, target: Target) -> Receiver | None:
+def _receiver(expr: Node | None, subject: Subject) -> Receiver | None:
     """The type of a receiver expression, when syntax and scopes can tell it."""
     if expr is None:
         return None
     if expr.type == "self":
-        owner = target.impl_type or target.trait_name  # in a trait, `self` has the trait's methods
+        owner = subject.impl_type or subject.trait_name  # in a trait, `self` has the trait's methods
         return Receiver(owner) if owner else None
     if expr.type == "identifier":
         binding = scopes.find_binding(expr)
@@ -231,7 +234,7 @@ def _receiver(expr: Node | None, target: Target) -> Receiver | None:
         named = _value_type(binding.value)
         return Receiver(named) if named else None
     if expr.type == "field_expression":
-        inner = _receiver(expr.child_by_field_name("value"), target)
+        inner = _receiver(expr.child_by_field_name("value"), subject)
         field_node = expr.child_by_field_name("field")
         if inner is None or inner.bounds is not None or field_node is None or field_node.type != "field_identifier":
             return None
@@ -240,20 +243,20 @@ def _receiver(expr: Node | None, target: Target) -> Receiver | None:
     return Receiver(named) if named else None
 
 
-def _context(ident: Node, target: Target) -> None:
+def _context(ident: Node, subject: Subject) -> None:
     """Fill the enclosing impl, trait and inline modules."""
     node = ident.parent
     modules: list[str] = []
     while node is not None:
-        if node.type == "impl_item" and target.impl_type is None:
+        if node.type == "impl_item" and subject.impl_type is None:
             written = type_path(node.child_by_field_name("type"))
-            target.impl_type = written.rsplit("::", 1)[-1] if written else None
-        elif node.type == "trait_item" and target.trait_name is None and target.impl_type is None:
-            target.trait_name = text(node.child_by_field_name("name"))
+            subject.impl_type = written.rsplit("::", 1)[-1] if written else None
+        elif node.type == "trait_item" and subject.trait_name is None and subject.impl_type is None:
+            subject.trait_name = text(node.child_by_field_name("name"))
         elif node.type == "mod_item":
             modules.append(text(node.child_by_field_name("name")))
         node = node.parent
-    target.inline_modules = list(reversed(modules))
+    subject.inline_modules = list(reversed(modules))
 
 
 def _generic_owner(ident: Node) -> Node | None:
@@ -282,14 +285,21 @@ def _enclosing(ident: Node, kinds: set[str], stop: set[str] = frozenset()) -> No
     return None
 
 
-def locate(root: Node, offset: int) -> Target:
-    """The target under the byte offset `offset` of the tree `root`."""
+def locate(root: Node, offset: int) -> Subject:
+    """The subject under the byte offset `offset` of the tree `root`."""
     ident = ident_at(root, offset)
     if ident is None:
-        return Target("", offset, offset, "none", abstain=_nothing_reason(root, offset))
+        subject = Subject("", offset, offset, "none", abstain=_nothing_reason(root, offset))
+        literal = root.descendant_for_byte_range(offset, offset)
+        if literal is not None and literal.type == "string_content":
+            literal = literal.parent
+        if literal is not None and literal.type in ("string_literal", "raw_string_literal") and \
+                literal.parent is not None and literal.parent.type == "token_tree":
+            subject.macro_call = _enclosing(literal, {"macro_invocation"}, stop={"block", "declaration_list"})
+        return subject
     name = text(ident)
-    target = Target(name, ident.start_byte, ident.end_byte, "none", node=ident)
-    _context(ident, target)
+    subject = Subject(name, ident.start_byte, ident.end_byte, "none", node=ident)
+    _context(ident, subject)
     parent = ident.parent
     pfield = parent.field_name_for_child(_child_index(parent, ident)) if parent is not None else None
 
@@ -297,125 +307,126 @@ def locate(root: Node, offset: int) -> Target:
     if macro is not None:
         owner = _enclosing(macro, {"macro_invocation", "attribute", "macro_definition"})
         if owner is not None and owner.type == "attribute":
-            target.abstain = f"`{name}` is inside an attribute's arguments, which tree-sitter reads as plain tokens"
+            subject.abstain = f"`{name}` is inside an attribute's arguments, which tree-sitter reads as plain tokens"
         elif owner is not None and owner.type == "macro_definition":
-            target.abstain = f"`{name}` is inside a `macro_rules!` template; its meaning depends on each expansion"
+            subject.abstain = f"`{name}` is inside a `macro_rules!` template; its meaning depends on each expansion"
         else:
             called = text(owner.child_by_field_name("macro")) if owner is not None else "a macro"
-            target.abstain = (
+            subject.macro_call = owner
+            subject.abstain = (
                 f"`{name}` is inside the arguments of `{called}!`; tree-sitter sees macro arguments as "
                 "tokens, so what it names is unknown without expanding the macro"
             )
-        return target
+        return subject
     if _enclosing(ident, {"attribute"}) is not None:
-        target.abstain = f"`{name}` is part of an attribute; attributes are not explained"
-        return target
+        subject.abstain = f"`{name}` is part of an attribute; attributes are not explained"
+        return subject
     if ident.type == "primitive_type":
-        target.abstain = f"`{name}` is a built-in primitive type"
-        return target
+        subject.abstain = f"`{name}` is a built-in primitive type"
+        return subject
     if ident.type == "metavariable":
-        target.abstain = f"`{name}` is a macro metavariable; it only has a meaning inside one expansion"
-        return target
+        subject.abstain = f"`{name}` is a macro metavariable; it only has a meaning inside one expansion"
+        return subject
 
     if parent is not None and pfield == "name" and parent.type in _DEFINITIONS:
-        target.role = "definition"
-        target.item_node = parent
-        return target
+        subject.role = "definition"
+        subject.item_node = parent
+        return subject
     if parent is not None and parent.type == "type_parameter" and pfield == "name":
-        target.role = "generic"
-        target.generic_owner = parent.parent.parent if parent.parent is not None else None
-        return target
+        subject.role = "generic"
+        subject.generic_owner = parent.parent.parent if parent.parent is not None else None
+        return subject
     if parent is not None and parent.type == "macro_invocation" and pfield == "macro":
-        target.role = "macro"
-        return target
+        subject.role = "macro"
+        return subject
     if _enclosing(ident, {"use_declaration"}, stop={"block"}) is not None:
         found = _use_segments(ident)
         if found is None:
-            target.abstain = "this `use` path has a form that is not resolved (generics or `<T as Trait>`)"
-            return target
-        target.role = "use"
-        target.segments = found[0]
-        return target
+            subject.abstain = "this `use` path has a form that is not resolved (generics or `<T as Trait>`)"
+            return subject
+        subject.role = "use"
+        subject.segments = found[0]
+        return subject
     if ident.type in ("crate", "super") or (ident.type == "self" and parent is not None and parent.type in _PATHS):
-        target.role = "path"
-        target.segments = _segments_to(ident) or [name]
-        return target
+        subject.role = "path"
+        subject.segments = _segments_to(ident) or [name]
+        return subject
     if ident.type == "self":
-        target.role = "self"
-        return target
+        subject.role = "self"
+        return subject
     if name == "Self" and not (parent is not None and parent.type in _PATHS and pfield == "name"):
-        target.role = "self"  # `Self` alone or heading `Self::X`: the impl's type
-        return target
+        subject.role = "self"  # `Self` alone or heading `Self::X`: the impl's type
+        return subject
     if parent is not None and parent.type in ("scoped_identifier", "scoped_type_identifier"):
         segments = _segments_to(ident)
         if segments is None:
-            target.abstain = "this path has a form that is not resolved (`<T as Trait>::..` or generic arguments)"
-            return target
-        target.role = "path"
-        target.segments = segments
+            subject.abstain = "this path has a form that is not resolved (`<T as Trait>::..` or generic arguments)"
+            return subject
+        subject.role = "path"
+        subject.segments = segments
         whole = parent
         while whole.parent is not None and whole.parent.type == "scoped_identifier":
             whole = whole.parent
         call = whole.parent
-        target.called = pfield == "name" and whole.id == parent.id and call is not None and \
+        subject.called = pfield == "name" and whole.id == parent.id and call is not None and \
             call.type == "call_expression" and call.child_by_field_name("function").id == whole.id
-        return target
+        return subject
 
     if ident.type == "field_identifier":
         if parent is not None and parent.type == "field_expression":
-            target.receiver_text = text(parent.child_by_field_name("value"))
-            target.receiver = _receiver(parent.child_by_field_name("value"), target)
+            subject.receiver_text = text(parent.child_by_field_name("value"))
+            subject.receiver = _receiver(parent.child_by_field_name("value"), subject)
             grand = parent.parent
             is_call = grand is not None and grand.type == "call_expression" and \
                 grand.child_by_field_name("function") is not None and \
                 grand.child_by_field_name("function").id == parent.id
             if grand is not None and grand.type == "generic_function":
                 is_call = True
-            target.role = "method" if is_call else "field"
-            return target
+            subject.role = "method" if is_call else "field"
+            return subject
         owner = _enclosing(ident, {"struct_expression", "struct_pattern"}, stop={"block"})
-        target.role = "field"
+        subject.role = "field"
         if owner is not None:
-            target.owner = type_path(owner.child_by_field_name("name") or owner.child_by_field_name("type"))
-        return target
+            subject.owner = type_path(owner.child_by_field_name("name") or owner.child_by_field_name("type"))
+        return subject
     if ident.type == "shorthand_field_identifier":
         binding = scopes.binding_site(ident)
-        target.role = "local"
-        target.binding = binding
+        subject.role = "local"
+        subject.binding = binding
         if binding is None:
-            target.abstain = f"`{name}` is a field pattern whose binding could not be read"
-        return target
+            subject.abstain = f"`{name}` is a field pattern whose binding could not be read"
+        return subject
 
     if ident.type == "type_identifier":
         owner = _generic_owner(ident)
         if owner is not None:
-            target.role = "generic"
-            target.generic_owner = owner
-            return target
+            subject.role = "generic"
+            subject.generic_owner = owner
+            return subject
     else:  # a plain identifier: a local (or its binding site) comes before any item
         binding = scopes.binding_site(ident) or scopes.find_binding(ident)
         if binding is not None:
-            target.role = "local"
-            target.binding = binding
-            return target
+            subject.role = "local"
+            subject.binding = binding
+            return subject
     local_item = scopes.block_item(ident)
     if local_item is not None:
-        target.role = "block item"
-        target.item_node = local_item
-        return target
-    target.segments = [name]
+        subject.role = "block item"
+        subject.item_node = local_item
+        return subject
+    subject.segments = [name]
     if ident.type == "type_identifier":
-        target.role = "type"
-        return target
+        subject.role = "type"
+        return subject
     if parent is not None and parent.type == "tuple_struct_pattern" and pfield == "type":
-        target.role = "call"
+        subject.role = "call"
     elif parent is not None and parent.type == "call_expression" and pfield == "function":
-        target.role = "call"
+        subject.role = "call"
     elif parent is not None and parent.type == "generic_function":
-        target.role = "call"
+        subject.role = "call"
     else:
-        target.role = "value"
-    return target
+        subject.role = "value"
+    return subject
 
 
 def _child_index(parent: Node, child: Node) -> int:

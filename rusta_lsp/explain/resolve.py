@@ -1,4 +1,4 @@
-"""From a located target to ranked candidate definitions, each with a resolution confidence.
+"""From a located subject to ranked referents (candidate definitions), each with a resolution confidence.
 
 The current file is read from its own analysis (the buffer may be unsaved); everything else from
 the memory. Confidence follows how the name was found: where Rust's scoping rules pin it down
@@ -17,7 +17,7 @@ from typing import Protocol
 from ..analysis.model import FileAnalysis, Item
 from ..analysis.parser import analyze_source
 from ..memory.records import ItemRecord, PassageRecord, RefRecord
-from .locate import Receiver, Target
+from .locate import Receiver, Subject
 
 TYPE_KINDS = {"struct", "enum", "trait", "type", "union"}
 CALL_KINDS = {"fn", "struct", "variant"}
@@ -66,7 +66,7 @@ TIE = 0.1  # candidates closer than this are equally plausible
 FLOOR = 0.5  # below this nothing is stated
 
 
-class Index(Protocol):
+class Lookups(Protocol):
     """What explain reads from the memory (explain.catalog.Catalog provides it over a Memory)."""
 
     def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]: ...
@@ -77,7 +77,7 @@ class Index(Protocol):
 
 
 @dataclass
-class Candidate:
+class Referent:
     item: ItemRecord
     confidence: float
     why: str  # how it was found, shown to the user
@@ -85,11 +85,11 @@ class Candidate:
 
 @dataclass
 class Resolution:
-    candidates: list[Candidate] = field(default_factory=list)
+    candidates: list[Referent] = field(default_factory=list)
     reason: str | None = None  # why nothing (or nothing unique) can be stated
 
     @property
-    def best(self) -> Candidate | None:
+    def best(self) -> Referent | None:
         """The candidate to explain, or None when resolution abstains (empty, weak or tied)."""
         if self.reason or not self.candidates:
             return None
@@ -120,7 +120,7 @@ def _field_type(signature: str) -> str | None:
     return type_name(rest.rstrip(",")) if sep else None
 
 
-def _owner(record: ItemRecord) -> str | None:
+def owner_of(record: ItemRecord) -> str | None:
     """The type a member belongs to: the impl's self type, or the last segment of its parent."""
     if record.impl_type:
         return record.impl_type
@@ -151,15 +151,15 @@ class FileContext:
 
 
 class Resolver:
-    def __init__(self, index: Index, ctx: FileContext):
-        self.index = index
+    def __init__(self, catalog: Lookups, ctx: FileContext):
+        self.catalog = catalog
         self.ctx = ctx
         self.impl_type: str | None = None  # of the impl around the target, for `Self::`
 
     # --- lookups merging the current buffer over the memory ----------------------------------
 
     def by_name(self, name: str) -> list[ItemRecord]:
-        stored = [r for r in self.index.lookup_name(name) if r.path != self.ctx.path]
+        stored = [r for r in self.catalog.lookup_name(name) if r.path != self.ctx.path]
         return [r for r in self.ctx.records if r.name == name] + stored
 
     def by_path(self, qualified: str, crate: str | None) -> list[ItemRecord]:
@@ -167,7 +167,7 @@ class Resolver:
         local = []
         if crate is None or crate == self.ctx.crate_root:
             local = [r for r in self.ctx.records if r.qualified == qualified]
-        stored = [r for r in self.index.lookup_path(qualified) if r.path != self.ctx.path]
+        stored = [r for r in self.catalog.lookup_path(qualified) if r.path != self.ctx.path]
         found = local + stored
         if crate is not None:
             found = [r for r in found if self.ctx.crate_of(r.path) == crate]
@@ -179,52 +179,52 @@ class Resolver:
 
     # --- entry ---------------------------------------------------------------------------
 
-    def module_of(self, target: Target) -> str:
-        return "::".join([self.ctx.analysis.module_path, *target.inline_modules])
+    def module_of(self, subject: Subject) -> str:
+        return "::".join([self.ctx.analysis.module_path, *subject.inline_modules])
 
-    def resolve(self, target: Target) -> Resolution:
-        module = self.module_of(target)
-        self.impl_type = target.impl_type
-        role = target.role
+    def resolve(self, subject: Subject) -> Resolution:
+        module = self.module_of(subject)
+        self.impl_type = subject.impl_type
+        role = subject.role
         if role == "definition":
-            return self._definition(target)
+            return self._definition(subject)
         if role == "macro":
-            return self._macro(target.name)
+            return self.macro(subject.name)
         if role in ("path", "use"):
-            return self._path(target.segments, module, CALLABLE_KINDS if target.called else PATH_KINDS)
+            return self._path(subject.segments, module, CALLABLE_KINDS if subject.called else PATH_KINDS)
         if role == "type":
-            return self._name(target.name, module, TYPE_KINDS)
+            return self._name(subject.name, module, TYPE_KINDS)
         if role == "call":
-            return self._name(target.name, module, CALL_KINDS)
+            return self._name(subject.name, module, CALL_KINDS)
         if role == "value":
-            return self._name(target.name, module, VALUE_KINDS)
+            return self._name(subject.name, module, VALUE_KINDS)
         if role == "self":
-            return self._self(target, module)
+            return self._self(subject, module)
         if role in ("method", "field"):
-            return self._member(target, module)
-        return Resolution(reason=f"`{target.name}` is not something Rusta resolves")
+            return self._member(subject, module)
+        return Resolution(reason=f"`{subject.name}` is not something Rusta resolves")
 
-    def _definition(self, target: Target) -> Resolution:
+    def _definition(self, subject: Subject) -> Resolution:
         for item in self.ctx.analysis.items:
-            if item.name_span.start_byte == target.start_byte and item.kind != "impl":
-                return Resolution([Candidate(record_of(item, self.ctx.path), 1.0, "defined here")])
-        return Resolution(reason=f"`{target.name}` is not an item the analysis indexed")
+            if item.name_span.start_byte == subject.start_byte and item.kind != "impl":
+                return Resolution([Referent(record_of(item, self.ctx.path), 1.0, "defined here")])
+        return Resolution(reason=f"`{subject.name}` is not an item the analysis indexed")
 
-    def _macro(self, name: str) -> Resolution:
+    def macro(self, name: str) -> Resolution:
         """macro_rules! scoping is textual and per crate: same file first, then the same crate."""
         found = [r for r in self.by_name(name) if r.kind == "macro"]
         here = [r for r in found if r.path == self.ctx.path]
         crate = [r for r in found if self.ctx.crate_of(r.path) == self.ctx.crate_root]
         if here:
-            return _rank([Candidate(r, PINNED, "macro_rules! in this file") for r in here])
+            return _rank([Referent(r, PINNED, "macro_rules! in this file") for r in here])
         if crate:
-            return _rank([Candidate(r, LIKELY, "macro_rules! in this crate") for r in crate],
+            return _rank([Referent(r, LIKELY, "macro_rules! in this crate") for r in crate],
                          ambiguity=f"several macros named `{name}!` in this crate")
         if name in STD_MACROS:
             return Resolution(reason=f"`{name}!` is a macro of Rust's standard library")
         if not found:
             return Resolution(reason=f"macro `{name}!` is not defined in this workspace (std or a dependency)")
-        return _rank([Candidate(r, GUESS, "macro_rules! in another crate of the workspace") for r in found],
+        return _rank([Referent(r, GUESS, "macro_rules! in another crate of the workspace") for r in found],
                      ambiguity=f"`{name}!` is defined in several crates")
 
     # --- names and paths -----------------------------------------------------------------
@@ -238,19 +238,19 @@ class Resolver:
             return found
         local = [r for r in self.ctx.records if r.name == name and r.parent == module and r.kind in kinds]
         if local:
-            return _rank([Candidate(r, PINNED, "defined in this module") for r in local])
+            return _rank([Referent(r, PINNED, "defined in this module") for r in local])
         globbed = []
         for target in self._use_targets_glob(module):
             globbed += [r for r in self.by_path(f"{target}::{name}", self._crate_for_path(target)) if r.kind in kinds]
         if globbed:
-            return _rank([Candidate(r, LIKELY, "brought in by a glob import") for r in globbed])
+            return _rank([Referent(r, LIKELY, "brought in by a glob import") for r in globbed])
         if name in PRELUDE:
             return Resolution(reason=f"`{name}` comes from Rust's standard prelude, outside the workspace")
         anywhere = [r for r in self.by_name(name) if r.kind in kinds]
         if not anywhere:
             return Resolution(reason=self._not_found(name))
         score = GUESS if len(anywhere) == 1 else GUESS / 2
-        return _rank([Candidate(r, score, f"the only {r.kind} named `{name}` in the workspace"
+        return _rank([Referent(r, score, f"the only {r.kind} named `{name}` in the workspace"
                                 if len(anywhere) == 1 else f"one of {len(anywhere)} items named `{name}`")
                       for r in anywhere], ambiguity=f"`{name}` is not imported or defined in this module")
 
@@ -294,7 +294,7 @@ class Resolver:
             found = [r for r in self.by_name(segments[-1])
                      if (r.qualified.endswith("::" + suffix) or _member_of(r, segments)) and r.kind in kinds]
             if found:
-                return _rank([Candidate(r, GUESS if len(found) == 1 else GUESS / 2, f"matches `{suffix}`")
+                return _rank([Referent(r, GUESS if len(found) == 1 else GUESS / 2, f"matches `{suffix}`")
                               for r in found], ambiguity=f"`{suffix}` matches several items")
         if not found:
             if rest:
@@ -302,7 +302,7 @@ class Resolver:
                 return Resolution(reason=f"`{owner}` has no `{rest[-1]}` in the workspace's source: it may "
                                   "come from a trait outside the workspace, a derive, or a macro")
             return Resolution(reason=self._not_found("::".join(segments)))
-        return _rank([Candidate(r, PINNED, why) for r in found])
+        return _rank([Referent(r, PINNED, why) for r in found])
 
     def _follow_uses(self, found: list[ItemRecord], depth: int = 0) -> list[ItemRecord]:
         """Replace re-exports (`pub use a::B;`) by what they import."""
@@ -381,7 +381,7 @@ class Resolver:
         if "::" in ref.qualifier:
             target = ref.qualifier.lstrip(":")
         else:
-            uses = [r for r in self.index.lookup_name(head) if r.kind == "use" and r.path == ref.path]
+            uses = [r for r in self.catalog.lookup_name(head) if r.kind == "use" and r.path == ref.path]
             target = _stored_use_target(uses[0].signature, uses[0].parent or "crate", head) if len(uses) == 1 else None
         parts = target.split("::") if target else []
         if not parts or parts[0] not in self.ctx.crate_names:
@@ -391,18 +391,18 @@ class Resolver:
 
     # --- self, methods, fields -----------------------------------------------------------
 
-    def _self(self, target: Target, module: str) -> Resolution:
-        if target.impl_type:
-            found = self._name(target.impl_type, module, TYPE_KINDS)
+    def _self(self, subject: Subject, module: str) -> Resolution:
+        if subject.impl_type:
+            found = self._name(subject.impl_type, module, TYPE_KINDS)
             for candidate in found.candidates:
-                candidate.why = f"`{target.name}` in an impl of `{target.impl_type}`"
+                candidate.why = f"`{subject.name}` in an impl of `{subject.impl_type}`"
             return found
-        if target.trait_name:
-            found = self._name(target.trait_name, module, {"trait"})
+        if subject.trait_name:
+            found = self._name(subject.trait_name, module, {"trait"})
             for candidate in found.candidates:
-                candidate.why = f"`{target.name}` inside trait `{target.trait_name}` is the implementing type"
+                candidate.why = f"`{subject.name}` inside trait `{subject.trait_name}` is the implementing type"
             return found
-        return Resolution(reason=f"`{target.name}` is used outside an impl or trait")
+        return Resolution(reason=f"`{subject.name}` is used outside an impl or trait")
 
     def type_named(self, written: str, module: str) -> tuple[str | None, str | None]:
         """(the workspace type a type as written names, or None and why)."""
@@ -420,71 +420,71 @@ class Resolver:
         for name in receiver.fields:
             if current is None:
                 break
-            fields = [r for r in self.by_name(name) if r.kind == "field" and _owner(r) == current]
+            fields = [r for r in self.by_name(name) if r.kind == "field" and owner_of(r) == current]
             written = _field_type(fields[0].signature) if len(fields) == 1 else None
             if written is None:
                 return None, f"the type of field `{name}` is not known"
             current, why = self.type_named(written, module)
         return current, why
 
-    def _member(self, target: Target, module: str) -> Resolution:
-        name = target.name
-        kinds = {"method"} if target.role == "method" else {"field"}
-        label = "method" if target.role == "method" else "field"
+    def _member(self, subject: Subject, module: str) -> Resolution:
+        name = subject.name
+        kinds = {"method"} if subject.role == "method" else {"field"}
+        label = "method" if subject.role == "method" else "field"
         found = [r for r in self.by_name(name) if r.kind in kinds]
-        receiver = target.receiver
+        receiver = subject.receiver
         if receiver is not None and receiver.bounds is not None:
-            return self._bounded(target, found, label)
+            return self._bounded(subject, found, label)
         owner, why = None, None
-        if target.owner:
-            owner, why = self.type_named(target.owner, module)
+        if subject.owner:
+            owner, why = self.type_named(subject.owner, module)
         elif receiver is not None:
             owner, why = self.receiver_type(receiver, module)
         if owner == "Self":
-            owner = target.impl_type
+            owner = subject.impl_type
         if owner:
-            typed = _inherent_first([r for r in found if _owner(r) == owner])
+            typed = _inherent_first([r for r in found if owner_of(r) == owner])
             if typed:
-                return _rank([Candidate(r, LIKELY if len(typed) == 1 else GUESS / 2,
+                return _rank([Referent(r, LIKELY if len(typed) == 1 else GUESS / 2,
                                         f"{label} of `{owner}`, the receiver's type") for r in typed],
                              ambiguity=f"`{owner}` has several items named `{name}`")
-            provided = [r for r in found if r.impl_type is None and _owner(r) and any(
-                i.kind == "impl" for i in self.by_name(f"impl {_owner(r)} for {owner}"))]
+            provided = [r for r in found if r.impl_type is None and owner_of(r) and any(
+                i.kind == "impl" for i in self.by_name(f"impl {owner_of(r)} for {owner}"))]
             if provided:  # a trait's default method, not overridden in the type's impl
-                return _rank([Candidate(r, LIKELY, f"provided by trait `{_owner(r)}`, which `{owner}` implements")
+                return _rank([Referent(r, LIKELY, f"provided by trait `{owner_of(r)}`, which `{owner}` implements")
                               for r in provided], ambiguity=f"several traits of `{owner}` provide `{name}`")
             return Resolution(reason=f"`{owner}` has no {label} `{name}` in the workspace's source: it may come "
                               "from a trait outside the workspace, a derive, or a macro")
-        if why and (target.owner or (receiver is not None and not receiver.fields)):
-            written = target.owner or receiver.root_type
+        if why and (subject.owner or (receiver is not None and not receiver.fields)):
+            written = subject.owner or receiver.root_type
             return Resolution(reason=f"the receiver has type `{written}`: {why}")
         if not found:
             return Resolution(reason=f"no {label} named `{name}` is defined in the workspace "
                               "(std, a dependency, or macro-generated)")
-        shown = f"`{target.receiver_text}`" if target.receiver_text else "the receiver"
+        shown = f"`{subject.receiver_text}`" if subject.receiver_text else "the receiver"
         if name in STD_METHODS:
             return Resolution(reason=f"the type of {shown} is not known, and `{name}` is also a {label} of "
                               "standard library types, so a workspace item of that name proves nothing")
         trait = _one_trait(found)
         if trait is not None:
-            return _rank([Candidate(trait, LIKELY, f"the trait method every `{name}` in the workspace implements")])
+            return _rank([Referent(trait, LIKELY, f"the trait method every `{name}` in the workspace implements")])
         if len(found) == 1:
-            return _rank([Candidate(found[0], GUESS, f"the only {label} named `{name}` in the workspace; "
+            return _rank([Referent(found[0], GUESS, f"the only {label} named `{name}` in the workspace; "
                                     f"the type of {shown} is not known")])
-        return _rank([Candidate(r, GUESS / 2, f"{label} of `{_owner(r)}`") for r in found],
+        return _rank([Referent(r, GUESS / 2, f"{label} of `{owner_of(r)}`") for r in found],
                      ambiguity=f"{len(found)} types have a {label} named `{name}` and the type of {shown} "
                      "is not known")
 
-    def _bounded(self, target: Target, found: list[ItemRecord], label: str) -> Resolution:
+    def _bounded(self, subject: Subject, found: list[ItemRecord], label: str) -> Resolution:
         """A receiver whose type is a type parameter or `impl Trait`: only its bounds' methods apply."""
-        bounds = target.receiver.bounds or []
-        declared = [r for r in found if r.impl_type is None and _owner(r) in bounds]
+        bounds = subject.receiver.bounds or []
+        declared = [r for r in found if r.impl_type is None and owner_of(r) in bounds]
         if declared:
-            return _rank([Candidate(r, LIKELY, f"declared by `{_owner(r)}`, a bound of `{target.receiver.root_type}`")
-                          for r in declared], ambiguity=f"several bounds declare `{target.name}`")
+            return _rank([Referent(r, LIKELY, f"declared by `{owner_of(r)}`, a bound of `{subject.receiver.root_type}`")
+                          for r in declared], ambiguity=f"several bounds declare `{subject.name}`")
         shown = " + ".join(f"`{b}`" for b in bounds) or "none"
-        return Resolution(reason=f"the receiver's type `{target.receiver.root_type}` is known only by its bounds "
-                          f"({shown}), and none of them declares a {label} `{target.name}` in the workspace")
+        return Resolution(reason=f"the receiver's type `{subject.receiver.root_type}` is known only by its bounds "
+                          f"({shown}), and none of them declares a {label} `{subject.name}` in the workspace")
 
 
 @lru_cache(maxsize=4096)
@@ -504,7 +504,7 @@ def _inherent_first(found: list[ItemRecord]) -> list[ItemRecord]:
 
 
 def _member_of(record: ItemRecord, segments: list[str]) -> bool:
-    return len(segments) >= 2 and record.name == segments[-1] and _owner(record) == segments[-2]
+    return len(segments) >= 2 and record.name == segments[-1] and owner_of(record) == segments[-2]
 
 
 def _one_trait(found: list[ItemRecord]) -> ItemRecord | None:
@@ -518,9 +518,9 @@ def _one_trait(found: list[ItemRecord]) -> ItemRecord | None:
     return None
 
 
-def _rank(candidates: list[Candidate], ambiguity: str = "") -> Resolution:
+def _rank(candidates: list[Referent], ambiguity: str = "") -> Resolution:
     """Order candidates; abstain when the best is weak or not clearly ahead of the next."""
-    unique: dict[tuple, Candidate] = {}
+    unique: dict[tuple, Referent] = {}
     for candidate in candidates:
         key = (candidate.item.path, candidate.item.qualified, candidate.item.start_line)
         if key not in unique or unique[key].confidence < candidate.confidence:

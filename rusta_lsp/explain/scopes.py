@@ -30,7 +30,9 @@ _CONSTANT_LIKE = re.compile(r"^[A-Z]")
 class Binding:
     name: str
     ident: Node  # the identifier that binds the name
-    kind: str  # "let", "parameter", "closure parameter", "match arm", "if let", "while let", "for"
+    # "let", "parameter", "closure parameter", "match arm", "if let", "while let", "for", or
+    # "named argument" (`name = value` in a formatting macro's arguments, read as a `let`)
+    kind: str
     decl: Node  # the statement, parameter or arm holding it (the anchor's range)
     type_node: Node | None = None  # the annotation, when written next to a plain identifier
     value: Node | None = None  # the initializer of a `let x = ...`, to guess a receiver's type
@@ -110,7 +112,8 @@ def _condition_bindings(condition: Node | None, name: str, kind: str, before: in
     return None
 
 
-def _inside(node: Node, container: Node | None) -> bool:
+def inside(node: Node, container: Node | None) -> bool:
+    """Whether `node` lies within `container` (byte ranges; False without a container)."""
     return container is not None and container.start_byte <= node.start_byte and node.end_byte <= container.end_byte
 
 
@@ -132,7 +135,7 @@ def _lookup(ident: Node, name: str) -> Binding | None:
                         break
         elif kind in ("function_item", "closure_expression"):
             params = node.child_by_field_name("parameters")
-            if params is not None and not _inside(ident, params):
+            if params is not None and not inside(ident, params):
                 label = "parameter" if kind == "function_item" else "closure parameter"
                 for param in params.named_children:
                     found = _parameter_binding(param, name, label)
@@ -142,20 +145,20 @@ def _lookup(ident: Node, name: str) -> Binding | None:
                 return None  # a nested fn does not capture its parent's locals
         elif kind == "match_arm":
             pattern = node.child_by_field_name("pattern")
-            in_guard = _inside(ident, pattern.child_by_field_name("condition")) if pattern else False
-            if pattern is not None and (not _inside(ident, pattern) or in_guard):
+            in_guard = inside(ident, pattern.child_by_field_name("condition")) if pattern else False
+            if pattern is not None and (not inside(ident, pattern) or in_guard):
                 found = _find(pattern, name)
                 found = Binding(name, found, "match arm", node) if found is not None else None
         elif kind in ("if_expression", "while_expression"):
             condition = node.child_by_field_name("condition")
             label = "if let" if kind == "if_expression" else "while let"
             body = node.child_by_field_name("consequence" if kind == "if_expression" else "body")
-            if _inside(ident, body):
+            if inside(ident, body):
                 found = _condition_bindings(condition, name, label, ident.start_byte)
         elif kind == "let_chain":
             found = _condition_bindings(node, name, "if let", ident.start_byte)
         elif kind == "for_expression":
-            if _inside(ident, node.child_by_field_name("body")):
+            if inside(ident, node.child_by_field_name("body")):
                 pattern = node.child_by_field_name("pattern")
                 found = _find(pattern, name)
                 found = Binding(name, found, "for", node) if found is not None else None

@@ -13,8 +13,7 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ...explain.catalog import Catalog
-from ...explain.engine import Explainer, Layout
+from ...explain.engine import Explainer, explainer_for
 from ...explain.render import file_uri_link, markdown, to_json
 from .. import convert
 from ..documents import Document
@@ -49,9 +48,9 @@ class ExplainFeature(Feature):
             self.explainer = await self.server.run_blocking(self._make_explainer, memory)
 
     def _make_explainer(self, memory) -> Explainer:
-        catalog = Catalog(memory, auto_load=True)
-        catalog.load()  # in the executor: the first hover then answers from the snapshot
-        return Explainer(catalog, self.session.root, Layout.of(self.session.workspace_model), buffers=self._buffer)
+        # In the executor: the catalog loads now, so the first hover answers from the snapshot.
+        return explainer_for(memory, self.session.root, self.session.workspace_model, follow=True,
+                             buffers=self._buffer)
 
     def _buffer(self, rel: str) -> str | None:
         for doc in list(self.server.documents.values()):
@@ -70,7 +69,7 @@ class ExplainFeature(Feature):
         # Parse now, off the loop, so the first hover in the file does not pay for it.
         explainer = self.explainer
         if explainer is not None:
-            self.server.spawn(self.server.run_blocking(explainer.document, doc.rel, doc.data, doc.version,
+            self.server.spawn(self.server.run_blocking(explainer.parse, doc.rel, doc.data, doc.version,
                                                        doc.analysis), "explain: parse opened document")
 
     async def on_document_changed(self, doc: Document) -> None:
@@ -98,7 +97,7 @@ class ExplainFeature(Feature):
         doc = self.server.document(params.text_document.uri)
         offset = self._offset(doc, params.position)
         explanation = await self.server.run_blocking(
-            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version, analysis=doc.analysis)
+            lambda: explainer.explain(doc.rel, doc.data, offset, version=doc.version, analysis=doc.analysis)
         )
         if explanation.span is None:
             return None  # whitespace, comments, literals: nothing to say
@@ -121,8 +120,8 @@ class ExplainFeature(Feature):
         offset = self._offset(doc, position)
         prose = await self.server.run_blocking(self._load_prose, explainer)
         explanation = await self.server.run_blocking(
-            lambda: explainer.explain_byte(doc.rel, doc.data, offset, version=doc.version, prose=prose,
-                                           analysis=doc.analysis)
+            lambda: explainer.explain(doc.rel, doc.data, offset, version=doc.version, prose=prose,
+                                      analysis=doc.analysis)
         )
         return to_json(explanation)
 
