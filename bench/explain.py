@@ -35,7 +35,7 @@ from collections import Counter
 from pathlib import Path
 
 from memory_corpus import OUT, corpus_workspace, machine, ms, p50_p95, rust_lines
-from ra_oracle import REGISTRY, RustAnalyzer, Target, oracle_workspace
+from ra_oracle import REGISTRY, RustAnalyzer, RaTarget, oracle_workspace
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from explain_support import plain  # noqa: E402
@@ -259,16 +259,16 @@ def _name_at(root: Path, rel: str, offset: int) -> str:
     return re.match(rb"[A-Za-z_0-9]*", data[offset:]).group(0).decode()
 
 
-def in_corpus(root: Path, target: Target) -> Target:
+def in_corpus(root: Path, target: RaTarget) -> RaTarget:
     """rust-analyzer's target as a corpus path: the corpus holds copies of the registry's crates
     (serde is a dependency for rust-analyzer but a member of the corpus)."""
     path = Path(target.path)
     if not target.inside and path.is_relative_to(REGISTRY) and (root / path.relative_to(REGISTRY)).is_file():
-        return Target(path.relative_to(REGISTRY).as_posix(), target.line, target.name, True)
+        return RaTarget(path.relative_to(REGISTRY).as_posix(), target.line, target.name, True)
     return target
 
 
-def agrees(root: Path, target: Target, definition: dict, name: str, cache: dict) -> bool:
+def agrees(root: Path, target: RaTarget, definition: dict, name: str, cache: dict) -> bool:
     """Rusta's definition anchor names what rust-analyzer points at. rust-analyzer points at a
     module's file where Rusta cites its `mod name;`, and at the `include!` that brings a file in
     where Rusta cites the included file's item: both are accepted."""
@@ -394,7 +394,7 @@ def main() -> int:
     if args.reassess:
         saved = json.loads(raw.read_text())
         session, loaded = saved["session"], saved["loaded"]
-        answers = [[Target(**t) for t in ts] for ts in saved["answers"]]
+        answers = [[RaTarget(**t) for t in ts] for ts in saved["answers"]]
     else:
         session = asyncio.run(lsp_session(root, args.hovers, args.seed, files, checked))
         loaded, answers = asyncio.run(oracle_session(oracle_workspace(OUT / "explain-oracle", crates), checked))

@@ -60,7 +60,7 @@ def newest(crate: str) -> str:
 
 
 @dataclass
-class Target:
+class RaTarget:
     path: str  # relative to the workspace root, or absolute outside it
     line: int  # 1-based line of the definition's name
     name: str  # the text of the target's selection range
@@ -116,7 +116,7 @@ class RustAnalyzer:
         await asyncio.wait_for(self.quiescent.wait(), timeout)
         return time.monotonic() - started
 
-    async def definition(self, rel: str, line0: int, char16: int) -> list[Target]:
+    async def definition(self, rel: str, line0: int, char16: int) -> list[RaTarget]:
         from lsprotocol import types
         from pygls.uris import from_fs_path, to_fs_path
 
@@ -138,7 +138,7 @@ class RustAnalyzer:
             if span.start.line == span.end.line and span.start.line < len(lines):
                 line = lines[span.start.line].encode("utf-16-le")
                 text = line[span.start.character * 2 : span.end.character * 2].decode("utf-16-le", "replace")
-            out.append(Target(path.relative_to(self.root).as_posix() if inside else str(path),
+            out.append(RaTarget(path.relative_to(self.root).as_posix() if inside else str(path),
                               span.start.line + 1, text, inside))
         return out
 

@@ -1,6 +1,9 @@
 """The anchor verifier: a claim survives only if its anchors hold in the current files."""
 
 
+import re
+from pathlib import Path
+
 import pytest
 
 from explain_support import explain_at, index, position, write_shop
@@ -119,3 +122,53 @@ def test_devlog_history_becomes_anchored_claims(indexed):
         "A drill broke this code with E0599 once; it was fixed.",
     ]
     assert history[0].anchors[0].path == "src/store.rs" and history[0].anchors[0].start_line <= line
+
+
+REGISTRY = Path("/usr/share/cargo/registry")
+# Files of real crates whose doc comments write Markdown: backticks, links, `#[doc = "..."]`
+# (serde's primitive deserializers, expanded from a macro_rules!), multi-paragraph docs.
+DOCUMENTED = [("serde_json-1.0.87", "src/value/mod.rs"), ("regex-1.7.1", "src/re_unicode.rs"),
+              ("serde-1.0.152", "src/de/value.rs"), ("regex-1.7.1", "src/re_set.rs")]
+
+
+@pytest.mark.skipif(not all((REGISTRY / c / f).is_file() for c, f in DOCUMENTED),
+                    reason="librust-regex-dev and librust-serde-json-dev are needed")
+@pytest.mark.parametrize("crate,rel", DOCUMENTED)
+def test_every_doc_claim_of_a_documented_item_holds(crate, rel):
+    from rusta_lsp.analysis.parser import analyze_source
+    from rusta_lsp.explain.claims import doc_claim
+    from rusta_lsp.explain.resolve import record_of
+
+    root = REGISTRY / crate
+    analysis = analyze_source((root / rel).read_bytes(), rel, "crate")
+    claims = [doc_claim(record_of(item, rel)) for item in analysis.items if item.doc.strip()]
+    assert len(claims) > 10
+    kept, dropped = verify(claims, SourceReader(root))
+    assert dropped == []
+    # The same claims fail once the first word of each comment line changes: the check still bites.
+    edited = re.sub(r'(///|#\[doc = ")([^\w\n]*)(\w)', r"\1\2Formerly\3", (root / rel).read_text())
+    _, stale = verify(claims, SourceReader(root, lambda path: edited if path == rel else None))
+    assert len(stale) == len(claims)
+
+
+@pytest.mark.skipif(not (REGISTRY / "serde_json-1.0.87").is_dir(), reason="librust-serde-json-dev is needed")
+@pytest.mark.parametrize("rel,name,kind,text,line", [
+    # backticks in the first words: the issue's example
+    ("src/value/mod.rs", "as_null", "method", "If the `Value` is a Null, returns ().", 711),
+    # a multi-paragraph doc (examples, `# Errors`): its first paragraph's first sentence
+    ("src/de.rs", "from_str", "fn", "Deserialize an instance of type `T` from a string of JSON text.", None),
+])
+def test_doc_claims_with_markdown_keep_their_words(rel, name, kind, text, line):
+    from rusta_lsp.analysis.parser import analyze_source
+    from rusta_lsp.explain.claims import doc_claim
+    from rusta_lsp.explain.resolve import record_of
+
+    root = REGISTRY / "serde_json-1.0.87"
+    item = next(i for i in analyze_source((root / rel).read_bytes(), rel, "crate").items
+                if i.name == name and i.kind == kind and i.doc)
+    claim = doc_claim(record_of(item, rel))
+    assert claim.text.removeprefix("Docs: ") == text.removeprefix("Docs: ")
+    assert line is None or claim.anchors[0].start_line == line
+    assert "\n\n" in item.doc or line is not None
+    kept, _ = verify([claim], SourceReader(root))
+    assert kept == [claim]

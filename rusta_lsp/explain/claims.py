@@ -30,6 +30,15 @@ REF_KINDS = {
     "trait": {"type", "path"}, "type": {"type", "path"}, "variant": {"path", "call"},
     "const": {"path"}, "static": {"path"}, "mod": {"path"},
 }  # fmt: skip
+_WORD = re.compile(r"[\w']+")
+_ESCAPE = re.compile(r"\\[nrt0\\\"']")  # `\n` inside `#[doc = "..."]` is not the word "n..."
+
+
+def words(text: str) -> list[str]:
+    """The words of a text, punctuation, markers, escapes and whitespace aside."""
+    return _WORD.findall(_ESCAPE.sub(" ", text))
+
+
 MAX_SIGNATURE = 160
 MAX_SCANNED_REFS = 600
 
@@ -104,9 +113,10 @@ def summary(doc: str) -> str:
 
 
 def doc_needle(doc: str) -> str:
-    """A few words of the doc's first line: present in the comment however it was written."""
+    """A few words of the doc's first line: present in the comment however it was written (the
+    verifier compares words, Markdown and comment markers aside)."""
     first = next((line.strip() for line in doc.splitlines() if line.strip()), "")
-    return " ".join(re.findall(r"[\w']+", first)[:3])
+    return " ".join(words(first)[:3])
 
 
 def describe(item: ItemRecord) -> str:

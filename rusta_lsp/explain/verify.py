@@ -3,17 +3,19 @@
 An anchor holds when its file exists (an open editor buffer counts as the file), its range lies
 inside the file, and the text in that range still contains the anchor's subject. The memory may
 lag behind the disk; this check is what keeps a stale row from becoming a stated fact.
+
+Text is compared as words: the subject's words must appear, in order and next to each other,
+among the range's words. Markdown punctuation (backticks, emphasis, links), comment markers
+(`///`, `//!`, `*`), a `#[doc = "..."]`'s quotes and escapes, and whitespace are not words, so a
+doc comment that reads "If the `Value` is a Null" still holds its claim "If the Value ...".
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
-from .claims import Anchor, Claim
-
-_WS = re.compile(r"\s+")
+from .claims import Anchor, Claim, words
 
 
 class SourceReader:
@@ -56,8 +58,12 @@ def anchor_holds(anchor: Anchor, reader: SourceReader) -> bool:
         return False
     if not anchor.needle:
         return True
-    window = _WS.sub(" ", " ".join(lines[anchor.start_line - 1 : anchor.end_line]))
-    return _WS.sub(" ", anchor.needle).strip() in window
+    wanted = words(anchor.needle)
+    window = words("\n".join(lines[anchor.start_line - 1 : anchor.end_line]))
+    if not wanted:
+        return anchor.needle.strip() in "\n".join(lines[anchor.start_line - 1 : anchor.end_line])
+    first = wanted[0]
+    return any(window[at : at + len(wanted)] == wanted for at, word in enumerate(window) if word == first)
 
 
 def verify(claims: Iterable[Claim], reader: SourceReader) -> tuple[list[Claim], list[Claim]]:
