@@ -224,3 +224,40 @@ def test_namesake_types_get_the_tests_that_import_them(tmp_path):
         tests = [c.text for c in explanation.claims if c.anchors[0].kind == "test"]
         assert tests == [f"Exercised by test `{test}`."]
     memory.close()
+
+
+def test_grouped_imports_and_namesake_types_resolve_by_module(tmp_path):
+    """`use crate::a::{Thing, Other}` names a's types; `self.touch()` inside `impl Thing` in b.rs
+    is b's `Thing`, though a.rs also has a `Thing` with a `touch`: the impl's own module decides."""
+    from explain_support import index
+
+    files = {
+        "Cargo.toml": '[package]\nname = "twins"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": "pub mod a;\npub mod b;\npub mod c;\n",
+        "src/a.rs": "pub struct Thing;\npub struct Other;\n\nimpl Thing {\n    pub fn new() -> Thing {\n"
+                    "        Thing\n    }\n\n    pub fn touch(&self) {}\n}\n",
+        "src/b.rs": "pub struct Thing;\n\nimpl Thing {\n    pub fn touch(&self) {}\n\n"
+                    "    pub fn twice(&self) {\n        self.touch();\n        self.touch();\n    }\n}\n",
+        "src/c.rs": "use crate::a::{Other, Thing};\n\npub fn make() -> (Thing, Other) {\n    (Thing::new(), Other)\n}\n",
+    }
+    root = tmp_path / "twins"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    memory = index(root, tmp_path / "memory")
+    explainer = Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
+
+    def at(rel, line, needle, delta=0):
+        data = (root / rel).read_bytes()
+        col = data.decode().split("\n")[line - 1].index(needle) + 1 + delta
+        return explain_at(explainer, rel, data, line, col)
+
+    grouped = at("src/c.rs", 4, "Thing::new", 7)
+    assert (grouped.symbol, grouped.abstained) == ("crate::a::Thing::new", False)
+    assert at("src/c.rs", 4, "Thing::new").symbol == "crate::a::Thing"
+    assert at("src/c.rs", 4, "Other").symbol == "crate::a::Other"
+    own = at("src/b.rs", 7, "touch")
+    assert not own.abstained, own.reason
+    assert own.symbol == "crate::b::Thing::touch"
+    assert own.claims[0].anchors[0].path == "src/b.rs"
+    memory.close()

@@ -404,23 +404,23 @@ class Resolver:
             return found
         return Resolution(reason=f"`{subject.name}` is used outside an impl or trait")
 
-    def type_named(self, written: str, module: str) -> tuple[str | None, str | None]:
+    def type_named(self, written: str, module: str) -> tuple[ItemRecord | None, str | None]:
         """(the workspace type a type as written names, or None and why)."""
         segments = written.split("::")
         found = (self._path(segments, module, TYPE_KINDS) if len(segments) > 1
                  else self._name(written, module, TYPE_KINDS))
         best = found.best
         if best is not None:
-            return best.item.name, None
+            return best.item, None
         return None, found.reason or f"`{written}` is not a type defined in the workspace"
 
-    def receiver_type(self, receiver: Receiver, module: str) -> tuple[str | None, str | None]:
-        """Follow `a.b.c` field by field from a known root type: (type name, or None and why)."""
+    def receiver_type(self, receiver: Receiver, module: str) -> tuple[ItemRecord | None, str | None]:
+        """Follow `a.b.c` field by field from a known root type: (the type, or None and why)."""
         current, why = self.type_named(receiver.root_type, module)
         for name in receiver.fields:
             if current is None:
                 break
-            fields = [r for r in self.by_name(name) if r.kind == "field" and owner_of(r) == current]
+            fields = _members_of([r for r in self.by_name(name) if r.kind == "field"], current)
             written = _field_type(fields[0].signature) if len(fields) == 1 else None
             if written is None:
                 return None, f"the type of field `{name}` is not known"
@@ -435,15 +435,14 @@ class Resolver:
         receiver = subject.receiver
         if receiver is not None and receiver.bounds is not None:
             return self._bounded(subject, found, label)
-        owner, why = None, None
+        owner_type, why = None, None
         if subject.owner:
-            owner, why = self.type_named(subject.owner, module)
+            owner_type, why = self.type_named(subject.owner, module)
         elif receiver is not None:
-            owner, why = self.receiver_type(receiver, module)
-        if owner == "Self":
-            owner = subject.impl_type
+            owner_type, why = self.receiver_type(receiver, module)
+        owner = owner_type.name if owner_type is not None else None
         if owner:
-            typed = _inherent_first([r for r in found if owner_of(r) == owner])
+            typed = _inherent_first(_members_of(found, owner_type))
             if typed:
                 return _rank([Referent(r, LIKELY if len(typed) == 1 else GUESS / 2,
                                         f"{label} of `{owner}`, the receiver's type") for r in typed],
@@ -501,6 +500,15 @@ def _inherent_first(found: list[ItemRecord]) -> list[ItemRecord]:
                                   for r in found):
         return inherent
     return found
+
+
+def _members_of(found: list[ItemRecord], owner: ItemRecord) -> list[ItemRecord]:
+    """The members of type `owner` among `found`: those whose owner has its name, narrowed to
+    those declared beside it (`crate::m::T::f` for `crate::m::T`) when a namesake type of another
+    module has members of that name too."""
+    named = [r for r in found if owner_of(r) == owner.name]
+    beside = [r for r in named if r.qualified.rsplit("::", 1)[0] == owner.qualified]
+    return beside or named
 
 
 def _member_of(record: ItemRecord, segments: list[str]) -> bool:
