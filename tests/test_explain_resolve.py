@@ -199,10 +199,18 @@ def test_every_abstention_path_says_why(shop, rel, needle, delta, reason):
     assert payload["abstained"] is True and reason in payload["markdown"]
 
 
+def indexed_crate(tmp_path, files: dict[str, str]):
+    """A crate written from `files` (path -> text), indexed: (root, memory, explainer)."""
+    root = tmp_path / "crate"
+    for rel, text in files.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_text(text)
+    memory = index(root, tmp_path / "memory")
+    return root, memory, Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
+
+
 def test_namesake_types_get_the_tests_that_import_them(tmp_path):
     """`a::Thing::new` and `b::Thing::new`: each test file's `use` says which one it exercises."""
-    from explain_support import index
-
     files = {
         "Cargo.toml": '[package]\nname = "twins"\nversion = "0.1.0"\nedition = "2021"\n',
         "src/lib.rs": "pub mod a;\npub mod b;\n",
@@ -211,12 +219,7 @@ def test_namesake_types_get_the_tests_that_import_them(tmp_path):
         "tests/uses_a.rs": "use twins::a::Thing;\n\n#[test]\nfn makes_a() {\n    let _ = Thing::new();\n}\n",
         "tests/uses_b.rs": "use twins::b::Thing;\n\n#[test]\nfn makes_b() {\n    let _ = Thing::new();\n}\n",
     }
-    root = tmp_path / "twins"
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    memory = index(root, tmp_path / "memory")
-    explainer = Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
+    root, memory, explainer = indexed_crate(tmp_path, files)
     for module, test in (("a", "makes_a"), ("b", "makes_b")):
         rel = f"src/{module}.rs"
         explanation = explain_at(explainer, rel, (root / rel).read_bytes(), 4, 12)  # `new`
@@ -229,8 +232,6 @@ def test_namesake_types_get_the_tests_that_import_them(tmp_path):
 def test_grouped_imports_and_namesake_types_resolve_by_module(tmp_path):
     """`use crate::a::{Thing, Other}` names a's types; `self.touch()` inside `impl Thing` in b.rs
     is b's `Thing`, though a.rs also has a `Thing` with a `touch`: the impl's own module decides."""
-    from explain_support import index
-
     files = {
         "Cargo.toml": '[package]\nname = "twins"\nversion = "0.1.0"\nedition = "2021"\n',
         "src/lib.rs": "pub mod a;\npub mod b;\npub mod c;\n",
@@ -240,12 +241,7 @@ def test_grouped_imports_and_namesake_types_resolve_by_module(tmp_path):
                     "    pub fn twice(&self) {\n        self.touch();\n        self.touch();\n    }\n}\n",
         "src/c.rs": "use crate::a::{Other, Thing};\n\npub fn make() -> (Thing, Other) {\n    (Thing::new(), Other)\n}\n",
     }
-    root = tmp_path / "twins"
-    for rel, text in files.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_text(text)
-    memory = index(root, tmp_path / "memory")
-    explainer = Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
+    root, memory, explainer = indexed_crate(tmp_path, files)
 
     def at(rel, line, needle, delta=0):
         data = (root / rel).read_bytes()
