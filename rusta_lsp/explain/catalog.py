@@ -37,9 +37,12 @@ class _Snapshot:
     def __init__(self, items: list[ItemRecord], refs, passages: list[PassageRecord]):
         self.by_name: dict[str, list[ItemRecord]] = {}
         self.by_qualified: dict[str, list[ItemRecord]] = {}
+        self.by_impl_type: dict[str, list[ItemRecord]] = {}
         for item in sorted(items, key=lambda r: (r.path, r.start_line)):
             self.by_name.setdefault(item.name, []).append(item)
             self.by_qualified.setdefault(item.qualified, []).append(item)
+            if item.impl_type and item.kind in ("impl", "method"):
+                self.by_impl_type.setdefault(item.impl_type.rsplit("::", 1)[-1], []).append(item)
         # References stay in Arrow; only the rows of the name asked for become Python objects.
         # Grouping row numbers by name in numpy keeps the load short and mostly off the GIL.
         self.refs = refs.combine_chunks()
@@ -152,6 +155,12 @@ class Catalog:
         if snap is None:
             return self.memory.lookup_path(qualified)
         return list(snap.by_qualified.get(qualified, []))
+
+    def members_of(self, type_name: str) -> list[ItemRecord]:
+        """Impls and methods of types named `type_name` (as written in their impls' heads); none
+        until the snapshot is loaded (the memory has no index for it)."""
+        snap = self._current()
+        return list(snap.by_impl_type.get(type_name, [])) if snap is not None else []
 
     def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
         snap = self._current()

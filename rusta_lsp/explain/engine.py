@@ -16,6 +16,7 @@ positions and lines found there are mapped back to the file.
 from __future__ import annotations
 
 import hashlib
+import re
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -26,6 +27,7 @@ from ..analysis.macro_args import STD_SHAPES, Expansion, Shape, expand, rules_sh
 from ..analysis.model import Crate, FileAnalysis, SourceFile, Workspace
 from ..analysis.parser import analyze_source, parse_tree
 from ..analysis.positions import LineIndex
+from .behaviour import FUNCTION_KINDS, TYPE_KINDS, behaviour_claims, type_claims
 from .catalog import Catalog
 from .claims import (
     KIND_LABELS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
@@ -40,6 +42,7 @@ _ITEM_LEVEL = {"source_file", "declaration_list"}
 CACHE_DOCUMENTS = 32
 CACHE_EXPLANATIONS = 512
 MAX_MACRO_DEPTH = 4  # macro calls nested in one another's arguments that are read through
+_MACRO_CALL = re.compile(r"\b((?:[A-Za-z_]\w*::)*[A-Za-z_]\w*)\s*!\s*[(\[{]")
 
 
 @dataclass
@@ -228,7 +231,9 @@ class Explainer:
     def _macro_shape(self, call, resolver: Resolver, reader: SourceReader) -> tuple[Shape | None, str]:
         """How the arguments of `call` read as expressions, or None and a phrase saying why not
         ("`m!`, ..."), after "is inside the arguments of"."""
-        written = text(call.child_by_field_name("macro"))
+        return self._macro_shape_named(text(call.child_by_field_name("macro")), resolver, reader)
+
+    def _macro_shape_named(self, written: str, resolver: Resolver, reader: SourceReader) -> tuple[Shape | None, str]:
         segments = written.split("::")
         name = segments[-1]
         if len(segments) > 1 and segments[0] in EXTERNAL_ROOTS:
@@ -279,6 +284,7 @@ class Explainer:
         documented = doc_claim(item)
         if documented is not None:
             claims.append(documented)
+        claims += self._behaviour(item, resolver, reader)
         claims += usage_claims(resolver, item, self.limits, reader.line)
         claims += related_claims(self.catalog, item, self.limits)
         claims += history_claims(self._devlog(), item)
@@ -292,6 +298,25 @@ class Explainer:
             return Explanation(item.qualified, True, f"`{item.name}` cannot be anchored: {why}",
                                dropped=explanation.claims + explanation.dropped)
         return explanation
+
+    def _behaviour(self, item, resolver: Resolver, reader: SourceReader) -> list[Claim]:
+        """What the item's code does (explain.behaviour), read from its current text."""
+        lines = reader.lines(item.path)
+        if lines is None:
+            return []
+        if item.kind in TYPE_KINDS:
+            members = getattr(self.catalog, "members_of", None)
+            return type_claims(item, lines, item.path, members(item.name) if members is not None else [])
+        if item.kind not in FUNCTION_KINDS:
+            return []
+        called = set(_MACRO_CALL.findall("\n".join(lines[item.start_line - 1 : item.end_line])))
+        shapes = {}
+        for name in called:
+            shape, _ = self._macro_shape_named(name, resolver, reader)
+            if shape is not None:
+                shapes[name.rsplit("::", 1)[-1]] = shape
+        return behaviour_claims(item, lines, item.path, shapes, lambda name: any(
+            r.kind in FUNCTION_KINDS for r in resolver.by_name(name)))
 
     def _finish(self, symbol: str, kind: str, claims: list[Claim], reader: SourceReader,
                 confidence: float = 1.0) -> Explanation:

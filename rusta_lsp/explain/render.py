@@ -40,7 +40,13 @@ def _escape(text: str) -> str:
     return text.replace("[", "\\[").replace("]", "\\]")
 
 
-def markdown(explanation: Explanation, link: Callable[[Anchor], str] = relative_link) -> str:
+HOVER_CLAIMS = 5  # what a hover shows: the definition, the doc and the most telling claims
+
+
+def markdown(explanation: Explanation, link: Callable[[Anchor], str] = relative_link,
+             limit: int | None = None) -> str:
+    """The explanation as Markdown; `limit`: show only the first claims (the hover), the rest
+    are in the full view (`rusta/explain`, `rusta explain`)."""
     heading = f"**`{explanation.symbol}`**" if explanation.symbol else "**Rusta**"
     if explanation.kind and not explanation.abstained:
         heading += f" · {explanation.kind}"
@@ -49,9 +55,13 @@ def markdown(explanation: Explanation, link: Callable[[Anchor], str] = relative_
     lines = [heading, ""]
     if explanation.abstained:
         lines += [f"_Rusta abstains: {explanation.reason}_", ""]
-    for claim in explanation.claims:
+    shown = explanation.claims if limit is None else explanation.claims[:limit]
+    for claim in shown:
         refs = " ".join(f"[{_escape(_label(a))}]({link(a)})" for a in claim.anchors)
         lines.append(f"- {claim.text} {refs}")
+    if len(shown) < len(explanation.claims):
+        more = len(explanation.claims) - len(shown)
+        lines.append(f"- _{more} more claim{'s' if more > 1 else ''}: Rusta: Explain symbol at cursor_")
     if explanation.prose:
         lines += ["", "_Generated summary (each sentence tied to its evidence):_", ""]
         for claim in explanation.prose:

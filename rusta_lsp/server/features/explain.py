@@ -14,7 +14,7 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
 from ...explain.engine import Explainer, explainer_for
-from ...explain.render import file_uri_link, markdown, to_json
+from ...explain.render import HOVER_CLAIMS, file_uri_link, markdown, to_json
 from .. import convert
 from ..documents import Document
 from .base import Feature
@@ -105,7 +105,8 @@ class ExplainFeature(Feature):
         start, end = explanation.span
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
-                                         value=markdown(explanation, file_uri_link(self.server.root))),
+                                         value=markdown(explanation, file_uri_link(self.server.root),
+                                                        limit=HOVER_CLAIMS)),
             range=types.Range(start=convert.position(doc.index, start, encoding),
                               end=convert.position(doc.index, end, encoding)),
         )
