@@ -149,3 +149,54 @@ async def test_bad_explain_params_are_invalid_params(client):
     with pytest.raises(JsonRpcException) as err:
         await send_raw_request(client, "rusta/explain", {"textDocument": {"uri": 3}, "position": {"line": -1}})
     assert err.value.code == types.ErrorCodes.InvalidParams
+
+
+async def test_the_cli_and_the_server_give_one_answer_at_one_position(client, workspace):
+    """`rusta explain` beside the server and the server's `rusta/explain` (and its hover) answer
+    the same at the same positions: random identifiers of regex, names inside its macro calls and
+    the shop's store, through the one explain path (issue 13: the CLI abstained where hover resolved)."""
+    import contextlib
+    import io
+    import json
+    import random
+
+    from rusta_lsp import cli
+    from rusta_lsp.analysis.parser import parse_tree
+    from rusta_lsp.analysis.positions import LineIndex
+    from rusta_lsp.explain.locate import ident_at
+
+    rng = random.Random(12)
+    files = sorted(p for p in (workspace / "regex/src").rglob("*.rs")) + [workspace / "shop/src/store.rs"]
+    positions = []
+    while len(positions) < 40:
+        path = rng.choice(files)
+        data = path.read_bytes()
+        node = ident_at(parse_tree(data).root_node, rng.randrange(len(data)))
+        if node is not None:
+            positions.append((path, data, node.start_byte))
+    data = (workspace / "regex/src/sparse.rs").read_bytes()  # `write!(f, "SparseSet({:?})", self.dense)`
+    positions.append((workspace / "regex/src/sparse.rs", data, data.index(b"self.dense)") + 5))
+    await hover(client, positions[0][0], 0, 0)  # wait for the feature
+    answered = 0
+    for path, data, offset in positions:
+        lines = LineIndex(data)
+        line0, char16 = lines.utf16(offset)
+        pos = lines.pos(offset)
+        served = plain(await send_raw_request(client, "rusta/explain", {
+            "textDocument": {"uri": from_fs_path(str(path))}, "position": {"line": line0, "character": char16}}))
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            code = await asyncio.to_thread(cli.main, ["explain", "--json", "--memory", str(workspace.parent / "memory"),
+                                                      f"{path}:{pos.line}:{pos.col}"])
+        assert code == 0
+        told = json.loads(out.getvalue())
+        where = f"{path.relative_to(workspace)}:{pos.line}:{pos.col}"
+        assert told == served, where
+        shown = await client.text_document_hover_async(types.HoverParams(
+            text_document=types.TextDocumentIdentifier(uri=from_fs_path(str(path))),
+            position=types.Position(line=line0, character=char16)))
+        if shown is not None:  # the hover: the same heading, and the same reason when it abstains
+            assert shown.contents.value.splitlines()[:3 if told["abstained"] else 1] == \
+                told["markdown"].splitlines()[:3 if told["abstained"] else 1], where
+        answered += not told["abstained"]
+    assert answered >= 10
