@@ -172,3 +172,40 @@ def test_doc_claims_with_markdown_keep_their_words(rel, name, kind, text, line):
     assert "\n\n" in item.doc or line is not None
     kept, _ = verify([claim], SourceReader(root))
     assert kept == [claim]
+
+
+def test_git_history_names_the_commit_that_last_changed_the_item(tmp_path):
+    """In a git repository, an item's explanation says when its lines last changed and by which
+    commit; lines edited in the buffer but not committed have no commit to name."""
+    import subprocess
+
+    root = write_shop(tmp_path / "shop")
+
+    def git(*args, day="2024-02-01"):
+        subprocess.run(["git", *args], cwd=root, check=True, capture_output=True,
+                       env={"GIT_AUTHOR_NAME": "a", "GIT_AUTHOR_EMAIL": "a@b", "GIT_COMMITTER_NAME": "a",
+                            "GIT_COMMITTER_EMAIL": "a@b", "GIT_AUTHOR_DATE": f"{day}T12:00:00Z",
+                            "GIT_COMMITTER_DATE": f"{day}T12:00:00Z", "PATH": "/usr/bin:/bin"})
+
+    git("init", "-q")
+    git("add", ".")
+    git("commit", "-q", "-m", "The shop")
+    store = root / "src/store.rs"
+    store.write_text(store.read_text().replace("self.total += amount;", "self.total += amount; // saturates?"))
+    git("commit", "-q", "-am", "Ask whether apply saturates", day="2024-03-01")
+    memory = index(root, tmp_path / "memory")
+    explainer = Explainer(Catalog(memory), root, Layout.of(discover_workspace(root)))
+    line, col = position(root, "src/store.rs", "fn apply(&mut self", 3)
+    explanation = explain_at(explainer, "src/store.rs", store.read_bytes(), line, col)
+    history = [c for c in explanation.claims if c.anchors[0].kind == "history"]
+    assert len(history) == 1, [c.text for c in explanation.claims]
+    assert history[0].text.startswith("Last changed on 2024-03-01 by commit `")
+    assert "“Ask whether apply saturates” (1 of its lines); 1 earlier commit wrote the rest." in history[0].text
+    anchor = history[0].anchors[0]
+    assert "saturates" in store.read_text().split("\n")[anchor.start_line - 1]
+    # Edited in the buffer, not committed: that line has no commit; the older ones still speak.
+    edited = store.read_text().replace("// saturates?", "// wraps")
+    explanation = explain_at(explainer, "src/store.rs", edited.encode(), line, col)
+    history = [c for c in explanation.claims if c.anchors[0].kind == "history"]
+    assert history and history[0].text.startswith("Last changed on 2024-02-01") and "“The shop”" in history[0].text
+    memory.close()

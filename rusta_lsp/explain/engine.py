@@ -29,6 +29,7 @@ from ..analysis.parser import analyze_source, parse_tree
 from ..analysis.positions import LineIndex
 from .behaviour import FUNCTION_KINDS, TYPE_KINDS, behaviour_claims, type_claims
 from .catalog import Catalog
+from .history import History
 from .claims import (
     KIND_LABELS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
     doc_claim, generic_claim, history_claims, local_claims, related_claims, usage_claims,
@@ -128,6 +129,7 @@ class Explainer:
         self.limits = limits or Limits()
         self.buffers = buffers  # open editor text by relative path, for the verifier
         self.generator = generator  # explain.prose.Prose, optional
+        self.history = History(self.root)  # git blame, when the workspace is a repository
         self._parsed: OrderedDict[tuple, ParsedFile] = OrderedDict()
         self._explanations: OrderedDict[tuple, Explanation] = OrderedDict()
         self._events: list[dict] | None = None
@@ -168,6 +170,12 @@ class Explainer:
             while len(self._parsed) > CACHE_DOCUMENTS:
                 self._parsed.popitem(last=False)
         return parsed
+
+    def prepare(self, path: str, data: bytes, version: int | None = None,
+                analysis: Callable[[], FileAnalysis] | None = None) -> None:
+        """Parse and blame a file ahead of its first hover (the server calls it when one opens)."""
+        self.parse(path, data, version, analysis)
+        self.history.blame(path, data.decode("utf-8", errors="replace"))
 
     # --- explaining ----------------------------------------------------------------------
 
@@ -288,6 +296,9 @@ class Explainer:
         claims += usage_claims(resolver, item, self.limits, reader.line)
         claims += related_claims(self.catalog, item, self.limits)
         claims += history_claims(self._devlog(), item)
+        lines = reader.lines(item.path)
+        if lines is not None:
+            claims += self.history.claims(item.path, lines, item.start_line, item.end_line, item.name)
         explanation = self._finish(item.qualified, KIND_LABELS.get(item.kind, item.kind), claims, reader,
                                    best.confidence)
         if definition in explanation.dropped:

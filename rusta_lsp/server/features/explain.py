@@ -66,11 +66,11 @@ class ExplainFeature(Feature):
                 self.explainer.invalidate()
 
     async def on_document_opened(self, doc: Document) -> None:
-        # Parse now, off the loop, so the first hover in the file does not pay for it.
+        # Parse and blame now, off the loop, so the first hover in the file does not pay for it.
         explainer = self.explainer
         if explainer is not None:
-            self.server.spawn(self.server.run_blocking(explainer.parse, doc.rel, doc.data, doc.version,
-                                                       doc.analysis), "explain: parse opened document")
+            self.server.spawn(self.server.run_blocking(explainer.prepare, doc.rel, doc.data, doc.version,
+                                                       doc.analysis), "explain: prepare opened document")
 
     async def on_document_changed(self, doc: Document) -> None:
         self._invalidate()
