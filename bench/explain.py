@@ -18,8 +18,13 @@ Corpus: the >=100k-line workspace of Debian crates shared with the memory benchm
    rust-analyzer names, covers the line of the name rust-analyzer points at, and states that
    name. Reported: agreement where both answer, wrong answers with examples, abstentions by reason.
 3. Anchor validity over every explained position: each anchor's file exists, its range lies inside
-   the file, and its text holds the symbol (doc anchors: the lines are doc comments). Checked here,
+   the file, and its text holds the symbol (doc anchors: the lines are doc comments; the anchors
+   of what the code does and of its history lie inside the definition's range). Checked here,
    independently of the server's verifier (goal: 100%).
+4. Deep reading, in process, on the same crates: every doc claim of an item with a doc comment is
+   kept (goal: none dropped); at the name of every function with a body, whether the hover shows
+   a claim of what it does when a plain text scan of its body (this file's EFFECT pattern, not
+   Rusta's reader) finds an effect; and how many behaviour claims the verifier dropped (goal 0).
 """
 
 from __future__ import annotations
@@ -293,6 +298,64 @@ def _lines(root: Path, rel: str, cache: dict) -> list[str] | None:
     return cache[rel]
 
 
+EFFECT = re.compile(
+    r"\.(unwrap|expect)\(|\b(panic|unreachable|todo|unimplemented|assert\w*|debug_assert\w*|e?print(ln)?|"
+    r"writeln|write|tri|dbg)!|\breturn\b|\bErr\(|(=>|return)\s*None\b|\bunsafe\b|\?\s*[;).,}]|"
+    r"\bself(\.\w+)+\s*([-+*/%|&^]|<<|>>)?=[^=]|std::(fs|net|process)|\w\[[^\]]")
+BEHAVIOUR = ("Changes", "Writes through", "Returns", "Ends with", "Passes errors", "May panic", "Has `unsafe`", "I/O:",
+             "Calls itself", "Calls workspace functions", "Derives", "The workspace implements", "Made by")
+
+
+def deep_reading(root: Path, analyses, crates: list[str]) -> dict:
+    """Doc claims kept, and behaviour claims in the hover of every function with a body."""
+    from rusta_lsp.analysis.workspace import discover_workspace
+    from rusta_lsp.explain.claims import doc_claim
+    from rusta_lsp.explain.engine import explainer_for
+    from rusta_lsp.explain.render import HOVER_CLAIMS
+    from rusta_lsp.explain.resolve import record_of
+    from rusta_lsp.explain.verify import SourceReader, verify
+
+    counts: Counter[str] = Counter()
+    misses: list[str] = []
+    reader = SourceReader(root)
+    with Memory.open(str(MEMORY), root) as memory:
+        explainer = explainer_for(memory, root, discover_workspace(root))
+        for analysis in analyses:
+            if analysis.skipped or analysis.path.split("/")[0] not in crates:
+                continue
+            data = (root / analysis.path).read_bytes()
+            lines = data.decode("utf-8", errors="replace").split("\n")
+            for item in analysis.items:
+                if item.doc.strip() and item.doc_span is not None:
+                    counts["documented items"] += 1
+                    counts["doc claims dropped"] += bool(verify([doc_claim(record_of(item, analysis.path))], reader)[1])
+                if item.kind not in ("fn", "method") or any(a.startswith("expanded from") for a in item.attrs):
+                    continue
+                body = "\n".join(lines[item.span.start_line - 1 : item.span.end_line])
+                if "{" not in body.split(item.name, 1)[-1]:
+                    continue  # a declaration without a body
+                code = "\n".join(l.split("//", 1)[0] for l in body.split("\n"))
+                effect = bool(EFFECT.search(code.split("{", 1)[-1]))
+                explanation = explainer.explain(analysis.path, data, item.name_span.start_byte)
+                if explanation.abstained:
+                    counts["functions abstained"] += 1
+                    continue
+                counts["functions"] += 1
+                claims = explanation.claims
+                shown = claims[:HOVER_CLAIMS]
+                said = [c for c in claims if c.text.startswith(BEHAVIOUR)]
+                counts["behaviour claims"] += len(said)
+                counts["behaviour claims dropped"] += sum(
+                    1 for c in explanation.dropped if c.text.startswith(BEHAVIOUR))
+                if effect:
+                    counts["with an effect (text scan)"] += 1
+                    if any(c.text.startswith(BEHAVIOUR) for c in shown):
+                        counts["  of which the hover says what it does"] += 1
+                    elif len(misses) < 8:
+                        misses.append(f"{analysis.path}:{item.span.start_line} {item.name}")
+    return {"counts": dict(counts), "misses": misses}
+
+
 def assess(root: Path, explained: list, answers: list) -> dict:
     cache: dict = {}
     anchors = valid = 0
@@ -303,10 +366,20 @@ def assess(root: Path, explained: list, answers: list) -> dict:
     for (rel, offset, _, _, line1, where, result), oracle in zip(explained, answers):
         name = _name_at(root, rel, offset)
         stated_name = result["symbol"].rsplit("::", 1)[-1] if result["symbol"] else name
-        for claim in result["claims"]:
+        defined = next((a for c in result["claims"] for a in c["anchors"] if a["kind"] == "definition"), None)
+        for number, claim in enumerate(result["claims"]):
             for anchor in claim["anchors"]:
                 anchors += 1
                 ok = anchor_valid(root, anchor, name if result["abstained"] else stated_name, cache)
+                if number and anchor["kind"] in ("definition", "history") and not result["abstained"] \
+                        and defined is not None and not ok:
+                    # what the code does and its history: lines inside the definition; a type's
+                    # impls and constructors: lines holding a name the claim cites
+                    inside = anchor["path"] == defined["path"] and \
+                        defined["start_line"] <= anchor["start_line"] <= anchor["end_line"] <= defined["end_line"]
+                    cited = re.findall(r"`([\w:]+)`", claim["text"])
+                    ok = anchor_valid(root, anchor, "", cache) and (inside or any(
+                        anchor_valid(root, anchor, name.rsplit("::", 1)[-1], cache) for name in cited))
                 valid += ok
                 if not ok and len(invalid_examples) < 5:
                     invalid_examples.append({"at": f"{rel}:{line1}", "symbol": result["symbol"], "anchor": anchor})
@@ -432,6 +505,12 @@ def main() -> int:
         print("    abstained because: " + ", ".join(f"{k} {v}" for k, v in quality["abstention_reasons"].get(where, {}).items()))
     for example in quality["wrong_examples"]:
         print(f"    wrong: {example}")
+    deep = deep_reading(root, analyses, crates)
+    report["deep_reading"] = deep
+    print("deep reading, in process, on " + " and ".join(crates) + ": "
+          + ", ".join(f"{k} {v}" for k, v in deep["counts"].items()))
+    for miss in deep["misses"]:
+        print(f"    no behaviour claim in the hover: {miss}")
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(report, indent=2))

@@ -33,6 +33,9 @@ class Shape:
     kind: str  # "exprs": comma-separated expressions; "array": `vec!`'s `[a, b]` or `[x; n]`;
     # "match": `matches!`'s expression, then a pattern with an optional `if` guard
     format_at: int | None = None  # the positional argument that is a format string, if any
+    # For a macro_rules! whose arguments are only partly expressions (`mat!($name:ident, $re:expr,
+    # ..)`): which of the leading comma-separated arguments are; the others stay unread. None: all.
+    expressions: tuple[bool, ...] | None = None
 
 
 _FORMAT = Shape("exprs", 0)
@@ -67,15 +70,48 @@ def rules_shape(definition: bytes) -> tuple[Shape | None, str]:
     if node is None:
         return None, "its definition could not be read"
     name = text(node.child_by_field_name("name"))
+    rules = [(c.child_by_field_name("left"), c.child_by_field_name("right"))
+             for c in node.named_children if c.type == "macro_rule"]
     shapes: set[Shape] = set()
-    for rule in (c for c in node.named_children if c.type == "macro_rule"):
-        shape, why = _rule_shape(rule.child_by_field_name("left"), rule.child_by_field_name("right"))
+    for matcher, transcriber in rules:
+        shape, why = _rule_shape(matcher, transcriber)
         if shape is None:
+            partly = _partly_expressions(rules)
+            if partly is not None:
+                return partly, ""
             return None, f"`{name}!` {why}, so what its arguments become is unknown without expanding it"
         shapes.add(shape)
     if len(shapes) != 1:
         return None, f"`{name}!`'s rules read their arguments in different ways"
     return shapes.pop(), ""
+
+
+def _partly_expressions(rules: list[tuple[Node | None, Node | None]]) -> Shape | None:
+    """Which leading arguments every rule takes as `$x:expr` (or `literal`) fragments, when each
+    rule starts with fragments separated by commas (`($name:ident, $re:expr, $($rest:tt)+)`);
+    rules for internal use (`(@step ..)`) aside. None when no argument is sure to be one."""
+    columns: list[set[str]] = []
+    for matcher, _ in rules:
+        if matcher is None:
+            return None
+        parts = [c for c in matcher.children[1:-1]]
+        if parts and text(parts[0]).startswith("@"):
+            continue
+        fragments = []
+        for number, part in enumerate(parts):
+            if number % 2 == 1:
+                if part.type != ",":
+                    break
+                continue
+            if part.type != "token_binding_pattern":
+                break
+            fragments.append(text(part.child_by_field_name("type")))
+        for number, fragment in enumerate(fragments):
+            if number == len(columns):
+                columns.append(set())
+            columns[number].add(fragment)
+    expressions = tuple(bool(kinds) and kinds <= _EXPRESSION_FRAGMENTS for kinds in columns)
+    return Shape("exprs", expressions=expressions) if any(expressions) else None
 
 
 def _rule_shape(matcher: Node | None, transcriber: Node | None) -> tuple[Shape | None, str]:
@@ -295,10 +331,21 @@ def _expressions(data: bytes, args_node: Node) -> list[Node] | None:
 
 
 def _write_expressions(writer: _Writer, data: bytes, args_node: Node, shape: Shape) -> bool:
-    """`{ let name = value; (positional, ..,) }`, the format string replaced by its captures."""
+    """`{ let name = value; (positional, ..,) }`, the format string replaced by its captures;
+    arguments the macro does not take as expressions become `()`."""
     parsed = _expressions(data, args_node)
     if parsed is None:
-        return False
+        if shape.expressions is None:
+            return False
+        writer.add("(")  # arguments that are not expressions need not parse as one
+        for number, (start, end) in enumerate(_top_level_commas(data, args_node)):
+            if _is_expression(shape, number):
+                writer.copy(start, end)
+            else:
+                writer.add("()")
+            writer.add(",")
+        writer.add(")")
+        return True
     shift = args_node.children[0].end_byte - len(_PREFIX)
     named = [n for n in parsed if n.type == "assignment_expression" and
              n.child_by_field_name("left") is not None and n.child_by_field_name("left").type == "identifier"]
@@ -314,7 +361,9 @@ def _write_expressions(writer: _Writer, data: bytes, args_node: Node, shape: Sha
     positional = [n for n in parsed if all(n.id != m.id for m in named)]
     for number, node in enumerate(positional):
         start, end = node.start_byte + shift, node.end_byte + shift
-        if number == shape.format_at and node.type in ("string_literal", "raw_string_literal"):
+        if not _is_expression(shape, number):
+            writer.add("()")
+        elif number == shape.format_at and node.type in ("string_literal", "raw_string_literal"):
             writer.add("{ ")
             for at, name in format_captures(data[start:end]):
                 writer.add("{")
@@ -326,6 +375,10 @@ def _write_expressions(writer: _Writer, data: bytes, args_node: Node, shape: Sha
         writer.add(",")
     writer.add(") }")
     return True
+
+
+def _is_expression(shape: Shape, number: int) -> bool:
+    return shape.expressions is None or (number < len(shape.expressions) and shape.expressions[number])
 
 
 def format_captures(literal: bytes) -> list[tuple[int, str]]:

@@ -28,7 +28,7 @@ from ..analysis.macro_args import Expansion, Shape, expand
 from ..analysis.parser import parse_tree
 from ..memory.records import ItemRecord
 from .claims import Anchor, Claim, words
-from .resolve import STD_METHODS
+from .resolve import is_std_method
 
 FUNCTION_KINDS = {"fn", "method"}
 TYPE_KINDS = {"struct", "enum", "union"}
@@ -367,7 +367,7 @@ class _Reader:
         for called, node, how in self._called():
             if called == self.item.name or not called or called[0].isupper():
                 continue
-            if how.startswith("method:") and called in STD_METHODS:
+            if how.startswith("method:") and is_std_method(called):
                 continue  # a std type's method as likely as the workspace's namesake
             if not self.workspace_functions(called):
                 continue

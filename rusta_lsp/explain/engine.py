@@ -228,9 +228,14 @@ class Explainer:
             expanded = expand(data, tree, call, shape, outer=view)
             at = expanded.from_source(offset) if expanded is not None else None
             if at is None:
+                macro = text(call.child_by_field_name("macro"))
                 if expanded is None and subject.name:
-                    subject.abstain = (f"`{subject.name}` is inside the arguments of `{text(call.child_by_field_name('macro'))}!`, "
-                                       "which do not parse as the expressions that macro takes")
+                    subject.abstain = (f"`{subject.name}` is inside the arguments of `{macro}!`, which do not parse "
+                                       "as the expressions that macro takes")
+                elif subject.name and shape.expressions is not None:
+                    subject.abstain = (f"`{subject.name}` is inside the arguments of `{macro}!`, in one its rules do "
+                                       "not take as an expression (an `ident`, a type, tokens), so what it names "
+                                       "is unknown without expanding it")
                 break
             view = expanded
             subject = locate(view.tree.root_node, at)

@@ -364,6 +364,12 @@ def locate(root: Node, offset: int) -> Subject:
             return subject
         subject.role = "path"
         subject.segments = segments
+        bounds = _generic_bounds(ident, segments[0]) if len(segments) == 2 and pfield == "name" else None
+        if bounds is not None:  # `R::parse_str(..)` with `R: Read`: a method of R's bounds
+            subject.role = "method"
+            subject.receiver = Receiver(segments[0], bounds=bounds)
+            subject.receiver_text = segments[0]
+            return subject
         whole = parent
         while whole.parent is not None and whole.parent.type == "scoped_identifier":
             whole = whole.parent

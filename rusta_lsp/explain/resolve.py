@@ -50,6 +50,16 @@ STD_METHODS = {
     "wake_by_ref", "set", "and", "or", "or_else", "xor", "not", "len_utf8", "to_vec", "extend_from_slice",
 }  # fmt: skip
 
+# Method families of std's integer types (`checked_add`, `wrapping_mul`, `to_le_bytes`...).
+STD_METHOD_PREFIXES = ("checked_", "wrapping_", "saturating_", "overflowing_", "unchecked_", "to_le_", "to_be_",
+                       "to_ne_", "leading_", "trailing_", "count_", "rotate_")
+
+
+def is_std_method(name: str) -> bool:
+    """Whether std types have a method of this name, so a workspace namesake proves nothing."""
+    return name in STD_METHODS or name.startswith(STD_METHOD_PREFIXES)
+
+
 # Macros of std and core: without a workspace definition in the same crate, the name is theirs.
 STD_MACROS = {
     "assert", "assert_eq", "assert_ne", "debug_assert", "debug_assert_eq", "debug_assert_ne",
@@ -462,7 +472,7 @@ class Resolver:
             return Resolution(reason=f"no {label} named `{name}` is defined in the workspace "
                               "(std, a dependency, or macro-generated)")
         shown = f"`{subject.receiver_text}`" if subject.receiver_text else "the receiver"
-        if name in STD_METHODS:
+        if is_std_method(name):
             return Resolution(reason=f"the type of {shown} is not known, and `{name}` is also a {label} of "
                               "standard library types, so a workspace item of that name proves nothing")
         trait = _one_trait(found)
