@@ -96,12 +96,23 @@ def test_unknown_expansions_abstain_saying_why(crates):
     explanation = at(crates, "shop/src/lib.rs", len(lines) - 1, "n) }", text)
     assert explanation.abstained
     assert "`some_dep::twice!`, a macro defined outside the workspace's source" in explanation.reason
-    # `mat!`'s first argument is an `ident` (the test it generates): not read as an expression.
-    explanation = at(crates, "regex/tests/bytes.rs", 52, "dotstar_prefix_not_unicode1")
+    # `mat!`'s last arguments are `tt`s it hands on whole: not read as expressions.
+    explanation = at(crates, "regex/tests/bytes.rs", 52, "Some((1")
     assert explanation.abstained and "in one its rules do not take as an expression" in explanation.reason
-    # A workspace macro whose rules take `ident`s generates items: its arguments are not expressions.
-    explanation = at(crates, "shop/src/lib.rs", 15, "Visits")
-    assert explanation.abstained and "`make_counter!` takes `ident` fragments" in explanation.reason
+
+
+@pytest.mark.parametrize("rel,line,needle,label,template", [
+    # regex's `mat!($name:ident, ..) => ( #[test] fn $name() { .. } )`: the test it defines
+    ("regex/tests/bytes.rs", 52, "dotstar_prefix_not_unicode1", "function", ("regex/tests/macros.rs", 25)),
+    # the shop's `make_counter!($name:ident) => { pub struct $name(pub u32); }`
+    ("shop/src/lib.rs", 15, "Visits", "struct", ("shop/src/lib.rs", 11)),
+])
+def test_names_a_macro_call_defines(crates, rel, line, needle, label, template):
+    explanation = at(crates, rel, line, needle)
+    assert not explanation.abstained, explanation.reason
+    claim = explanation.claims[0]
+    assert claim.text.startswith(f"`{needle}` names the {label} that this `")
+    assert [(a.path, a.start_line) for a in claim.anchors] == [(rel, line), template]
 
 
 CAPTURES = '''
@@ -182,7 +193,8 @@ def test_format_captures_and_expansion_map():
      "exprs", ""),
     (b"macro_rules! log { ($($t:tt)*) => { eprintln!($($t)*) }; }", "exprs", ""),
     (b"macro_rules! pair { ($a:expr, $b:expr) => { ($a, $b) }; ($a:expr) => { ($a, $a) }; }", "exprs", ""),
-    (b"macro_rules! make { ($name:ident) => { struct $name; }; }", None, "takes `ident` fragments"),
+    (b"macro_rules! make { ($name:ident) => { struct $name; }; }", "exprs", ""),  # names what it defines
+    (b"macro_rules! make { ($t:ident) => { $t::new() }; }", None, "takes `ident` fragments"),
     (b"macro_rules! json { ($($json:tt)+) => { json_internal!($($json)+) }; }", None, "passes its `tt` fragments"),
     (b"macro_rules! m { (@inner $e:expr) => { $e }; }", None, "matches the token `@`"),
 ])
@@ -190,3 +202,5 @@ def test_which_macro_rules_take_expressions(definition, shape, why):
     found, reason = rules_shape(definition)
     assert (found.kind if found else None) == shape
     assert why in reason
+    if b"struct $name" in definition:
+        assert found.defines == ("struct",) and found.expressions == (False,)

@@ -36,6 +36,9 @@ class Shape:
     # For a macro_rules! whose arguments are only partly expressions (`mat!($name:ident, $re:expr,
     # ..)`): which of the leading comma-separated arguments are; the others stay unread. None: all.
     expressions: tuple[bool, ...] | None = None
+    # Leading `$name:ident` arguments the rules use to name an item they define (`fn $name`):
+    # the item's keyword per argument ("fn", "struct", ...), None where it is something else.
+    defines: tuple[str | None, ...] | None = None
 
 
 _FORMAT = Shape("exprs", 0)
@@ -48,6 +51,7 @@ STD_SHAPES = {
     "dbg": Shape("exprs"), "try": Shape("exprs"), "vec": Shape("array"), "matches": Shape("match"),
 }  # fmt: skip
 _EXPRESSION_FRAGMENTS = {"expr", "literal"}
+ITEM_KEYWORDS = ("fn", "struct", "enum", "mod", "trait", "type", "const", "static", "union")
 _IDENT = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
@@ -87,12 +91,13 @@ def rules_shape(definition: bytes) -> tuple[Shape | None, str]:
 
 
 def _partly_expressions(rules: list[tuple[Node | None, Node | None]]) -> Shape | None:
-    """Which leading arguments every rule takes as `$x:expr` (or `literal`) fragments, when each
-    rule starts with fragments separated by commas (`($name:ident, $re:expr, $($rest:tt)+)`);
-    rules for internal use (`(@step ..)`) aside. None when no argument is sure to be one."""
+    """Which leading arguments every rule takes as `$x:expr` (or `literal`) fragments, and which
+    `$x:ident` arguments every rule uses to name an item it defines (`fn $x`), when each rule
+    starts with fragments separated by commas (`($name:ident, $re:expr, $($rest:tt)+)`); rules
+    for internal use (`(@step ..)`) aside. None when no argument is either."""
     columns: list[set[str]] = []
-    for matcher, _ in rules:
-        if matcher is None:
+    for matcher, transcriber in rules:
+        if matcher is None or transcriber is None:
             return None
         parts = [c for c in matcher.children[1:-1]]
         if parts and text(parts[0]).startswith("@"):
@@ -105,13 +110,31 @@ def _partly_expressions(rules: list[tuple[Node | None, Node | None]]) -> Shape |
                 continue
             if part.type != "token_binding_pattern":
                 break
-            fragments.append(text(part.child_by_field_name("type")))
+            fragment = text(part.child_by_field_name("type"))
+            if fragment == "ident":
+                defined = re.search(rf"\b({'|'.join(ITEM_KEYWORDS)})\s+{re.escape(text(part.child_by_field_name('name')))}\b",
+                                    text(transcriber))
+                fragment = f"ident defining {defined.group(1)}" if defined else fragment
+            fragments.append(fragment)
         for number, fragment in enumerate(fragments):
             if number == len(columns):
                 columns.append(set())
             columns[number].add(fragment)
     expressions = tuple(bool(kinds) and kinds <= _EXPRESSION_FRAGMENTS for kinds in columns)
-    return Shape("exprs", expressions=expressions) if any(expressions) else None
+    defines = tuple(next(iter(kinds)).rsplit(" ", 1)[-1] if len(kinds) == 1 and
+                    next(iter(kinds)).startswith("ident defining") else None for kinds in columns)
+    if not any(expressions) and not any(defines):
+        return None
+    return Shape("exprs", expressions=expressions, defines=defines)
+
+
+def argument_at(data: bytes, call: Node, offset: int) -> int | None:
+    """The number of the top-level comma-separated argument of `call` holding `offset`."""
+    args_node = call.named_children[-1] if call.named_children else None
+    if args_node is None or args_node.type != "token_tree" or args_node.child_count < 2:
+        return None
+    return next((number for number, (start, end) in enumerate(_top_level_commas(data, args_node))
+                 if start <= offset < end), None)
 
 
 def _rule_shape(matcher: Node | None, transcriber: Node | None) -> tuple[Shape | None, str]:

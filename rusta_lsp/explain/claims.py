@@ -23,6 +23,9 @@ KIND_LABELS = {
     "field": "field", "trait": "trait", "impl": "impl block", "mod": "module", "const": "constant",
     "static": "static", "type": "type alias", "macro": "macro", "use": "import", "union": "union",
 }  # fmt: skip
+# Item keywords, as a macro's template writes them, in words.
+KIND_WORDS = {"fn": "function", "struct": "struct", "enum": "enum", "mod": "module", "trait": "trait",
+              "type": "type alias", "const": "constant", "static": "static", "union": "union"}
 # Which reference kinds (analysis Ref.kind) can name an item of each kind.
 REF_KINDS = {
     "method": {"method", "path"}, "field": {"field"}, "fn": {"call", "path"}, "macro": {"macro"},
@@ -335,6 +338,26 @@ def block_item_claim(node, path: str, line_of) -> Claim:
     return Claim(f"`{name}` is {_article(label)} {label}{inside}, declared as {_code(head)}.",
                  [Anchor(path, line_of(node.start_byte), line_of(max(node.end_byte - 1, node.start_byte)),
                          "definition", name)])
+
+
+def generated_claims(subject: Subject, path: str, line_of, reader) -> list[Claim]:
+    """A name a macro call passes to define an item (`mat!(my_test, ..)` whose rule writes
+    `fn $name`): the call that defines it, and the line of the macro's template that does."""
+    keyword, macro = subject.generated
+    call = subject.macro_call
+    invoked = text(call.child_by_field_name("macro"))
+    here = Anchor(path, line_of(call.start_byte), line_of(max(call.end_byte - 1, call.start_byte)), "definition",
+                  subject.name)
+    anchors = [here]
+    template = reader.lines(macro.path) or []
+    line = next((number for number in range(macro.start_line, min(macro.end_line, len(template)) + 1)
+                 if re.search(rf"\b{keyword}\s+\$\w+", template[number - 1])), None)
+    if line is not None:
+        anchors.append(Anchor(macro.path, line, line, "definition", keyword))
+    label = KIND_WORDS.get(keyword, "item")
+    return [Claim(f"`{subject.name}` names the {label} that this `{invoked}!` call defines"
+                  + (f" (its template writes `{keyword} $…` on line {line} of `{macro.path}`)." if line else "."),
+                  anchors)]
 
 
 def generic_claim(subject: Subject, path: str, line_of) -> Claim:

@@ -23,7 +23,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from ..analysis.macro_args import STD_SHAPES, Expansion, Shape, expand, rules_shape
+from ..analysis.macro_args import STD_SHAPES, Expansion, Shape, argument_at, expand, rules_shape
 from ..analysis.model import Crate, FileAnalysis, SourceFile, Workspace
 from ..analysis.parser import analyze_source, parse_tree
 from ..analysis.positions import LineIndex
@@ -31,8 +31,8 @@ from .behaviour import FUNCTION_KINDS, TYPE_KINDS, behaviour_claims, type_claims
 from .catalog import Catalog
 from .history import History
 from .claims import (
-    KIND_LABELS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
-    doc_claim, generic_claim, history_claims, local_claims, related_claims, usage_claims,
+    KIND_LABELS, KIND_WORDS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
+    doc_claim, generated_claims, generic_claim, history_claims, local_claims, related_claims, usage_claims,
 )  # fmt: skip
 from .locate import Subject, locate
 from .resolve import EXTERNAL_ROOTS, STD_MACROS, FileContext, Lookups, Resolver, record_of
@@ -219,7 +219,7 @@ class Explainer:
             call = subject.macro_call
             if call is None:
                 break
-            shape, why = self._macro_shape(call, resolver, reader)
+            shape, why, definition = self._macro_shape(call, resolver, reader)
             if shape is None:
                 if subject.name:
                     subject.abstain = f"`{subject.name}` is inside the arguments of {why}"
@@ -232,6 +232,9 @@ class Explainer:
                 if expanded is None and subject.name:
                     subject.abstain = (f"`{subject.name}` is inside the arguments of `{macro}!`, which do not parse "
                                        "as the expressions that macro takes")
+                elif subject.name and shape.defines is not None and self._names_an_item(
+                        subject, shape, definition, view.data if view is not None else parsed.data, offset, view):
+                    pass
                 elif subject.name and shape.expressions is not None:
                     subject.abstain = (f"`{subject.name}` is inside the arguments of `{macro}!`, in one its rules do "
                                        "not take as an expression (an `ident`, a type, tokens), so what it names "
@@ -241,12 +244,27 @@ class Explainer:
             subject = locate(view.tree.root_node, at)
         return subject, view
 
-    def _macro_shape(self, call, resolver: Resolver, reader: SourceReader) -> tuple[Shape | None, str]:
+    @staticmethod
+    def _names_an_item(subject: Subject, shape: Shape, definition, data: bytes, offset: int,
+                       view: Expansion | None) -> bool:
+        """Whether the subject is an argument the macro's rules use to name an item they define
+        (`fn $name`); if so the subject says so (role "generated")."""
+        at = view.from_source(offset) if view is not None else offset
+        number = argument_at(data, subject.macro_call, at) if at is not None else None
+        keyword = shape.defines[number] if number is not None and number < len(shape.defines) else None
+        if keyword is None or definition is None:
+            return False
+        subject.role, subject.abstain, subject.generated = "generated", None, (keyword, definition)
+        return True
+
+    def _macro_shape(self, call, resolver: Resolver, reader: SourceReader) -> tuple[Shape | None, str, object]:
         """How the arguments of `call` read as expressions, or None and a phrase saying why not
-        ("`m!`, ..."), after "is inside the arguments of"."""
+        ("`m!`, ..."), after "is inside the arguments of"; and the macro's definition when the
+        workspace has it."""
         return self._macro_shape_named(text(call.child_by_field_name("macro")), resolver, reader)
 
-    def _macro_shape_named(self, written: str, resolver: Resolver, reader: SourceReader) -> tuple[Shape | None, str]:
+    def _macro_shape_named(self, written: str, resolver: Resolver,
+                           reader: SourceReader) -> tuple[Shape | None, str, object]:
         segments = written.split("::")
         name = segments[-1]
         if len(segments) > 1 and segments[0] in EXTERNAL_ROOTS:
@@ -257,15 +275,15 @@ class Explainer:
                 item = found.best.item
                 lines = reader.lines(item.path) or []
                 definition = "\n".join(lines[item.start_line - 1 : item.end_line]).encode()
-                return rules_shape(definition)
+                return (*rules_shape(definition), item)
         if name in STD_SHAPES and (found is None or not found.candidates):
-            return STD_SHAPES[name], ""
+            return STD_SHAPES[name], "", None
         if found is not None and found.candidates:
-            return None, f"`{written}!`, which is {found.reason}"
+            return None, f"`{written}!`, which is {found.reason}", None
         if name in STD_MACROS:
-            return None, f"`{written}!`, a macro of the standard library whose arguments are not expressions"
+            return None, f"`{written}!`, a macro of the standard library whose arguments are not expressions", None
         return None, (f"`{written}!`, a macro defined outside the workspace's source, so what its arguments "
-                      "become is unknown without expanding it")
+                      "become is unknown without expanding it"), None
 
     def _explain(self, parsed: ParsedFile, subject: Subject, view: Expansion | None,
                  span: tuple[int, int] | None, resolver: Resolver, reader: SourceReader) -> Explanation:
@@ -278,6 +296,10 @@ class Explainer:
             if view is not None and binding.kind == "let" and view.added(binding.decl.start_byte):
                 binding = replace(binding, kind="named argument")  # `name = value` of a format macro
             return self._finish(subject.name, "local variable", local_claims(binding, parsed.path, line_of), reader)
+        if subject.role == "generated":
+            claims = generated_claims(subject, parsed.path, line_of, reader)
+            return self._finish(subject.name, f"{KIND_WORDS.get(subject.generated[0], 'item')} a macro defines", claims,
+                                reader)
         if subject.role == "generic":
             return self._finish(subject.name, "type parameter", [generic_claim(subject, parsed.path, line_of)], reader)
         if subject.role == "block item" or (subject.role == "definition" and not any(
@@ -328,7 +350,7 @@ class Explainer:
         called = set(_MACRO_CALL.findall("\n".join(lines[item.start_line - 1 : item.end_line])))
         shapes = {}
         for name in called:
-            shape, _ = self._macro_shape_named(name, resolver, reader)
+            shape, _, _ = self._macro_shape_named(name, resolver, reader)
             if shape is not None:
                 shapes[name.rsplit("::", 1)[-1]] = shape
         return behaviour_claims(item, lines, item.path, shapes, lambda name: any(

@@ -62,6 +62,9 @@ class Subject:
     # The macro call whose arguments hold the position: its arguments may read as expressions
     # (analysis.macro_args); until they do, `abstain` says why nothing is stated.
     macro_call: Node | None = None
+    # For a name a macro call uses to define an item (`mat!(my_test, ..)` with `fn $name`): the
+    # item's keyword and the macro's definition (a memory record), set where the rules are read.
+    generated: tuple[str, object] | None = None
 
 
 def ident_at(root: Node, offset: int) -> Node | None:
