@@ -368,16 +368,16 @@ def assess(root: Path, explained: list, answers: list) -> dict:
         stated_name = result["symbol"].rsplit("::", 1)[-1] if result["symbol"] else name
         defined = next((a for c in result["claims"] for a in c["anchors"] if a["kind"] == "definition"), None)
         for number, claim in enumerate(result["claims"]):
-            for anchor in claim["anchors"]:
+            for second, anchor in enumerate(claim["anchors"]):
                 anchors += 1
                 ok = anchor_valid(root, anchor, name if result["abstained"] else stated_name, cache)
-                if number and anchor["kind"] in ("definition", "history") and not result["abstained"] \
+                if (number or second) and anchor["kind"] in ("definition", "history") and not result["abstained"] \
                         and defined is not None and not ok:
                     # what the code does and its history: lines inside the definition; a type's
                     # impls and constructors: lines holding a name the claim cites
                     inside = anchor["path"] == defined["path"] and \
                         defined["start_line"] <= anchor["start_line"] <= anchor["end_line"] <= defined["end_line"]
-                    cited = re.findall(r"`([\w:]+)`", claim["text"])
+                    cited = [w for quoted in re.findall(r"`([^`]+)`", claim["text"]) for w in re.findall(r"\w+", quoted)]
                     ok = anchor_valid(root, anchor, "", cache) and (inside or any(
                         anchor_valid(root, anchor, name.rsplit("::", 1)[-1], cache) for name in cited))
                 valid += ok

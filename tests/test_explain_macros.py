@@ -115,6 +115,14 @@ def test_names_a_macro_call_defines(crates, rel, line, needle, label, template):
     assert [(a.path, a.start_line) for a in claim.anchors] == [(rel, line), template]
 
 
+def test_a_name_a_call_defines_inside_a_trait_impl_is_not_claimed(crates):
+    # `deserialize_number!(deserialize_u64 ..)` inside `impl<'de> Deserializer<'de> for Number`
+    # defines the trait's method: the name is serde's `Deserializer::deserialize_u64` as much as
+    # this call's, so it is not stated as the call's own.
+    explanation = at(crates, "serde_json/src/number.rs", 544, "deserialize_u64")
+    assert explanation.abstained and "deserialize_number!" in explanation.reason
+
+
 CAPTURES = '''
 pub fn report(total: u32, names: &[&str], width: usize) -> String {
     let label = "sum";
@@ -204,3 +212,10 @@ def test_which_macro_rules_take_expressions(definition, shape, why):
     assert why in reason
     if b"struct $name" in definition:
         assert found.defines == ("struct",) and found.expressions == (False,)
+
+
+def test_a_fragment_not_followed_by_a_comma_is_not_an_argument_of_its_own():
+    # serde_json's `deserialize_number!($deserialize:ident => $visit:ident)`: split by commas, its
+    # one argument is `deserialize_u64 => visit_u64`, not a name the call defines.
+    definition = b"macro_rules! n { ($d:ident => $v:ident) => { fn $d(self) { self.$v() } }; }"
+    assert rules_shape(definition)[0] is None

@@ -108,8 +108,8 @@ def _partly_expressions(rules: list[tuple[Node | None, Node | None]]) -> Shape |
                 if part.type != ",":
                     break
                 continue
-            if part.type != "token_binding_pattern":
-                break
+            if part.type != "token_binding_pattern" or (number + 1 < len(parts) and parts[number + 1].type != ","):
+                break  # an argument is a fragment only when a comma (or the end) follows it
             fragment = text(part.child_by_field_name("type"))
             if fragment == "ident":
                 defined = re.search(rf"\b({'|'.join(ITEM_KEYWORDS)})\s+{re.escape(text(part.child_by_field_name('name')))}\b",

@@ -109,6 +109,14 @@ def _item_macros(root) -> list[str]:
     return list(dict.fromkeys(names))
 
 
+def _in_trait_impl(node) -> bool:
+    while node is not None:
+        if node.type == "impl_item":
+            return node.child_by_field_name("trait") is not None
+        node = node.parent
+    return False
+
+
 def explainer_for(memory, root: Path, workspace: Workspace, *, follow: bool = False,
                   buffers: Callable[[str], str | None] | None = None, generator=None) -> Explainer:
     """The Explainer of a memory, as the server and `rusta explain` both build it: answers come
@@ -194,7 +202,7 @@ class Explainer:
         to_source = view.to_source if view is not None else (lambda at: at)
         span = (to_source(subject.start_byte), to_source(subject.end_byte)) if subject.name else None
         key = (path, version if version is not None else hashlib.sha1(data).hexdigest(),
-               span or (offset, offset), prose, getattr(self.catalog, "generation", 0))
+               span or (offset, offset), prose, self.catalog.generation)
         with self._lock:
             cached = self._explanations.get(key)
         if cached is not None:
@@ -252,8 +260,8 @@ class Explainer:
         at = view.from_source(offset) if view is not None else offset
         number = argument_at(data, subject.macro_call, at) if at is not None else None
         keyword = shape.defines[number] if number is not None and number < len(shape.defines) else None
-        if keyword is None or definition is None:
-            return False
+        if keyword is None or definition is None or _in_trait_impl(subject.macro_call):
+            return False  # in `impl Trait for T`, the name is also the trait's item: not said here
         subject.role, subject.abstain, subject.generated = "generated", None, (keyword, definition)
         return True
 
@@ -343,8 +351,7 @@ class Explainer:
         if lines is None:
             return []
         if item.kind in TYPE_KINDS:
-            members = getattr(self.catalog, "members_of", None)
-            return type_claims(item, lines, item.path, members(item.name) if members is not None else [])
+            return type_claims(item, lines, item.path, self.catalog.members_of(item.name))
         if item.kind not in FUNCTION_KINDS:
             return []
         called = set(_MACRO_CALL.findall("\n".join(lines[item.start_line - 1 : item.end_line])))
@@ -378,9 +385,8 @@ class Explainer:
     def _devlog(self) -> list[dict]:
         events = self._events
         if events is None:
-            reader = getattr(self.catalog, "events", None)
             try:
-                events = reader() if reader is not None else []
+                events = self.catalog.events()
             except Exception:  # a damaged devlog must not break hovers
                 events = []
             self._events = events
