@@ -115,12 +115,17 @@ def test_names_a_macro_call_defines(crates, rel, line, needle, label, template):
     assert [(a.path, a.start_line) for a in claim.anchors] == [(rel, line), template]
 
 
-def test_a_name_a_call_defines_inside_a_trait_impl_is_not_claimed(crates):
-    # `deserialize_number!(deserialize_u64 ..)` inside `impl<'de> Deserializer<'de> for Number`
-    # defines the trait's method: the name is serde's `Deserializer::deserialize_u64` as much as
-    # this call's, so it is not stated as the call's own.
-    explanation = at(crates, "serde_json/src/number.rs", 544, "deserialize_u64")
-    assert explanation.abstained and "deserialize_number!" in explanation.reason
+def test_a_name_a_call_defines_inside_a_trait_impl_is_the_traits_item(crates):
+    # Inside `impl Trait for T`, a call defining `fn $name` implements the trait's item: that is
+    # what the name is (as serde_json's deserialize_number! calls implement serde's Deserializer).
+    root, _ = crates
+    text = (root / "shop/src/lib.rs").read_text() + (
+        "\nmacro_rules! describe_as { ($name:ident, $text:expr) => { fn $name(&self) -> &'static str { $text } }; }\n"
+        "impl Describe for item::Item {\n    describe_as!(describe, \"an item\");\n}\n")
+    line = len(text.split("\n")) - 2
+    explanation = at(crates, "shop/src/lib.rs", line, "describe,", text)
+    assert not explanation.abstained, explanation.reason
+    assert explanation.symbol == "crate::Describe::describe"
 
 
 CAPTURES = '''
@@ -214,8 +219,15 @@ def test_which_macro_rules_take_expressions(definition, shape, why):
         assert found.defines == ("struct",) and found.expressions == (False,)
 
 
-def test_a_fragment_not_followed_by_a_comma_is_not_an_argument_of_its_own():
-    # serde_json's `deserialize_number!($deserialize:ident => $visit:ident)`: split by commas, its
-    # one argument is `deserialize_u64 => visit_u64`, not a name the call defines.
+def test_arguments_split_at_the_rules_own_separators(crates):
+    # serde_json's `deserialize_number!($deserialize:ident => $visit:ident)`: the arguments split at
+    # `=>`; the first names the method the call defines, inside `impl Deserializer for Number`:
+    # serde's trait method, which it implements. The second is not a name the call defines.
     definition = b"macro_rules! n { ($d:ident => $v:ident) => { fn $d(self) { self.$v() } }; }"
-    assert rules_shape(definition)[0] is None
+    shape = rules_shape(definition)[0]
+    assert shape.defines == ("fn", None) and shape.separators == ("=>",)
+    explanation = at(crates, "serde_json/src/number.rs", 544, "deserialize_u64")
+    assert explanation.abstained  # serde is not in this test's workspace: nothing to anchor
+    assert "Deserializer" in explanation.reason
+    explanation = at(crates, "serde_json/src/number.rs", 544, "visit_u64")
+    assert explanation.abstained and "deserialize_number!" in explanation.reason

@@ -39,6 +39,8 @@ class Shape:
     # Leading `$name:ident` arguments the rules use to name an item they define (`fn $name`):
     # the item's keyword per argument ("fn", "struct", ...), None where it is something else.
     defines: tuple[str | None, ...] | None = None
+    # The token between one such argument and the next, where it is not a comma (`$d:ident => $v`).
+    separators: tuple[str, ...] | None = None
 
 
 _FORMAT = Shape("exprs", 0)
@@ -96,44 +98,57 @@ def _partly_expressions(rules: list[tuple[Node | None, Node | None]]) -> Shape |
     starts with fragments separated by commas (`($name:ident, $re:expr, $($rest:tt)+)`); rules
     for internal use (`(@step ..)`) aside. None when no argument is either."""
     columns: list[set[str]] = []
+    separators: list[str] | None = None
     for matcher, transcriber in rules:
         if matcher is None or transcriber is None:
             return None
         parts = [c for c in matcher.children[1:-1]]
         if parts and text(parts[0]).startswith("@"):
             continue
-        fragments = []
+        fragments, between = [], []
         for number, part in enumerate(parts):
             if number % 2 == 1:
-                if part.type != ",":
+                if part.type in ("token_binding_pattern", "token_repetition_pattern", "token_tree_pattern"):
                     break
+                between.append(text(part))
                 continue
-            if part.type != "token_binding_pattern" or (number + 1 < len(parts) and parts[number + 1].type != ","):
-                break  # an argument is a fragment only when a comma (or the end) follows it
+            following = parts[number + 1] if number + 1 < len(parts) else None
+            if part.type != "token_binding_pattern" or (following is not None and following.type in (
+                    "token_binding_pattern", "token_repetition_pattern", "token_tree_pattern")):
+                break  # an argument is a fragment only when a separator token (or the end) follows it
             fragment = text(part.child_by_field_name("type"))
             if fragment == "ident":
                 defined = re.search(rf"\b({'|'.join(ITEM_KEYWORDS)})\s+{re.escape(text(part.child_by_field_name('name')))}\b",
                                     text(transcriber))
                 fragment = f"ident defining {defined.group(1)}" if defined else fragment
             fragments.append(fragment)
+        between = between[: max(len(fragments) - 1, 0)]
+        if separators is None:
+            separators = between
+        common = 0  # rules align their arguments only as far as they separate them alike
+        while common < min(len(separators), len(between)) and separators[common] == between[common]:
+            common += 1
+        separators = separators[:common]
         for number, fragment in enumerate(fragments):
             if number == len(columns):
                 columns.append(set())
             columns[number].add(fragment)
+    columns = columns[: len(separators or []) + 1]
     expressions = tuple(bool(kinds) and kinds <= _EXPRESSION_FRAGMENTS for kinds in columns)
     defines = tuple(next(iter(kinds)).rsplit(" ", 1)[-1] if len(kinds) == 1 and
                     next(iter(kinds)).startswith("ident defining") else None for kinds in columns)
     if not any(expressions) and not any(defines):
         return None
-    return Shape("exprs", expressions=expressions, defines=defines)
+    plain = not separators or all(sep == "," for sep in separators)
+    return Shape("exprs", expressions=expressions, defines=defines, separators=None if plain else tuple(separators))
 
 
-def argument_at(data: bytes, call: Node, offset: int) -> int | None:
+def argument_at(data: bytes, call: Node, offset: int, shape: Shape) -> int | None:
     """The number of the top-level comma-separated argument of `call` holding `offset`."""
     args_node = call.named_children[-1] if call.named_children else None
     if args_node is None or args_node.type != "token_tree" or args_node.child_count < 2:
         return None
-    return next((number for number, (start, end) in enumerate(_top_level_commas(data, args_node))
+    return next((number for number, (start, end) in enumerate(_split(data, args_node, shape))
                  if start <= offset < end), None)
 
 
@@ -333,6 +348,23 @@ def _top_level_commas(data: bytes, args_node: Node) -> list[tuple[int, int]]:
     return out
 
 
+def _split(data: bytes, args_node: Node, shape: Shape) -> list[tuple[int, int]]:
+    """The argument ranges, split at the shape's separator tokens (commas when it has none)."""
+    if shape.separators is None:
+        return _top_level_commas(data, args_node)
+    children = args_node.children
+    out, start, expected = [], children[0].end_byte, list(shape.separators)
+    for number, child in enumerate(children[1:], 1):
+        last = number == len(children) - 1
+        if last or (expected and data[child.start_byte : child.end_byte].decode("utf-8", "replace") == expected[0]):
+            if data[start : child.start_byte].strip():
+                out.append((start, child.start_byte))
+            start = child.end_byte
+            if not last:
+                expected.pop(0)
+    return out
+
+
 _PREFIX = b"fn f() { ("
 
 
@@ -356,12 +388,12 @@ def _expressions(data: bytes, args_node: Node) -> list[Node] | None:
 def _write_expressions(writer: _Writer, data: bytes, args_node: Node, shape: Shape) -> bool:
     """`{ let name = value; (positional, ..,) }`, the format string replaced by its captures;
     arguments the macro does not take as expressions become `()`."""
-    parsed = _expressions(data, args_node)
+    parsed = _expressions(data, args_node) if shape.separators is None else None
     if parsed is None:
         if shape.expressions is None:
             return False
         writer.add("(")  # arguments that are not expressions need not parse as one
-        for number, (start, end) in enumerate(_top_level_commas(data, args_node)):
+        for number, (start, end) in enumerate(_split(data, args_node, shape)):
             if _is_expression(shape, number):
                 writer.copy(start, end)
             else:

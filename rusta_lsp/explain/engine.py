@@ -34,7 +34,7 @@ from .claims import (
     KIND_LABELS, KIND_WORDS, Claim, Explanation, Limits, block_item_claim, candidate_claims, definition_claim,
     doc_claim, generated_claims, generic_claim, history_claims, local_claims, related_claims, usage_claims,
 )  # fmt: skip
-from .locate import Subject, locate
+from .locate import Subject, locate, type_path
 from .resolve import EXTERNAL_ROOTS, STD_MACROS, FileContext, Lookups, Resolver, record_of
 from .scopes import text
 from .verify import SourceReader, verify
@@ -109,12 +109,14 @@ def _item_macros(root) -> list[str]:
     return list(dict.fromkeys(names))
 
 
-def _in_trait_impl(node) -> bool:
+def _trait_of_impl(node) -> list[str] | None:
+    """The path of the trait the impl around `node` implements (`de::Deserializer`), if any."""
     while node is not None:
         if node.type == "impl_item":
-            return node.child_by_field_name("trait") is not None
+            written = type_path(node.child_by_field_name("trait"))
+            return written.split("::") if written else None
         node = node.parent
-    return False
+    return None
 
 
 def explainer_for(memory, root: Path, workspace: Workspace, *, follow: bool = False,
@@ -258,10 +260,14 @@ class Explainer:
         """Whether the subject is an argument the macro's rules use to name an item they define
         (`fn $name`); if so the subject says so (role "generated")."""
         at = view.from_source(offset) if view is not None else offset
-        number = argument_at(data, subject.macro_call, at) if at is not None else None
+        number = argument_at(data, subject.macro_call, at, shape) if at is not None else None
         keyword = shape.defines[number] if number is not None and number < len(shape.defines) else None
-        if keyword is None or definition is None or _in_trait_impl(subject.macro_call):
-            return False  # in `impl Trait for T`, the name is also the trait's item: not said here
+        if keyword is None or definition is None:
+            return False
+        trait = _trait_of_impl(subject.macro_call)
+        if trait is not None:  # in `impl Trait for T` the call implements the trait's item: name that
+            subject.role, subject.abstain, subject.segments = "path", None, [*trait, subject.name]
+            return True
         subject.role, subject.abstain, subject.generated = "generated", None, (keyword, definition)
         return True
 
