@@ -6,7 +6,8 @@ BIN := $(VENV)/bin
 TEST_CRATES := librust-regex-dev librust-serde-json-dev librust-humantime-dev librust-either-dev librust-bytes-dev \
 	librust-petgraph-dev librust-stable-deref-trait-dev
 BENCH_CRATES := librust-regex-dev librust-serde-json-dev librust-syn-dev librust-tokio-dev librust-serde-dev \
-	librust-humantime-dev librust-either-dev librust-termcolor-dev librust-fixedbitset-dev librust-scopeguard-dev
+	librust-humantime-dev librust-either-dev librust-termcolor-dev librust-fixedbitset-dev librust-scopeguard-dev \
+	rust-src
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-python test-editors bench install crates bench-crates clean
@@ -54,6 +55,7 @@ test-editors: install crates
 	editors/run-tests.sh
 
 bench: install bench-crates
+	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/parse.py
 	@for b in ingest retrieval explain fix fix_actions learning; do \
 	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
