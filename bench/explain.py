@@ -91,7 +91,8 @@ def sample_positions(root: Path, files: list[str], count: int, seed: int,
                 out.append((rel, start, *_position(index, start)))
             continue
         if where == "macro":
-            args = [n.named_children[-1] for n in calls if n.named_children and n.named_children[-1].type == "token_tree"]
+            args = [n.named_children[-1] for n in calls
+                    if n.named_children and n.named_children[-1].type == "token_tree"]
             if not args:
                 continue
             tt = rng.choice(args)
@@ -377,7 +378,8 @@ def assess(root: Path, explained: list, answers: list) -> dict:
                     # impls and constructors: lines holding a name the claim cites
                     inside = anchor["path"] == defined["path"] and \
                         defined["start_line"] <= anchor["start_line"] <= anchor["end_line"] <= defined["end_line"]
-                    cited = [w for quoted in re.findall(r"`([^`]+)`", claim["text"]) for w in re.findall(r"\w+", quoted)]
+                    cited = [w for quoted in re.findall(r"`([^`]+)`", claim["text"])
+                             for w in re.findall(r"\w+", quoted)]
                     ok = anchor_valid(root, anchor, "", cache) and (inside or any(
                         anchor_valid(root, anchor, name.rsplit("::", 1)[-1], cache) for name in cited))
                 valid += ok
@@ -410,7 +412,8 @@ def assess(root: Path, explained: list, answers: list) -> dict:
             counts["wrong"] += 1
             if len(wrong_examples) < 12:
                 wrong_examples.append({"at": f"{rel}:{line1}", "name": name, "where": where,
-                                       "rusta": f"{result['symbol']} {definition['path']}:{definition['start_line']}-{definition['end_line']}",
+                                       "rusta": f"{result['symbol']} {definition['path']}:"
+                                                f"{definition['start_line']}-{definition['end_line']}",
                                        "rust-analyzer": [f"{t.name} {t.path}:{t.line}" for t in oracle]})
     return {"anchors": anchors, "valid_anchors": valid,
             "anchor_validity": round(valid / anchors, 4) if anchors else None, "invalid_examples": invalid_examples,

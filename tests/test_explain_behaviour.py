@@ -22,8 +22,9 @@ from rusta_lsp.explain.resolve import record_of
 from rusta_lsp.explain.verify import SourceReader, verify
 
 REGISTRY = Path("/usr/share/cargo/registry")
-pytestmark = pytest.mark.skipif(not (REGISTRY / "regex-1.7.1").is_dir() or not (REGISTRY / "serde_json-1.0.87").is_dir(),
-                                reason="librust-regex-dev and librust-serde-json-dev are needed")
+pytestmark = pytest.mark.skipif(
+    not (REGISTRY / "regex-1.7.1").is_dir() or not (REGISTRY / "serde_json-1.0.87").is_dir(),
+    reason="librust-regex-dev and librust-serde-json-dev are needed")
 
 R, J = "regex-1.7.1/src/", "serde_json-1.0.87/src/"
 # (file, name, first line, labels)

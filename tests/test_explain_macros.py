@@ -193,9 +193,10 @@ def test_format_captures_and_expansion_map():
     assert not expansion.tree.root_node.has_error
     rewritten = expansion.data[expansion.start : expansion.new_end]
     assert rewritten == b"{ let y = 2; ({ {x} },x + 1,) }"
-    for name, offset in ((b"x}", source.index(b"x}")), (b"x + 1", source.index(b"x + 1")), (b"y", source.index(b"y ="))):
+    for needle in (b"x}", b"x + 1", b"y ="):  # a capture, a positional argument, a named one
+        offset = source.index(needle)
         here = expansion.from_source(offset)
-        assert expansion.data[here : here + 1] == name[:1] and expansion.to_source(here) == offset
+        assert expansion.data[here : here + 1] == needle[:1] and expansion.to_source(here) == offset
     assert expansion.from_source(source.index(b"println")) is None  # the macro's name is not an argument
     after = source.index(b"}\n", source.index(b";"))
     assert expansion.to_source(expansion.from_source(after)) == after  # text after the call shifts back

@@ -238,7 +238,8 @@ def test_grouped_imports_and_namesake_types_resolve_by_module(tmp_path):
                     "        Thing\n    }\n\n    pub fn touch(&self) {}\n}\n",
         "src/b.rs": "pub struct Thing;\n\nimpl Thing {\n    pub fn touch(&self) {}\n\n"
                     "    pub fn twice(&self) {\n        self.touch();\n        self.touch();\n    }\n}\n",
-        "src/c.rs": "use crate::a::{Other, Thing};\n\npub fn make() -> (Thing, Other) {\n    (Thing::new(), Other)\n}\n",
+        "src/c.rs": "use crate::a::{Other, Thing};\n\n"
+                    "pub fn make() -> (Thing, Other) {\n    (Thing::new(), Other)\n}\n",
     }
     root, memory, explainer = indexed_crate(tmp_path, files)
 

@@ -118,8 +118,8 @@ def _partly_expressions(rules: list[tuple[Node | None, Node | None]]) -> Shape |
                 break  # an argument is a fragment only when a separator token (or the end) follows it
             fragment = text(part.child_by_field_name("type"))
             if fragment == "ident":
-                defined = re.search(rf"\b({'|'.join(ITEM_KEYWORDS)})\s+{re.escape(text(part.child_by_field_name('name')))}\b",
-                                    text(transcriber))
+                metavariable = re.escape(text(part.child_by_field_name("name")))
+                defined = re.search(rf"\b({'|'.join(ITEM_KEYWORDS)})\s+{metavariable}\b", text(transcriber))
                 fragment = f"ident defining {defined.group(1)}" if defined else fragment
             fragments.append(fragment)
         between = between[: max(len(fragments) - 1, 0)]

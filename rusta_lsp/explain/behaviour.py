@@ -259,7 +259,8 @@ class _Reader:
         out = [_said(f"Changes `{name}`", sites, lambda s: f"line {s.line}") for name, sites in fields.items()]
         out += [_said(f"Writes through its `&mut` parameter `{name}`", sites, lambda s: f"line {s.line}")
                 for name, sites in params.items()]
-        out += [_said(f"Changes the static `{name}`", sites, lambda s: f"line {s.line}") for name, sites in statics.items()]
+        out += [_said(f"Changes the static `{name}`", sites, lambda s: f"line {s.line}")
+                for name, sites in statics.items()]
         return out
 
     # --- panics, unsafe, I/O -----------------------------------------------------------------
@@ -272,7 +273,8 @@ class _Reader:
                 method = _text(function.child_by_field_name("field")) if function is not None and \
                     function.type == "field_expression" else ""
                 if method in PANIC_METHODS:
-                    found.setdefault(PANIC_METHODS[method], []).append(self.body.site(function.child_by_field_name("field"), method))
+                    field = function.child_by_field_name("field")
+                    found.setdefault(PANIC_METHODS[method], []).append(self.body.site(field, method))
             elif node.type == "index_expression":
                 index = node.named_children[-1] if node.named_children else None
                 if index is not None and not (index.type == "range_expression" and not index.named_children):

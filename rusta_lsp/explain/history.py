@@ -145,5 +145,6 @@ def _parse_porcelain(output: str) -> list[Commit | None]:
     for number in range(1, max(lines, default=0) + 1):
         sha = lines.get(number, _UNCOMMITTED)
         info = fields.get(sha, {})
-        out.append(None if sha == _UNCOMMITTED else Commit(sha, info.get("summary", ""), int(info.get("author-time", 0))))
+        commit = Commit(sha, info.get("summary", ""), int(info.get("author-time", 0)))
+        out.append(None if sha == _UNCOMMITTED else commit)
     return out
