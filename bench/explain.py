@@ -424,6 +424,7 @@ def assess(root: Path, explained: list, answers: list) -> dict:
 
 def _reason_class(reason: str) -> str:
     for key, label in (("macro_rules!", "inside a macro_rules! template"), ("arguments of", "macro arguments"),
+                       ("an argument of", "macro arguments"),
                        ("attribute", "attribute"), ("prelude", "std prelude"), ("standard library", "std"),
                        ("outside the workspace", "imported from outside"),
                        ("not a module, type or crate", "external crate"), ("ambiguous", "ambiguous"),

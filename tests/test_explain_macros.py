@@ -98,7 +98,7 @@ def test_unknown_expansions_abstain_saying_why(crates):
     assert "`some_dep::twice!`, a macro defined outside the workspace's source" in explanation.reason
     # `mat!`'s last arguments are `tt`s it hands on whole: not read as expressions.
     explanation = at(crates, "regex/tests/bytes.rs", 52, "Some((1")
-    assert explanation.abstained and "in one its rules do not take as an expression" in explanation.reason
+    assert explanation.abstained and "that its rules do not take as an expression" in explanation.reason
 
 
 @pytest.mark.parametrize("rel,line,needle,label,template", [

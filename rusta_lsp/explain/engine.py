@@ -238,17 +238,14 @@ class Explainer:
             expanded = expand(data, tree, call, shape, outer=view)
             at = expanded.from_source(offset) if expanded is not None else None
             if at is None:
-                macro = text(call.child_by_field_name("macro"))
-                if expanded is None and subject.name:
-                    subject.abstain = (f"`{subject.name}` is inside the arguments of `{macro}!`, which do not parse "
-                                       "as the expressions that macro takes")
-                elif subject.name and shape.defines is not None and self._names_an_item(
-                        subject, shape, definition, view.data if view is not None else parsed.data, offset, view):
-                    pass
-                elif subject.name and shape.expressions is not None:
-                    subject.abstain = (f"`{subject.name}` is inside the arguments of `{macro}!`, in one its rules do "
-                                       "not take as an expression (an `ident`, a type, tokens), so what it names "
-                                       "is unknown without expanding it")
+                if subject.name and (expanded is None or not self._names_an_item(subject, shape, definition, data,
+                                                                                 offset, view)):
+                    macro = text(call.child_by_field_name("macro"))
+                    subject.abstain = (
+                        f"`{subject.name}` is inside the arguments of `{macro}!`, which do not parse as the "
+                        "expressions that macro takes" if expanded is None else
+                        f"`{subject.name}` is inside an argument of `{macro}!` that its rules do not take as an "
+                        "expression (an `ident`, a type, tokens), so what it names is unknown without expanding it")
                 break
             view = expanded
             subject = locate(view.tree.root_node, at)
@@ -259,6 +256,8 @@ class Explainer:
                        view: Expansion | None) -> bool:
         """Whether the subject is an argument the macro's rules use to name an item they define
         (`fn $name`); if so the subject says so (role "generated")."""
+        if shape.defines is None:
+            return False
         at = view.from_source(offset) if view is not None else offset
         number = argument_at(data, subject.macro_call, at, shape) if at is not None else None
         keyword = shape.defines[number] if number is not None and number < len(shape.defines) else None
