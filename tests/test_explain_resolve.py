@@ -257,3 +257,22 @@ def test_grouped_imports_and_namesake_types_resolve_by_module(tmp_path):
     assert own.symbol == "crate::b::Thing::touch"
     assert own.claims[0].anchors[0].path == "src/b.rs"
     memory.close()
+
+
+def test_paths_through_glob_reexports(tmp_path):
+    """`pub use self::imp::*;` (regex's literal module does this): `crate::literal::Searcher::empty`
+    is `crate::literal::imp::Searcher::empty` (it was "`crate::literal` has no `Searcher`")."""
+    root, memory, explainer = indexed_crate(tmp_path, {
+        "Cargo.toml": '[package]\nname = "globs"\nversion = "0.1.0"\nedition = "2021"\n',
+        "src/lib.rs": "pub mod literal;\npub mod exec;\n",
+        "src/literal/mod.rs": "pub use self::imp::*;\n\nmod imp;\n",
+        "src/literal/imp.rs": "pub struct Searcher;\n\nimpl Searcher {\n    pub fn empty() -> Searcher {\n"
+                              "        Searcher\n    }\n}\n",
+        "src/exec.rs": "use crate::literal::Searcher;\n\npub fn make() -> Searcher {\n    Searcher::empty()\n}\n",
+    })
+    data = (root / "src/exec.rs").read_bytes()
+    for line, col, symbol in ((1, 22, "crate::literal::imp::Searcher"), (4, 15, "crate::literal::imp::Searcher::empty"),
+                              (4, 5, "crate::literal::imp::Searcher")):
+        explanation = explain_at(explainer, "src/exec.rs", data, line, col)
+        assert (explanation.symbol, explanation.abstained) == (symbol, False), explanation.reason
+    memory.close()

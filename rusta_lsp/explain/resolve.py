@@ -297,6 +297,8 @@ class Resolver:
             qualified = "::".join(base + rest)
             found = self.by_path(qualified, crate)
         found = [r for r in found if r.kind in kinds or r.kind == "use"]
+        if not found and crate is not None:
+            found = [r for r in self._through_globs(qualified, crate) if r.kind in kinds or r.kind == "use"]
         found = _inherent_first(self._follow_uses(found))
         if not found and rest and crate is None and not segments[0][:1].isupper():
             return Resolution(reason=f"`{segments[0]}` is not a module, type or crate of this workspace "
@@ -331,6 +333,25 @@ class Resolver:
                 target = f"{record.parent or 'crate'}::{target}"
             out += self._follow_uses(self.by_path(target, self.ctx.crate_of(record.path)), depth + 1)
         return out
+
+    def _through_globs(self, qualified: str, crate: str, depth: int = 0) -> list[ItemRecord]:
+        """Items at `qualified` reached through glob re-exports on the way: regex's
+        `crate::literal::LiteralSearcher` is `crate::literal::imp::LiteralSearcher` by the
+        `pub use self::imp::*;` in `crate::literal`."""
+        parts = qualified.split("::")
+        for step in range(1, len(parts)):
+            if self.by_path("::".join(parts[: step + 1]), crate):
+                continue  # this much of the path exists as written
+            found: list[ItemRecord] = []
+            for glob in self.by_path("::".join([*parts[:step], "*"]), crate):
+                target = self._use_target_of(glob) if glob.kind == "use" else None
+                if not target or not target.endswith("::*") or target.split("::")[0] != "crate":
+                    continue
+                rewritten = "::".join([target[:-3], *parts[step:]])
+                found += self.by_path(rewritten, crate) or (
+                    self._through_globs(rewritten, crate, depth + 1) if depth < 3 else [])
+            return found
+        return []
 
     def _use_target_of(self, record: ItemRecord) -> str | None:
         if record.path == self.ctx.path:
