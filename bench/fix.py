@@ -1,4 +1,5 @@
-"""Verified patches against the baseline "blindly apply rustc's first suggestion", same run.
+"""Verified patches against two floors, same run: rustc's first suggestion applied blindly, and
+`cargo fix --broken-code` (what a user has: rustc's MachineApplicable suggestions, cargo-checked).
 
     python bench/fix.py [--cases 220] [--per-kind 4] [--out bench/out/fix.json]
 
@@ -21,15 +22,25 @@ The second oracle: each crate's test suite runs once on the pristine crate (the 
 as the heartbeat records it); after each check the related tests of the verified patches run
 (`PatchEngine.test`). Their time is added after the hint (the check's answer is published first),
 reported over the same floor, with the compile-only figures beside the tested ones.
+
+`cargo fix --broken-code --allow-no-vcs` runs on a copy of the crate with the mutated file written
+to disk (its own target folder). It also applies its fixes for the crate's warnings, so it is
+judged beside what it makes of the unmutated crate: right when the mutated file comes out as the
+original, line for line (whitespace aside), but for lines those warning fixes change; offered
+when it changed the file beyond those warning fixes.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
+import difflib
 import json
+import os
 import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 from collections import Counter, defaultdict
@@ -50,7 +61,7 @@ from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
 from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
 from rusta_lsp.patches.candidate import Candidate, Edit, has_placeholder  # noqa: E402
 from rusta_lsp.heartbeat.training import TrainConfig, train_calibrator  # noqa: E402
-from rusta_lsp.patches.confidence import Calibrator  # noqa: E402
+from rusta_lsp.patches.confidence import Calibrator, wilson_lower  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
 from rusta_lsp.patches.generators import rustc  # noqa: E402
 from rusta_lsp.patches.generators import GenContext  # noqa: E402
@@ -136,6 +147,58 @@ def baseline(fix, contents) -> dict:
     return {"offered": True, "placeholder": has_placeholder(first), "candidate": first}
 
 
+def cargo_fix(root: Path, target: Path) -> None:
+    """`cargo fix --broken-code` in `root`: MachineApplicable suggestions of every diagnostic,
+    applied and checked by cargo, kept even when the crate still fails to build."""
+    env = dict(os.environ, CARGO_TARGET_DIR=str(target), CARGO_TERM_COLOR="never")
+    subprocess.run(["cargo", "fix", "--broken-code", "--allow-no-vcs", "--allow-dirty", "-q"], cwd=root, env=env,
+                   capture_output=True, stdin=subprocess.DEVNULL)
+
+
+def _sources(root: Path) -> dict[str, bytes]:
+    return {p.relative_to(root).as_posix(): p.read_bytes() for p in root.rglob("*.rs") if "target" not in p.parts}
+
+
+class CargoFixFloor:
+    """`cargo fix --broken-code` on a copy of one crate, with a mutated file written in."""
+
+    def __init__(self, work: Path, root: Path):
+        self.copy = work / "cargo-fix" / root.name
+        self.target = work / "cargo-fix-target"
+        shutil.rmtree(self.copy, ignore_errors=True)
+        shutil.copytree(root, self.copy, ignore=shutil.ignore_patterns("target"), copy_function=shutil.copy)
+        self.pristine = _sources(self.copy)
+        cargo_fix(self.copy, self.target)
+        self.clean = _sources(self.copy)  # the unmutated crate with cargo fix's fixes of its warnings
+        self._restore()
+
+    def _restore(self) -> None:
+        for rel, data in _sources(self.copy).items():
+            if self.pristine.get(rel) != data:
+                (self.copy / rel).write_bytes(self.pristine[rel])
+
+    def run(self, path: str, mutated: bytes) -> dict:
+        (self.copy / path).write_bytes(mutated)
+        try:
+            cargo_fix(self.copy, self.target)
+            result = (self.copy / path).read_bytes()
+        finally:
+            self._restore()
+        warning_fixes = _changes(self.pristine[path], self.clean[path])
+        # Right: the original text back, give or take the fixes of the crate's own warnings (cargo
+        # skips those when the crate does not type-check, so either way).
+        right = not (_changes(self.pristine[path], result) - warning_fixes)
+        return {"offered": right or bool(_changes(mutated, result) - warning_fixes), "right": right}
+
+
+def _changes(before: bytes, after: bytes) -> Counter:
+    """The lines a change removes and adds, whitespace aside."""
+    diff = difflib.unified_diff([re.sub(r"\s+", "", ln) for ln in before.decode("utf-8", "replace").splitlines()],
+                                [re.sub(r"\s+", "", ln) for ln in after.decode("utf-8", "replace").splitlines()],
+                                lineterm="", n=0)
+    return Counter(line for line in list(diff)[2:] if line[:1] in "+-" and line[1:])
+
+
 def floor_seconds(engine: PatchEngine, path: str) -> float:
     """One bare incremental `cargo check` of the mutated crate: rewrite the file, check once."""
     shadow = engine.shadows[0]
@@ -151,7 +214,7 @@ def no_fix(mutation) -> bool:
     return mutation.kind in NO_FIX_KINDS and mutation.original.strip(" ,") != "()"
 
 
-def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
+def run_case(engine: PatchEngine, root: Path, mutation, cargo_fixed: CargoFixFloor) -> dict | None:
     original = (root / mutation.path).read_bytes()
     try:
         mutated = mutation.apply(original)
@@ -195,6 +258,7 @@ def run_case(engine: PatchEngine, root: Path, mutation) -> dict | None:
             for i, p in enumerate(fix.patches)
         ],
         "baseline": base,
+        "cargo_fix": cargo_fixed.run(mutation.path, mutated),
     }
 
 
@@ -236,6 +300,7 @@ def rates(cases: list[dict], offered_key, right_key) -> dict:
     return {
         "fix_rate": len(right) / max(1, len(fixable)),
         "precision": len(right) / max(1, len(offered)),
+        "precision_wilson95": wilson_lower(len(right), len(offered)),
         "coverage": len(offered) / max(1, len(fixable)),
         "abstention_no_fix": sum(not offered_key(c) for c in nofix) / max(1, len(nofix)),
     }
@@ -298,7 +363,7 @@ def main() -> None:
     order = [x for _, x in sorted(
         ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items)
     )]
-    engines, green = {}, {}
+    engines, green, floors = {}, {}, {}
     memories = contextlib.ExitStack()  # each crate's memory, indexed as the server would have it
     cases = []
     started = time.monotonic()
@@ -308,13 +373,14 @@ def main() -> None:
         if root not in engines:
             engines[root] = PatchEngine(root, config, memories.enter_context(indexed_memory(work, root)))
             green[root.name] = green_state(root, config, engines[root].memory)
-        engine = engines[root]
-        case = run_case(engine, root, mutation)
+            floors[root] = CargoFixFloor(work, root)
+        case = run_case(engines[root], root, mutation, floors[root])
         if case:
             cases.append(case)
             print(f"[{len(cases):3}] {case['crate']:18} {case['kind']:17} {case['code']:6} "
                   f"rusta={'right' if case['right'] else 'wrong' if case['offered'] else 'abstain':7} "
                   f"base={'right' if case['baseline']['right'] else 'wrong' if case['baseline']['offered'] else '-':5} "
+                  f"cargo-fix={'right' if case['cargo_fix']['right'] else 'wrong' if case['cargo_fix']['offered'] else '-':5} "
                   f"{case['seconds']:.2f}s/{case['floor']:.2f}s +{case['test_seconds']:.2f}s tests", flush=True)
     for engine in engines.values():
         engine.shadows[0].sync()
@@ -328,6 +394,7 @@ def main() -> None:
         "threshold": next(iter(engines.values())).calibrators.current().threshold(target) if engines else target,
         "rusta": rates(cases, lambda c: c["offered"], lambda c: c["right"]),
         "baseline_first_suggestion": rates(cases, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
+        "baseline_cargo_fix": rates(cases, lambda c: c["cargo_fix"]["offered"], lambda c: c["cargo_fix"]["right"]),
         "rusta_cross_fitted": cross_fitted(cases, target),
         "reliability": reliability(cases),
         "placeholders_offered": {"rusta": sum(c["placeholder"] and c["offered"] for c in cases),
@@ -345,10 +412,20 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({"summary": summary, "cases": cases}, indent=1))
     print(json.dumps(summary, indent=1))
-    r, b = summary["rusta"], summary["baseline_first_suggestion"]
-    print(f"\n{'':22}{'rusta':>10}{'baseline':>10}")
-    for key in ("fix_rate", "precision", "coverage", "abstention_no_fix"):
-        print(f"{key:22}{r[key]:10.3f}{b[key]:10.3f}")
+    systems = {"rusta": summary["rusta"], "rustc 1st": summary["baseline_first_suggestion"],
+               "cargo fix": summary["baseline_cargo_fix"]}
+    print(f"\n{'':22}" + "".join(f"{name:>11}" for name in systems))
+    for key in ("fix_rate", "precision", "precision_wilson95", "coverage", "abstention_no_fix"):
+        print(f"{key:22}" + "".join(f"{r[key]:11.3f}" for r in systems.values()))
+    print("\nright / fixable (no-fix kinds: offered / cases) per kind")
+    for kind in sorted(summary["kinds"]):
+        rows = [c for c in cases if c["kind"] == kind]
+        nofix = all(c["no_fix"] for c in rows)
+        cells = [(sum(c["offered"] for c in rows), sum(c["right"] and not c["no_fix"] for c in rows)),
+                 (sum(c["baseline"]["offered"] for c in rows), sum(c["baseline"]["right"] and not c["no_fix"] for c in rows)),
+                 (sum(c["cargo_fix"]["offered"] for c in rows), sum(c["cargo_fix"]["right"] and not c["no_fix"] for c in rows))]
+        fixable = sum(not c["no_fix"] for c in rows)
+        print(f"  {kind:22}" + "".join(f"{(f'{o}/{len(rows)}' if nofix else f'{r}/{fixable}'):>11}" for o, r in cells))
     t = summary["tests"]
     print(f"related tests after the check: median +{t['median_added_s']:.2f}s "
           f"({t['median_added_over_floor']:.2f}x the floor), p90 +{t['p90_added_s']:.2f}s; ran on "
