@@ -8,6 +8,8 @@ TEST_CRATES := librust-regex-dev librust-serde-json-dev librust-humantime-dev li
 BENCH_CRATES := librust-regex-dev librust-serde-json-dev librust-syn-dev librust-tokio-dev librust-serde-dev \
 	librust-humantime-dev librust-either-dev librust-termcolor-dev librust-fixedbitset-dev librust-scopeguard-dev \
 	rust-src
+# The rustc error index and the Rust Book: broken programs others wrote, with their corrections (bench/intent.py).
+BENCH_DOCS := rust-doc
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-python test-editors bench install crates bench-crates clean
@@ -36,7 +38,7 @@ crates:
 	$(call apt_install,$(TEST_CRATES))
 
 bench-crates:
-	$(call apt_install,$(BENCH_CRATES))
+	$(call apt_install,$(BENCH_CRATES) $(BENCH_DOCS))
 
 demo: install
 	$(BIN)/rusta demo
@@ -57,7 +59,7 @@ test-editors: install crates
 bench: install bench-crates
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/parse.py
-	@for b in ingest retrieval explain fix fix_actions learning; do \
+	@for b in ingest retrieval explain fix fix_actions learning intent; do \
 	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
 	done
 
