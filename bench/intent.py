@@ -21,8 +21,9 @@ corrected program does not compile here is unpaired. Cases:
 Each case is a one-crate workspace (src/main.rs, the example's edition; one cargo target folder
 shared by all cases). The systems:
 
-- Rusta: `PatchEngine.fix()` as `rusta fix` runs it, with the crate's memory indexed first (as the
-  server has it), the shipped confidence prior, and bench shadow slots. Its offer for a case is
+- Rusta: `PatchEngine.fix()` then `.test()` as `rusta fix` runs them, with the crate's memory
+  indexed first (as the server has it), the shipped confidence prior, and bench shadow slots (no
+  green state exists for a program that never compiled, so no test can reject a patch here). Its offer for a case is
   the best patch at the threshold for the target diagnostic: the first error with the documented
   code (the error index's section, the Book's printed `error[E....]`), else the first error.
 - rustc's first suggestion for the same diagnostic, applied blindly (bench/fix.py's baseline).
@@ -391,7 +392,7 @@ def run_rusta(run: Run, work: Path, judge: Judge) -> None:
         engine = PatchEngine(root, config, memory, role="bench")
         try:
             started = time.monotonic()
-            report = engine.fix()
+            report = engine.test(engine.fix())  # the related tests, as `rusta fix` runs them
             seconds = time.monotonic() - started
         finally:
             engine.close()
