@@ -199,6 +199,10 @@ def _changes(before: bytes, after: bytes) -> Counter:
     return Counter(line for line in list(diff)[2:] if line[:1] in "+-" and line[1:])
 
 
+def verdict(answer: dict) -> str:
+    return "right" if answer["right"] else "wrong" if answer["offered"] else "-"
+
+
 def floor_seconds(engine: PatchEngine, path: str) -> float:
     """One bare incremental `cargo check` of the mutated crate: rewrite the file, check once."""
     shadow = engine.shadows[0]
@@ -379,8 +383,7 @@ def main() -> None:
             cases.append(case)
             print(f"[{len(cases):3}] {case['crate']:18} {case['kind']:17} {case['code']:6} "
                   f"rusta={'right' if case['right'] else 'wrong' if case['offered'] else 'abstain':7} "
-                  f"base={'right' if case['baseline']['right'] else 'wrong' if case['baseline']['offered'] else '-':5} "
-                  f"cargo-fix={'right' if case['cargo_fix']['right'] else 'wrong' if case['cargo_fix']['offered'] else '-':5} "
+                  f"base={verdict(case['baseline']):5} cargo-fix={verdict(case['cargo_fix']):5} "
                   f"{case['seconds']:.2f}s/{case['floor']:.2f}s +{case['test_seconds']:.2f}s tests", flush=True)
     for engine in engines.values():
         engine.shadows[0].sync()
@@ -421,9 +424,10 @@ def main() -> None:
     for kind in sorted(summary["kinds"]):
         rows = [c for c in cases if c["kind"] == kind]
         nofix = all(c["no_fix"] for c in rows)
-        cells = [(sum(c["offered"] for c in rows), sum(c["right"] and not c["no_fix"] for c in rows)),
-                 (sum(c["baseline"]["offered"] for c in rows), sum(c["baseline"]["right"] and not c["no_fix"] for c in rows)),
-                 (sum(c["cargo_fix"]["offered"] for c in rows), sum(c["cargo_fix"]["right"] and not c["no_fix"] for c in rows))]
+        answers = [rows, [c["baseline"] | {"no_fix": c["no_fix"]} for c in rows],
+                   [c["cargo_fix"] | {"no_fix": c["no_fix"]} for c in rows]]
+        cells = [(sum(a["offered"] for a in system), sum(a["right"] and not a["no_fix"] for a in system))
+                 for system in answers]
         fixable = sum(not c["no_fix"] for c in rows)
         print(f"  {kind:22}" + "".join(f"{(f'{o}/{len(rows)}' if nofix else f'{r}/{fixable}'):>11}" for o, r in cells))
     t = summary["tests"]

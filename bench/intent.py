@@ -138,7 +138,8 @@ class Rustc:
             errors = self._compile(code, edition, ["--crate-type", "bin", "--emit=metadata"])
             if has_tests(code):
                 seen = {tuple(e) for e in errors}
-                errors += [e for e in self._compile(code, edition, ["--test", "--emit=metadata"]) if tuple(e) not in seen]
+                harness = self._compile(code, edition, ["--test", "--emit=metadata"])
+                errors += [e for e in harness if tuple(e) not in seen]
             self.cache[key] = errors
         return Check([tuple(e) for e in self.cache[key]])
 
@@ -512,8 +513,9 @@ def print_report(runs: list[Run], corpus_counts: dict, summary: dict) -> None:
         e = summary[s]["every_offer"]
         print(f"  every offer, {s}: {e['right']}/{e['offered']} right, precision {e['precision']:.3f} "
               f"(Wilson 95% lower {e['precision_wilson95']:.3f})")
-    print(f"  Rusta over cargo fix: fix rate x{summary['rusta']['fix_rate'] / max(1e-9, summary['cargo_fix']['fix_rate']):.2f}, "
-          f"over rustc's first suggestion: x{summary['rusta']['fix_rate'] / max(1e-9, summary['first_suggestion']['fix_rate']):.2f}")
+    fixed = {s: summary[s]["fix_rate"] for s in SYSTEMS}
+    print(f"  Rusta over cargo fix: fix rate x{fixed['rusta'] / max(1e-9, fixed['cargo_fix']):.2f}, "
+          f"over rustc's first suggestion: x{fixed['rusta'] / max(1e-9, fixed['first_suggestion']):.2f}")
 
 
 def select(cases: list[corpus.Case], args) -> list[corpus.Case]:
@@ -556,7 +558,8 @@ def main() -> None:
     for i, run in enumerate(runs, 1):
         run_rusta(run, work, judge)
         res = run.result["rusta"]
-        state = "abstain" if not res["offered"] else "-" if run.kind == "unpaired" else "right" if res["right"] else "WRONG"
+        state = ("abstain" if not res["offered"] else "-" if run.kind == "unpaired"
+                 else "right" if res["right"] else "WRONG")
         print(f"[{i:3}/{len(runs)}] {run.case.name:48} {run.kind:8} {str(run.code):6} rusta={state:7} "
               f"{res['seconds']:.1f}s", flush=True)
     with concurrent.futures.ThreadPoolExecutor(JOBS) as pool:

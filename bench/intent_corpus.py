@@ -90,9 +90,9 @@ _TOKEN = re.compile(
 
 
 def tokens(source: str) -> list[str]:
-    """The program's tokens without comments (doc comments count as one token) and whitespace, punctuation one character at a time
-    (so `&&x` and `& &x` agree), and a comma just before a closing bracket dropped: what differs
-    only in formatting gives the same list."""
+    """The program's tokens without comments (a doc comment is one token) and whitespace,
+    punctuation one character at a time (so `&&x` and `& &x` agree), and a comma just before a
+    closing bracket dropped: what differs only in formatting gives the same list."""
     out: list[str] = []
     for m in _TOKEN.finditer(source):
         kind = m.lastgroup

@@ -112,7 +112,8 @@ def test_error_index_examples_carry_the_whole_program_rustdoc_tests():
     assert first.code.startswith("#![allow(unused)]\nfn main() {\n    let x = 3;")
     assert "// error, reassignment of immutable variable" in first.code
     # A block without its own `fn main` is wrapped in one, as rustdoc does.
-    assert examples[2].code == "#![allow(unused)]\nfn main() {\n0u8[2]; // error: cannot index into a value of type `u8`\n}"
+    wrapped = "#![allow(unused)]\nfn main() {\n0u8[2]; // error: cannot index into a value of type `u8`\n}"
+    assert examples[2].code == wrapped
 
 
 def test_book_listings_keep_hidden_lines_and_take_the_printed_error_code():
@@ -147,7 +148,8 @@ def test_tokens_ignore_formatting_and_comments_but_not_code():
     assert a == corpus.tokens("fn f(a: u8) {\n    g(& &a)\n}")
     assert a != corpus.tokens("fn f(a: u8) { g(&a) }")
     assert corpus.tokens("/// docs\nfn f() {}") != corpus.tokens("fn f() {}")
-    assert corpus.tokens("/// a\nfn f() {}") == corpus.tokens("/** b */\nfn f() {}") != corpus.tokens("//! a\nfn f() {}")
+    outer, inner = corpus.tokens("/// a\nfn f() {}"), corpus.tokens("//! a\nfn f() {}")
+    assert outer == corpus.tokens("/** b */\nfn f() {}") != inner
     assert corpus.tokens('let s = "a // not a comment";')[-2] == '"a // not a comment"'
 
 
@@ -160,8 +162,9 @@ def test_edit_distance_counts_insertions_and_deletions():
 
 
 def test_the_judges_tokens_ignore_where_an_import_sits_and_what_a_fresh_name_is_called():
-    inside = corpus.normal_tokens("fn main() {\n    use std::collections::HashMap;\n    let m: HashMap<u8, u8> = HashMap::new();\n}")
-    on_top = corpus.normal_tokens("use std::collections::HashMap;\nfn main() { let m: HashMap<u8, u8> = HashMap::new(); }")
+    body = "let m: HashMap<u8, u8> = HashMap::new();"
+    inside = corpus.normal_tokens(f"fn main() {{\n    use std::collections::HashMap;\n    {body}\n}}")
+    on_top = corpus.normal_tokens(f"use std::collections::HashMap;\nfn main() {{ {body} }}")
     assert inside == on_top
     known = set(corpus.normal_tokens("let p = bar(&foo());"))
     value = corpus.fresh_names_renamed(corpus.normal_tokens("let value = foo(); let p = bar(&value);"), known)
