@@ -81,3 +81,18 @@ def test_garbage_lines_and_non_compiler_messages_are_skipped():
              json.dumps({"reason": "build-finished", "success": True})]
     result = parse_cargo_messages(lines)
     assert result.diagnostics == [] and result.success is True
+
+
+def test_one_error_reported_by_lib_and_test_harness_in_other_words_is_one(tmp_path):
+    # The test harness sees `Ledger` through `use super::*`, the library as `store::Ledger`:
+    # "no field `applide` on type `&mut store::Ledger`" and "... `&mut Ledger`" are one error.
+    root = copy_example("ledger", tmp_path / "ws")
+    store = root / "src/store.rs"
+    store.write_text(store.read_text().replace("self.applied.push(entry);", "self.applide.push(entry);"))
+    lines = _cargo_json(root)
+    reported = [json.loads(line)["message"]["message"] for line in lines if '"compiler-message"' in line]
+    assert {m for m in reported if "applide" in m} == {"no field `applide` on type `&mut store::Ledger`",
+                                                       "no field `applide` on type `&mut Ledger`"}
+    [error] = parse_cargo_messages(lines).errors
+    assert error.message == "no field `applide` on type `&mut store::Ledger`"  # the library's own words
+    assert parse_cargo_messages(reversed(lines)).errors == [error]  # whichever target came first

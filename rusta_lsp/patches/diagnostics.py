@@ -11,10 +11,14 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import re
 from dataclasses import dataclass, field
 from typing import Iterable
 
 APPLICABILITIES = ("MachineApplicable", "MaybeIncorrect", "HasPlaceholders", "Unspecified")
+# Each target prints a type by the shortest path it sees: the library says `&mut store::Ledger`
+# where its test harness, with `use super::*;`, says `&mut Ledger`. Identity ignores the qualifiers.
+_QUALIFIERS = re.compile(r"\b(?:[A-Za-z_]\w*::)+(?=[A-Za-z_<])")
 
 
 @dataclass(frozen=True)
@@ -70,10 +74,11 @@ class Diagnostic:
 
     @property
     def key(self) -> tuple:
-        """Identity across duplicate reports (lib and lib-test targets report the same error)."""
+        """Identity across duplicate reports (lib and lib-test targets report the same error, the
+        types in its message perhaps spelt with other paths)."""
         p = self.primary
         where = (p.path, p.byte_start, p.byte_end) if p else None
-        return (self.level, self.code, self.message, where)
+        return (self.level, self.code, _QUALIFIERS.sub("", self.message), where)
 
     def suggestions(self) -> list[Suggestion]:
         """Every suggestion of this diagnostic, one per alternative, parts combined."""
@@ -184,7 +189,7 @@ class CargoResult:
 def parse_cargo_messages(lines: Iterable[str]) -> CargoResult:
     """Cargo's JSON message stream: compiler messages (deduplicated) and the build-finished flag."""
     result = CargoResult()
-    seen = set()
+    seen: dict[tuple, int] = {}  # key -> index in result.diagnostics
     for line in lines:
         line = line.strip()
         if not line.startswith("{"):
@@ -205,7 +210,16 @@ def parse_cargo_messages(lines: Iterable[str]) -> CargoResult:
         elif reason == "compiler-message" and isinstance(obj.get("message"), dict):
             result.built.add(target)
             diag = dataclasses.replace(parse_diagnostic(obj["message"]), target=target)
-            if diag.key not in seen:
-                seen.add(diag.key)
+            at = seen.setdefault(diag.key, len(result.diagnostics))
+            if at == len(result.diagnostics):
                 result.diagnostics.append(diag)
+            elif _spelling(diag) > _spelling(result.diagnostics[at]):
+                # Whichever target reports first, the same spelling is kept: verification
+                # compares errors before and after a patch by their message.
+                result.diagnostics[at] = diag
     return result
+
+
+def _spelling(diag: Diagnostic) -> tuple[int, str]:
+    """The duplicate kept: the most qualified message (the library's own view of its types)."""
+    return len(diag.message), diag.message
