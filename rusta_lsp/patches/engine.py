@@ -2,6 +2,7 @@
 
 `PatchEngine(root, config, memory).fix(overlays, cancel)` is what the CLI, the server and the
 heartbeat's drills call. It never writes the user's files; `apply_report` does, for `--apply`.
+Roots first: an error that follows from another (see cascade.py) gets no patch of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from ..analysis.model import Pos
 from ..analysis.positions import LineIndex
 from ..config import RustaConfig
 from .candidate import Candidate, Edit, TestEvidence, overlapping, patched
+from .cascade import follow_ons
 from .confidence import (
     OUTCOME_EVENT, Calibrator, CalibratorStore, ConfidenceContext, features, history_from_rows,
 )
@@ -52,6 +54,7 @@ class DiagnosticFix:
     reason: str | None = None
     tried: int = 0  # candidates generated
     checked: list[Candidate] = field(default_factory=list)  # the candidates sent to verification, in rank order
+    follows: DiagnosticFix | None = None  # the error whose verified patch makes this one vanish
 
     @property
     def best(self) -> Candidate | None:
@@ -184,8 +187,9 @@ class PatchEngine:
         ctx = GenContext(contents, self.config, self.memory, errors)
         fixes, queues = [], {}
         previous, self._cache = self._cache, {}  # only the current diagnostics stay cached
+        present = {error_key(d) for d in errors}
         for diag in errors:
-            fix = self._cached(previous, diag, contents)
+            fix = self._cached(previous, diag, contents, present)
             if fix is None:
                 fix = self._new_fix(diag, contents)
                 if len(queues) < MAX_CHECKED:
@@ -210,6 +214,10 @@ class PatchEngine:
             fix.checked = cands
             self._score(fix, history, calibrator, threshold)
             self._store(fix, contents)
+        cached = {id(entry[1]) for entry in previous.values()}
+        fresh = {id(f) for f in fixes if id(f) not in cached}
+        for fix in follow_ons(fixes, fresh, self.verifier, errors, contents, cancel, built):
+            self._store(fix, contents)  # with its root's files
         return fixes
 
     def _score(self, fix: DiagnosticFix, history: dict, calibrator: Calibrator, threshold: float) -> None:
@@ -237,7 +245,7 @@ class PatchEngine:
                 # An error without a verified patch keeps every test harness from compiling.
                 check = self.tests.check([f.patches for f in report.fixes if f.patches], report.contents,
                                          self.shadows[0], cancel, budget_s,
-                                         buildable=all(f.patches for f in report.fixes))
+                                         buildable=all(f.patches or f.follows for f in report.fixes))
                 calibrator = self.calibrators.current()
                 history, threshold = self._history(), calibrator.threshold(self.config.abstain.target_precision)
                 for fix in pending:
@@ -296,18 +304,24 @@ class PatchEngine:
         p = diag.primary
         return (*error_key(diag), p.byte_end, _digest(contents[p.path]))
 
-    def _cached(self, cache: dict, diag: Diagnostic, contents: dict[str, bytes]) -> DiagnosticFix | None:
+    def _cached(self, cache: dict, diag: Diagnostic, contents: dict[str, bytes], present: set) -> DiagnosticFix | None:
+        """The answer of an earlier run, while it holds: its files unchanged and, for a follow-on,
+        its root still among the errors (`present`: their keys)."""
         entry = cache.get(self._cache_key(diag, contents))
         if entry is None:
             return None
         hashes, fix = entry
         if any(_digest(contents.get(path, b"")) != h for path, h in hashes.items()):
             return None
+        if fix.follows is not None and error_key(fix.follows.diagnostic) not in present:
+            return None
         self._cache[self._cache_key(diag, contents)] = entry
         return fix
 
     def _store(self, fix: DiagnosticFix, contents: dict[str, bytes]) -> None:
-        paths = {e.path for c in fix.patches for e in c.edits} | {fix.path}
+        # A follow-on's answer holds while its root's does: the root's files count too.
+        answers = [fix] if fix.follows is None else [fix, fix.follows]
+        paths = {f.path for f in answers} | {e.path for f in answers for c in f.patches for e in c.edits}
         hashes = {p: _digest(contents.get(p, b"")) for p in paths}
         self._cache[self._cache_key(fix.diagnostic, contents)] = (hashes, fix)
 

@@ -27,6 +27,11 @@ from .oracle import CargoOracle
 from .shadow import ShadowWorkspace
 
 OUT_OF_TIME = "not checked: time budget spent"
+# Errors of the borrow checker (moves, borrows, lifetimes of locals, assignments to immutables).
+BORROWCK_CODES = frozenset({
+    "E0373", "E0381", "E0382", "E0384", "E0499", "E0502", "E0503", "E0505", "E0506", "E0507", "E0508",
+    "E0509", "E0515", "E0521", "E0594", "E0596", "E0597", "E0626", "E0712", "E0713", "E0716",
+})
 
 
 @dataclass
@@ -60,6 +65,17 @@ def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], bui
         # cargo failed without a compiler message (a broken manifest): nothing is verified.
         gone = set()
     return Outcome(gone, new, len(after.errors), len(unmasked))
+
+
+def function_body(data: bytes, offset: int) -> tuple[int, int] | None:
+    """The byte range of the body of the innermost function whose body holds `offset`."""
+    node = parse_tree(data).root_node.descendant_for_byte_range(offset, offset)
+    while node is not None:
+        body = node.child_by_field_name("body") if node.type == "function_item" else None
+        if body is not None and body.start_byte <= offset < body.end_byte:
+            return body.start_byte, body.end_byte
+        node = node.parent
+    return None
 
 
 def merge(candidates: list[Candidate]) -> list[Edit]:
@@ -183,6 +199,19 @@ class Verifier:
             self._free.put(shadow)
         return compare(before, result, edits, self._built)
 
+    def outcomes(self, edit_sets: list[list[Edit]], before: list[Diagnostic], cancel: CancelToken | None = None,
+                 built: set[str] | None = None) -> list[Outcome]:
+        """What each edit set, applied on its own, changes (as many checked at once as there are
+        ready shadows)."""
+        self._built = built
+        results: list[Outcome | None] = [None] * len(edit_sets)
+
+        def run(i: int) -> None:
+            results[i] = self._run(edit_sets[i], before, cancel)
+
+        self._parallel([lambda i=i: run(i) for i in range(len(edit_sets))])
+        return results
+
     def _check(self, batch: list[Candidate], before: list[Diagnostic], cancel, deadline: float) -> None:
         if cancel is not None:
             cancel.check()
@@ -192,9 +221,14 @@ class Verifier:
             return
         outcome = self._run(merge(batch), before, cancel)
         hopeful = []
+        # One unit alone in the run (one edit set): what vanished is its doing (the cascade pass
+        # reads it instead of checking the unit on its own again).
+        alone = len({frozenset(merge([c])) for c in batch}) == 1
         for cand in batch:
             cand.errors_after = outcome.errors_after
             cand.extra["unmasked"] = outcome.unmasked
+            if alone:
+                cand.extra["gone"] = outcome.gone
             if error_key(cand.diagnostic) not in outcome.gone:
                 cand.reason = "the error remains"
             else:

@@ -1,5 +1,8 @@
 """Verified fixes: hint diagnostics where cargo accepted a patch, quick fixes with confidence.
 
+An error that follows from another (it vanishes with the other's patch) gets a hint that says so,
+pointing at its root, and no code action.
+
 On save (debounced) the patch engine checks the workspace in its shadow, with open buffers
 overlaid; a newer edit cancels the running check. The compile-verified result is published at
 once; then the tests related to each verified patch run (the second oracle) and the result is
@@ -123,26 +126,31 @@ class FixesFeature(Feature):
 
     def publish(self, report: FixReport) -> None:
         by_uri: dict[str, list[types.Diagnostic]] = {}
-        encoding = self.server.workspace.position_encoding
         for fix in report.fixes:
-            best = fix.best
-            if best is None:
+            best, root = fix.best, fix.follows
+            if best is None and root is None:
                 continue
-            index = LineIndex(report.contents[fix.path])
-            span = fix.diagnostic.primary
-            uri = path_to_uri(self.session.root / fix.path)
-            by_uri.setdefault(uri, []).append(types.Diagnostic(
-                range=types.Range(start=convert.position(index, span.byte_start, encoding),
-                                  end=convert.position(index, span.byte_end, encoding)),
-                severity=types.DiagnosticSeverity.Hint, source="rusta", code=fix.diagnostic.code,
-                message=f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})",
-            ))
+            hint = types.Diagnostic(
+                range=self._range(report, fix), severity=types.DiagnosticSeverity.Hint, source="rusta",
+                code=fix.diagnostic.code, message=f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})" if best else fix.reason)
+            if root is not None:
+                hint.related_information = [types.DiagnosticRelatedInformation(
+                    location=types.Location(uri=path_to_uri(self.session.root / root.path), range=self._range(report, root)),
+                    message=f"the error it follows from: {root.diagnostic.message}")]
+            by_uri.setdefault(path_to_uri(self.session.root / fix.path), []).append(hint)
         for uri in self._published - set(by_uri):
             by_uri[uri] = []  # clear files whose fixes are gone
         for uri, diagnostics in by_uri.items():
             self.server.text_document_publish_diagnostics(
                 types.PublishDiagnosticsParams(uri=uri, diagnostics=diagnostics))
         self._published = {uri for uri, ds in by_uri.items() if ds}
+
+    def _range(self, report: FixReport, fix: DiagnosticFix) -> types.Range:
+        index = LineIndex(report.contents[fix.path])
+        span = fix.diagnostic.primary
+        encoding = self.server.workspace.position_encoding
+        return types.Range(start=convert.position(index, span.byte_start, encoding),
+                           end=convert.position(index, span.byte_end, encoding))
 
     # --- code actions from the cache ---------------------------------------------------------
 
@@ -167,12 +175,16 @@ class FixesFeature(Feature):
         end = convert.offset(index, params.range.end, encoding)
         resolve = self._client_resolves_edits()
         actions = []
+        seen = set()  # edit sets offered: two errors on the range with one fix (a `use`) get one action
         for n, fix in enumerate(report.fixes):
             span = fix.diagnostic.primary
             if fix.path != rel or fix.best is None or span.byte_end < start or span.byte_start > end:
                 continue
             offered = [c for c in fix.patches if c.confidence >= report.threshold]
             for rank, cand in enumerate(offered):
+                if cand.edit_key in seen:
+                    continue
+                seen.add(cand.edit_key)
                 action = types.CodeAction(
                     title=action_title(cand), kind=types.CodeActionKind.QuickFix,
                     is_preferred=rank == 0, data={"uri": params.text_document.uri, "fix": n, "patch": rank},
