@@ -85,7 +85,9 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("fix", help="cargo-verified patches for the workspace's errors")
     p.add_argument("path", help="crate or workspace root")
     p.add_argument("--json", action="store_true")
-    p.add_argument("--apply", action="store_true", help="write the best patch that clears the threshold")
+    p.add_argument("--apply", action="store_true",
+                   help="write the patches that clear the threshold, once cargo accepted them together "
+                        "(exit code 3: a file was not written)")
     p.add_argument("--test-budget", type=float, default=60.0, metavar="SECONDS",
                    help="wall seconds for the tests related to the patches (0: do not run tests)")
     _settings_args(p)

@@ -1,12 +1,16 @@
 """Roots first, on real crates: an error that vanishes with another error's verified patch gets no
-patch of its own and names its root."""
+patch of its own and names its root; `--apply` writes only what cargo accepted together; a borrow
+error that a type fix reveals is not blamed on the fix."""
 
 from __future__ import annotations
 
+import subprocess
+
 import pytest
 from debian_crates import copy_debian_crate
-from patches_support import config_for, copy_example
+from patches_support import SHARED_TARGET, config_for, copy_example
 
+from rusta_lsp.patches import cascade
 from rusta_lsp.patches.engine import PatchEngine
 
 pytestmark = pytest.mark.slow
@@ -17,6 +21,12 @@ PICK_EDIT = ("/// The words", "/// Keeps the order of `words`.\n/// The words")
 
 def _follow_ons(report) -> dict:
     return {(f.path, f.start.line): f.reason for f in report.fixes if f.follows is not None}
+
+
+def _compiles(root) -> bool:
+    check = subprocess.run(["cargo", "check", "--all-targets", "--offline"], cwd=root, capture_output=True,
+                           env={**__import__("os").environ, "CARGO_TARGET_DIR": str(SHARED_TARGET)})
+    return check.returncode == 0
 
 
 def test_a_lost_use_is_the_root_and_its_follow_on_type_errors_get_no_patch(tmp_path):
@@ -38,6 +48,32 @@ def test_a_lost_use_is_the_root_and_its_follow_on_type_errors_get_no_patch(tmp_p
     assert second.fixes[[f.path for f in second.fixes].index("src/lib.rs")].best.title == USE
     assert _follow_ons(second) == {("src/lib.rs", 22): expected, ("src/pick.rs", 9): expected}
     assert second.cargo_runs <= 3  # the check, the pick's candidate, the root alone
+
+    applied = engine.apply(second)
+    assert [c.title for c in applied.patches] == [USE] and applied.skipped == [] and applied.left_out == []
+    assert _compiles(root)
+
+
+def test_apply_writes_only_patches_cargo_accepts_together(tmp_path, monkeypatch):
+    # With the roots-first pass off, the follow-on's `&` is offered beside the `use` (what
+    # `--apply` used to write, leaving the crate broken): checked together, it is left out.
+    monkeypatch.setattr(cascade, "MAX_ROOT_CHECKS", 0)
+    root = copy_example("broken-cascade", tmp_path / "ws")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"))
+    engine.fix()
+    pick = root / "src/pick.rs"
+    pick.write_text(pick.read_text().replace(*PICK_EDIT))
+    report = engine.fix()
+    assert sorted(f.best.title for f in report.fixes if f.best) == ["add `&`", USE]
+    applied = engine.apply(report)
+    assert [c.title for c in applied.patches] == [USE]
+    [(path, line, cand, why)] = applied.left_out
+    assert (path, line, cand.title) == ("src/pick.rs", 9, "add `&`")
+    assert why == "with the other patches in, it brings a new error: E0308 mismatched types"
+    assert applied.to_json(report.edit_json)["skipped"] == [{"path": "src/pick.rs", "reason": (
+        "the patch for the error at src/pick.rs:9 (add `&`) left out: " + why)}]
+    assert list(applied.written) == ["src/lib.rs"] and applied.errors_after == 0
+    assert "&w.len()" not in pick.read_text() and _compiles(root)
 
 
 def test_type_errors_behind_a_misspelt_impl_follow_from_it(tmp_path):
@@ -79,3 +115,22 @@ def test_independent_lost_imports_cost_no_check_of_their_own(tmp_path):
     assert len({f.best.title for f in report.fixes if f.best}) == 7
     assert _follow_ons(report) == {}
     assert report.cargo_runs <= 3
+
+
+def test_borrow_errors_two_type_fixes_reveal_together_are_not_blamed_on_them(tmp_path):
+    # rustc borrow-checks `total` only once it type-checks: each literal's fix, verified while the
+    # other type error was still there, passes; together they let rustc see that `s` was moved.
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "moves"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src/lib.rs").write_text(
+        "fn take(s: String) -> usize {\n    s.len()\n}\n\nfn double(x: u32) -> u32 {\n    x * 2\n}\n\n"
+        "fn half(x: u64) -> u64 {\n    x / 2\n}\n\npub fn total() -> usize {\n    let s = String::from(\"abc\");\n"
+        "    let n = take(s);\n    let d = double(5u64);\n    let h = half(6u32);\n"
+        "    n + d as usize + h as usize + s.len()\n}\n")
+    engine = PatchEngine(root, config_for(tmp_path / "memory", abstain={"targetPrecision": 0.5}))
+    report = engine.fix()
+    assert [f.best.title for f in report.fixes] == ["replace `u64` with `u32`", "replace `u32` with `u64`"]
+    applied = engine.apply(report)
+    assert len(applied.patches) == 2 and applied.left_out == []
+    assert applied.errors_after == 1 and applied.unmasked == 1  # the move, there all along

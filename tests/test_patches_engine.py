@@ -14,7 +14,7 @@ from patches_support import config_for, copy_example, settings_flags, tree_bytes
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.cli import main
 from rusta_lsp.patches.candidate import PLACEHOLDER
-from rusta_lsp.patches.engine import PatchEngine, apply_report
+from rusta_lsp.patches.engine import PatchEngine
 from rusta_lsp.patches.oracle import CargoOracle
 
 pytestmark = pytest.mark.slow
@@ -31,7 +31,7 @@ def test_same_missing_use_from_several_errors_is_inserted_once(tmp_path):
     hashmap = [f for f in report.fixes if "HashMap" in f.diagnostic.message]
     assert len(hashmap) == 4  # E0425 and E0433 in two functions
     assert {f.patches[0].title for f in hashmap} == {"add `use std::collections::HashMap;`"}
-    written = apply_report(root, report)
+    written = engine.apply(report).written
     text = written["src/lib.rs"].decode()
     assert text.count("use std::collections::HashMap;") == 1
     assert text.count("use std::io::Write;") == 1

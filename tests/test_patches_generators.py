@@ -7,7 +7,7 @@ from patches_support import config_for, copy_example
 
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
-from rusta_lsp.patches.engine import PatchEngine, apply_report
+from rusta_lsp.patches.engine import PatchEngine
 from rusta_lsp.patches.generators import exemplars, imports, rules
 from rusta_lsp.patches.generators.exemplars import template
 from rusta_lsp.patches.generators.imports import use_insertion_point
@@ -91,7 +91,7 @@ def test_our_own_applied_patch_is_not_learned_as_the_users_fix(tmp_path, ledger_
     root = copy_example("broken-types", tmp_path / "types")
     engine = PatchEngine(root, config_for(tmp_path / "memory"), memory=memory)
     report = engine.fix(learn=True)
-    engine.note_applied(apply_report(root, report))  # what `rusta fix --apply` does
+    engine.apply(report)  # what `rusta fix --apply` does
     engine.fix(learn=True)
     assert memory.rows("exemplars") == []
 

@@ -1,8 +1,9 @@
 """The patch engine: shadow sync → cargo → generators → verification → confidence → cache.
 
 `PatchEngine(root, config, memory).fix(overlays, cancel)` is what the CLI, the server and the
-heartbeat's drills call. It never writes the user's files; `apply_report` does, for `--apply`.
-Roots first: an error that follows from another (see cascade.py) gets no patch of its own.
+heartbeat's drills call. It never writes the user's files; `PatchEngine.apply` does, for `--apply`,
+once the patches it writes were verified together. Roots first: an error that follows from
+another (see cascade.py) gets no patch of its own.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from pathlib import Path
 from ..analysis.model import Pos
 from ..analysis.positions import LineIndex
 from ..config import RustaConfig
+from .apply import Applied, unwritable, write_patches
 from .candidate import Candidate, Edit, TestEvidence, overlapping, patched
 from .cascade import follow_ons
 from .confidence import (
@@ -30,7 +32,7 @@ from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoOracle
 from .shadow import ShadowSlots, ShadowWorkspace, state_dir
 from .testing import TestChecker, TestRunner
-from .verify import Verifier, error_key, merge
+from .verify import Verifier, error_key
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
 log = logging.getLogger(__name__)
@@ -70,6 +72,7 @@ class FixReport:
     cargo_runs: int = 0
     cargo_error: str | None = None  # cargo failed without compiler messages (bad manifest, ...)
     test_seconds: float | None = None  # the related tests' run after the check (None: not yet)
+    built: set[str] = field(default_factory=set)  # targets the check compiled
 
     def edit_json(self, edit: Edit) -> dict:
         index = LineIndex(self.contents.get(edit.path, b""))
@@ -151,7 +154,7 @@ class PatchEngine:
             calibrator = self.calibrators.current()
             fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator)
             report = FixReport(fixes, contents, calibrator.threshold(self.config.abstain.target_precision),
-                               cargo_error=cargo_error)
+                               cargo_error=cargo_error, built=baseline.built)
             report.seconds = time.monotonic() - started
             report.cargo_runs = self.oracle.runs - runs
             self.last = report
@@ -181,6 +184,49 @@ class PatchEngine:
         """Give the shadow slots back (another engine may take them), once a running fix ended."""
         with self._lock:
             self.lease.release()
+
+    def apply(self, report: FixReport, cancel=None) -> Applied:
+        """`rusta fix --apply`: write the best patch of every error that cleared the threshold, as
+        one combination cargo accepted in the shadow (patches are left out until it does), into
+        the files that still hold the text checked. `report` is this engine's last one."""
+        with self._lock:
+            if report is not self.last:
+                raise ValueError("apply() takes the engine's last report: its text is in the shadow")
+            applied = Applied()
+            offered: list[tuple[DiagnosticFix, Candidate]] = []
+            for fix in report.fixes:
+                best = fix.best
+                if best is None:
+                    continue
+                clash = next((f for f, c in offered if overlapping(best.edits, c.edits)), None)
+                if clash is None:
+                    offered.append((fix, best))
+                else:
+                    applied.left_out.append((fix.path, fix.start.line, best,
+                                             f"it overlaps the patch for the error at {clash.path}:{clash.start.line}"))
+            # A file that may not be written takes its patches out before the combined check.
+            paths = sorted({e.path for _, c in offered for e in c.edits})
+            applied.skipped = [(p, why) for p in paths if (why := unwritable(self.root, p, report.contents[p]))]
+            bad = dict(applied.skipped)
+            fix_of, cands = {}, []
+            for fix, cand in offered:
+                blocked = next((e.path for e in cand.edits if e.path in bad), None)
+                if blocked is None:
+                    fix_of[id(cand)] = fix
+                    cands.append(cand)
+                else:
+                    applied.left_out.append((fix.path, fix.start.line, cand, f"its file {blocked} is not written"))
+            kept, left, outcome = self.verifier.together(cands, [f.diagnostic for f in report.fixes], cancel,
+                                                          report.built)
+            for cand, why in left:
+                fix = fix_of[id(cand)]
+                applied.left_out.append((fix.path, fix.start.line, cand, why))
+            if outcome is not None:
+                applied.errors_after, applied.unmasked = outcome.errors_after, outcome.unmasked
+            write_patches(self.root, report.contents, kept, applied)
+        if applied.written:
+            self.note_applied(applied.written)
+        return applied
 
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str],
                calibrator: Calibrator) -> list[DiagnosticFix]:
@@ -395,19 +441,3 @@ class PatchEngine:
 def _stub(row: dict) -> Diagnostic:
     span = DiagSpan(row["path"], row["start"], row["end"], 0, 0, 0, 0, True)
     return Diagnostic("error", row["message"], row["code"], (span,))
-
-
-def apply_report(root: Path, report: FixReport) -> dict[str, bytes]:
-    """Write the best patch of every diagnostic that cleared the threshold into the user's files.
-    Edits are merged (the same `use` once); returns the new texts written."""
-    kept: list[Edit] = []
-    for edit in merge([f.best for f in report.fixes if f.best is not None]):
-        if not overlapping((edit,), tuple(kept)):
-            kept.append(edit)
-    written = {}
-    for path, data in patched(report.contents, kept).items():
-        if (root / path).read_bytes() != report.contents[path]:
-            continue  # the file changed since the check: the offsets no longer hold
-        (root / path).write_bytes(data)
-        written[path] = data
-    return written

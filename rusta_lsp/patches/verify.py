@@ -9,6 +9,13 @@ hopeful candidates are split in halves and re-checked (bisection: a culprit amon
 2·log2(n) runs instead of n). Rounds repeat for the alternatives until each diagnostic has a
 verified candidate (then only the next-best one is probed, to expose ambiguity), runs out, or
 the time budget is spent.
+
+Borrow checking runs on a function only once it type-checks, so fixing a function's last type
+error may reveal a borrow error rustc could not report before. A candidate that does is not
+verified (an alternative may fix both: a lost `.clone()` gives a type error and, behind it, a
+move). But the patches `--apply` writes were each verified while the others' errors were still
+there: checked together, the borrow errors they reveal (in a function where a type error vanished,
+nowhere near an edit) are counted as unmasked, not blamed.
 """
 
 from __future__ import annotations
@@ -21,7 +28,7 @@ from dataclasses import dataclass
 
 from ..analysis.parser import parse_tree, reparse
 from ..cancel import CancelToken
-from .candidate import Candidate, Edit, by_path, has_placeholder, map_offset, overlapping, patched
+from .candidate import Candidate, Edit, apply_edits, by_path, has_placeholder, map_offset, overlapping, patched
 from .diagnostics import CargoResult, Diagnostic
 from .oracle import CargoOracle
 from .shadow import ShadowWorkspace
@@ -39,7 +46,8 @@ class Outcome:
     gone: set  # keys (of the errors before) that vanished
     new: list[Diagnostic]  # errors after that were not there before
     errors_after: int
-    unmasked: int = 0  # errors of targets that could not build before (their dependency failed)
+    unmasked: int = 0  # errors rustc could not report before: their target did not build, or
+    # (borrow errors) their function did not type-check
 
 
 def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
@@ -51,20 +59,46 @@ def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
     return (diag.code, diag.message, p.path if p else None, start)
 
 
-def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], built: set[str] | None = None) -> Outcome:
+def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], built: set[str] | None = None,
+            contents: dict[str, bytes] | None = None) -> Outcome:
     """What the edits changed. Errors of targets that were not built before (`built`: the targets
     the run before compiled) are not the edit's doing as far as anyone can tell: a test or bench
-    target only compiles once the library does. They are counted apart, not blamed."""
+    target only compiles once the library does. Nor are borrow errors the edits revealed (see
+    `revealed`; `contents`: the texts before the edits). They are counted apart, not blamed."""
     mapped = {error_key(d, edits): error_key(d) for d in before}
     after_keys = {error_key(d) for d in after.errors}
     gone = {orig for moved, orig in mapped.items() if moved not in after_keys}
     new = [d for d in after.errors if error_key(d) not in mapped]
     unmasked = [d for d in new if built is not None and d.target and d.target not in built]
+    if contents is not None:
+        vanished = [d for d in before if error_key(d) in gone]
+        unmasked += revealed([d for d in new if d not in unmasked], vanished, edits, contents)
     new = [d for d in new if d not in unmasked]
     if after.success is False and not after.errors and after.stderr:
         # cargo failed without a compiler message (a broken manifest): nothing is verified.
         gone = set()
     return Outcome(gone, new, len(after.errors), len(unmasked))
+
+
+def revealed(new: list[Diagnostic], vanished: list[Diagnostic], edits: list[Edit],
+             contents: dict[str, bytes]) -> list[Diagnostic]:
+    """The new borrow errors that sit in a function where a type error (or any error but a borrow
+    error) vanished, none of their spans on an edit: rustc borrow-checks a function only once it
+    type-checks, so they were there before. (A function that reported a borrow error was checked.)"""
+    vanished = [v for v in vanished if v.code not in BORROWCK_CODES]
+    out = []
+    for diag in new:
+        p = diag.primary
+        if diag.code not in BORROWCK_CODES or p is None or p.path not in contents:
+            continue
+        mine = [e for e in edits if e.path == p.path]
+        body = function_body(apply_edits(contents[p.path], mine), p.byte_start)
+        if body is None or any(_touches(s, mine) for s in diag.spans if s.path == p.path):
+            continue
+        if any(v.primary.path == p.path and body[0] <= map_offset(v.primary.byte_start, mine) < body[1]
+               for v in vanished):
+            out.append(diag)
+    return out
 
 
 def function_body(data: bytes, offset: int) -> tuple[int, int] | None:
@@ -76,6 +110,15 @@ def function_body(data: bytes, offset: int) -> tuple[int, int] | None:
             return body.start_byte, body.end_byte
         node = node.parent
     return None
+
+
+def _touches(span, edits: list[Edit]) -> bool:
+    """Whether a span of the edited text meets the text one of `edits` (of its file) wrote."""
+    for e in edits:
+        start = map_offset(e.start, [x for x in edits if x != e])
+        if span.byte_start <= start + len(e.new_text.encode("utf-8")) and start <= span.byte_end:
+            return True
+    return False
 
 
 def merge(candidates: list[Candidate]) -> list[Edit]:
@@ -190,27 +233,57 @@ class Verifier:
             for future in [pool.submit(job) for job in jobs]:
                 future.result()  # re-raises Cancelled
 
-    def _run(self, edits: list[Edit], before: list[Diagnostic], cancel) -> Outcome:
+    def _run(self, edits: list[Edit], before: list[Diagnostic], cancel, revealing: bool = False) -> Outcome:
+        """`revealing`: borrow errors the edits revealed are unmasked, not new (see above)."""
         shadow = self._free.get()
         try:
             with shadow.applied(edits):
                 result = self.oracle.check(shadow.mirror, shadow.target, cancel)
         finally:
             self._free.put(shadow)
-        return compare(before, result, edits, self._built)
+        return compare(before, result, edits, self._built, shadow.contents if revealing else None)
 
     def outcomes(self, edit_sets: list[list[Edit]], before: list[Diagnostic], cancel: CancelToken | None = None,
-                 built: set[str] | None = None) -> list[Outcome]:
+                 built: set[str] | None = None, revealing: bool = False) -> list[Outcome]:
         """What each edit set, applied on its own, changes (as many checked at once as there are
         ready shadows)."""
         self._built = built
         results: list[Outcome | None] = [None] * len(edit_sets)
 
         def run(i: int) -> None:
-            results[i] = self._run(edit_sets[i], before, cancel)
+            results[i] = self._run(edit_sets[i], before, cancel, revealing)
 
         self._parallel([lambda i=i: run(i) for i in range(len(edit_sets))])
         return results
+
+    def together(self, cands: list[Candidate], before: list[Diagnostic], cancel: CancelToken | None = None,
+                 built: set[str] | None = None) -> tuple[list[Candidate], list[tuple[Candidate, str]], Outcome | None]:
+        """Candidates verified one by one, checked all at once (what `rusta fix --apply` writes).
+        Those whose error remains, or on whose edits a new error lands, are left out and the rest
+        checked again, until cargo accepts the set. Returns the accepted candidates, the ones left
+        out with the reason, and the accepted run's outcome (None when none was left)."""
+        kept, left = list(cands), []
+        while kept:
+            edits = merge(kept)
+            [outcome] = self.outcomes([edits], before, cancel, built, revealing=True)
+            texts = patched(self.shadows[0].contents, edits)
+            out = []
+            for cand in kept:
+                landed = [d for d in outcome.new if _lands_on(d, cand.edits, edits, texts)]
+                if error_key(cand.diagnostic) not in outcome.gone:
+                    out.append((cand, "with the other patches in, its error remains"))
+                elif landed:
+                    out.append((cand, "with the other patches in, it " + _brings(landed[0])))
+            if not out and outcome.new:
+                weakest = min(kept, key=lambda c: c.confidence)
+                out.append((weakest, f"cargo rejects the patches together ({_brings(outcome.new[0])}); "
+                                     "the least confident one is left out"))
+            if not out:
+                return kept, left, outcome
+            left += out
+            dropped = {id(c) for c, _ in out}
+            kept = [c for c in kept if id(c) not in dropped]
+        return [], left, None
 
     def _check(self, batch: list[Candidate], before: list[Diagnostic], cancel, deadline: float) -> None:
         if cancel is not None:
