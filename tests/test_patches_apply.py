@@ -1,9 +1,10 @@
 """`rusta fix --apply` says exactly what it did: the JSON's `applied` and `skipped`, atomic writes
-that keep the file's mode, no write through a symlink out of the workspace, and exit code 3 for a
-file that changed since the check."""
+that keep the file's mode, no write through a symlink out of the workspace, exit code 3 for a file
+that changed since the check, and a write that fails reported, not raised."""
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import stat
@@ -12,9 +13,11 @@ import pytest
 from patches_support import config_for, copy_example, settings_flags
 
 from rusta_lsp.cli import main
+from rusta_lsp.patches.apply import Applied, unwritable, write_patches
+from rusta_lsp.patches.candidate import Candidate, Edit
+from rusta_lsp.patches.diagnostics import Diagnostic
 from rusta_lsp.patches.engine import PatchEngine
 
-pytestmark = pytest.mark.slow
 USE = "use crate::span::Span;"
 
 
@@ -36,6 +39,7 @@ def _after_the_check(monkeypatch, change) -> None:
     monkeypatch.setattr(PatchEngine, "fix", fix_then_change)
 
 
+@pytest.mark.slow
 def test_apply_json_lists_the_edits_written_atomically_with_the_mode_kept(tmp_path, capsys):
     root = copy_example("broken-cascade", tmp_path / "ws")
     lib = root / "src/lib.rs"
@@ -58,6 +62,7 @@ def test_apply_json_lists_the_edits_written_atomically_with_the_mode_kept(tmp_pa
     assert PatchEngine(root, config_for(tmp_path / "memory")).fix().fixes == []
 
 
+@pytest.mark.slow
 def test_a_file_changed_since_the_check_is_not_written_and_exits_3(tmp_path, capsys, monkeypatch):
     root = copy_example("broken-cascade", tmp_path / "ws")
     lib = root / "src/lib.rs"
@@ -74,6 +79,7 @@ def test_a_file_changed_since_the_check_is_not_written_and_exits_3(tmp_path, cap
     assert lib.read_text() == typed
 
 
+@pytest.mark.slow
 def test_no_write_through_a_symlink_out_of_the_workspace(tmp_path, capsys, monkeypatch):
     root = copy_example("broken-cascade", tmp_path / "ws")
     lib = root / "src/lib.rs"
@@ -92,3 +98,26 @@ def test_no_write_through_a_symlink_out_of_the_workspace(tmp_path, capsys, monke
     assert f"left out: add `{USE}`, for the error at src/lib.rs:17: its file src/lib.rs is not written" in out
     assert out.rstrip().endswith("0 patch(es) applied to 0 file(s), 1 left out")
     assert outside.read_text() == text and os.path.islink(lib)
+
+
+def test_a_write_that_fails_is_reported_and_leaves_the_file_whole(tmp_path, monkeypatch):
+    # An unwritable target used to end the command with "internal error", saying nothing.
+    (tmp_path / "src").mkdir()
+    lib = tmp_path / "src/lib.rs"
+    lib.write_bytes(b"fn main() {}\n")
+    patch = Candidate(Diagnostic("error", "mismatched types", "E0308"), "add `pub `", (Edit("src/lib.rs", 0, 0, "pub "),), "rules")
+
+    def refuse(*_):
+        raise OSError(errno.EACCES, os.strerror(errno.EACCES))
+
+    monkeypatch.setattr(os, "replace", refuse)
+    applied = Applied()
+    write_patches(tmp_path, {"src/lib.rs": lib.read_bytes()}, [patch], applied)
+    assert applied.skipped == [("src/lib.rs", "cannot write it (Permission denied): not written")]
+    assert applied.patches == [] and applied.written == {}
+    assert lib.read_bytes() == b"fn main() {}\n" and os.listdir(tmp_path / "src") == ["lib.rs"]
+
+
+def test_a_fifo_in_the_place_of_a_file_is_refused_without_waiting(tmp_path):
+    os.mkfifo(tmp_path / "lib.rs")
+    assert unwritable(tmp_path, "lib.rs", b"fn main() {}\n") == "not a regular file: not written"
