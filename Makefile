@@ -59,7 +59,7 @@ test-editors: install crates
 bench: install bench-crates
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/parse.py
-	@for b in ingest retrieval explain fix fix_actions learning intent; do \
+	@for b in ingest retrieval explain fix fix_actions cascades learning intent; do \
 	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
 	done
 
