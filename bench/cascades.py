@@ -86,8 +86,9 @@ def written_check(engine: PatchEngine, mutation, mutated: bytes, original: bytes
 
 def floor_errors(engine: PatchEngine) -> Counter:
     """Errors per file of the unmutated crate (Debian copies lack dev-dependencies)."""
-    engine.shadows[0].sync()
-    return Counter(d.primary.path for d in engine.oracle.check(engine.shadows[0].mirror, engine.shadows[0].target).errors)
+    shadow = engine.shadows[0]
+    shadow.sync()
+    return Counter(d.primary.path for d in engine.oracle.check(shadow.mirror, shadow.target).errors)
 
 
 def summary(cases: list[dict], mode: str) -> dict:

@@ -105,7 +105,8 @@ def test_a_write_that_fails_is_reported_and_leaves_the_file_whole(tmp_path, monk
     (tmp_path / "src").mkdir()
     lib = tmp_path / "src/lib.rs"
     lib.write_bytes(b"fn main() {}\n")
-    patch = Candidate(Diagnostic("error", "mismatched types", "E0308"), "add `pub `", (Edit("src/lib.rs", 0, 0, "pub "),), "rules")
+    edit = Edit("src/lib.rs", 0, 0, "pub ")
+    patch = Candidate(Diagnostic("error", "mismatched types", "E0308"), "add `pub `", (edit,), "rules")
 
     def refuse(*_):
         raise OSError(errno.EACCES, os.strerror(errno.EACCES))

@@ -81,7 +81,7 @@ def test_type_errors_behind_a_misspelt_impl_follow_from_it(tmp_path):
     # `BitOrAssign<&Self>` impl; the `&b` the tests were offered is not the author's code.
     root = copy_debian_crate("fixedbitset-0.4.2", tmp_path / "fixedbitset")
     lib = root / "src/lib.rs"
-    lib.write_text(lib.read_text().replace("impl<'a> BitOrAssign for FixedBitSet {", "impl<'a> BitOrAssign for FixedBiteSt {"))
+    lib.write_text(lib.read_text().replace("BitOrAssign for FixedBitSet {", "BitOrAssign for FixedBiteSt {"))
     report = PatchEngine(root, config_for(tmp_path / "memory")).fix()
     [typo] = [f for f in report.fixes if f.diagnostic.code == "E0425"]
     assert typo.patches[0].title == "replace `FixedBiteSt` with `FixedBitSet`"

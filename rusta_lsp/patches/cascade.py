@@ -87,7 +87,8 @@ def follow_ons(fixes: list[DiagnosticFix], fresh: set[int], verifier: Verifier, 
     return followers
 
 
-def _suspects(owners: list[DiagnosticFix], open_: list[DiagnosticFix], contents: dict[str, bytes]) -> list[DiagnosticFix]:
+def _suspects(owners: list[DiagnosticFix], open_: list[DiagnosticFix],
+              contents: dict[str, bytes]) -> list[DiagnosticFix]:
     """The errors of `open_` that could follow from the unit that is the best patch of `owners`."""
     first = min(phase(f.diagnostic) for f in owners)
     if first == 2:

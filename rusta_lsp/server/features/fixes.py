@@ -130,13 +130,15 @@ class FixesFeature(Feature):
             best, root = fix.best, fix.follows
             if best is None and root is None:
                 continue
-            hint = types.Diagnostic(
-                range=self._range(report, fix), severity=types.DiagnosticSeverity.Hint, source="rusta",
-                code=fix.diagnostic.code, message=f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})" if best else fix.reason)
+            message = fix.reason if best is None else (
+                f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})")
+            hint = types.Diagnostic(range=self._range(report, fix), severity=types.DiagnosticSeverity.Hint,
+                                    source="rusta", code=fix.diagnostic.code, message=message)
             if root is not None:
+                root_at = types.Location(uri=path_to_uri(self.session.root / root.path),
+                                         range=self._range(report, root))
                 hint.related_information = [types.DiagnosticRelatedInformation(
-                    location=types.Location(uri=path_to_uri(self.session.root / root.path), range=self._range(report, root)),
-                    message=f"the error it follows from: {root.diagnostic.message}")]
+                    location=root_at, message=f"the error it follows from: {root.diagnostic.message}")]
             by_uri.setdefault(path_to_uri(self.session.root / fix.path), []).append(hint)
         for uri in self._published - set(by_uri):
             by_uri[uri] = []  # clear files whose fixes are gone
