@@ -1,4 +1,4 @@
-"""`rusta serve|demo|doctor|index|search|explain|fix|drill|report`.
+"""`rusta serve|demo|doctor|index|search|explain|fix|drill|report|clean`.
 
 Exit codes: 0 on success (even when the code has errors), 2 on bad usage or bad input with a
 one-line message (never a traceback), 1 on an internal error (one line; `RUSTA_DEBUG=1` shows
@@ -32,6 +32,7 @@ COMMANDS = {
     "fix": ("rusta_lsp.commands.fix", "fix_command"),
     "drill": ("rusta_lsp.commands.heartbeat", "drill_command"),
     "report": ("rusta_lsp.commands.heartbeat", "report_command"),
+    "clean": ("rusta_lsp.commands.shadow", "clean_command"),
 }
 
 
@@ -102,6 +103,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("path")
     p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="OUT", help="write an HTML report with plots")
+    _settings_args(p)
+
+    p = sub.add_parser("clean", help="remove the shadow workspace's copies and build outputs")
+    p.add_argument("path", nargs="?", default=".")
+    p.add_argument("--json", action="store_true")
     _settings_args(p)
     return parser
 

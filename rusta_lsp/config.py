@@ -55,6 +55,12 @@ class CargoConfig:
     )
     # Shadow target directory; empty means one under the memory folder, never the user's target/.
     target_dir: str = ""
+    # Run cargo at all (verification, drills). cargo runs the crate's build.rs and procedural
+    # macros: off for a folder you do not trust; explanations and the memory work without it.
+    enable: bool = True
+    # Disk the shadow slots of a workspace may take; beyond it the least recently used slots that
+    # no engine holds are removed. 0: no cap.
+    shadow_max_gigabytes: float = 10.0
 
 
 @dataclass
@@ -99,6 +105,9 @@ def _validate(config: RustaConfig) -> list[str]:
     if config.heartbeat.cpu_seconds_per_hour < 0:
         problems.append("heartbeat.cpuSecondsPerHour: must not be negative")
         config.heartbeat.cpu_seconds_per_hour = HeartbeatConfig.cpu_seconds_per_hour
+    if config.cargo.shadow_max_gigabytes < 0:
+        problems.append("cargo.shadowMaxGigabytes: must not be negative")
+        config.cargo.shadow_max_gigabytes = CargoConfig.shadow_max_gigabytes
     return problems
 
 

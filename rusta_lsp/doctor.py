@@ -79,7 +79,26 @@ def run_checks(config, workspace: Path) -> list[Check]:
                         if local else uri))
 
     checks.append(_model_check(config))
+    checks.append(_shadow_check(config, workspace))
     return checks
+
+
+def _shadow_check(config, workspace: Path) -> Check:
+    """The shadow workspace's disk: its slots' mirrors and target directories, against the cap."""
+    from .patches.shadow import ShadowSlots
+
+    slots = ShadowSlots(workspace.resolve(), config)
+    sizes = slots.usage()
+    total = sum(sizes.values())
+    cap = config.cargo.shadow_max_gigabytes
+    size = f"{total / 1e9:.2f} GB" if total >= 1e9 else f"{total / 1e6:.1f} MB"
+    detail = (f"{size} in {len(sizes)} slot(s) under {slots.folder}"
+              f"{f', cap {cap:g} GB' if cap else ', no cap'}"
+              f"{'' if config.cargo.enable else '; cargo.enable is false: no cargo runs'}")
+    over = bool(cap) and total > cap * 1e9
+    return Check("shadow", not over, detail,
+                 f"rusta clean {workspace} (or lower cargo.shadowMaxGigabytes: old slots go first)",
+                 required=False)
 
 
 def _model_check(config) -> Check:

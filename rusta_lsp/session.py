@@ -9,14 +9,19 @@ PATH — and passed explicitly to every server feature and command. It holds:
 - the memory: a future, resolved once `open_memory` ran (the server opens it in the background,
   so hover and fixes start before a large memory is healed; a feature that needs it awaits it);
 - the state folder and the one `CalibratorStore` every shadow slot and process reads;
-- the shadow-slot allocator (`ShadowSlots`), from which every patch engine claims its slots.
+- the shadow-slot allocator (`ShadowSlots`), from which every patch engine claims its slots;
+- the `FlycheckWatch`: what the client says of rust-analyzer's checks, and cargo's lock on the
+  user's build directory, so the shadow check takes its turn after theirs;
+- whether cargo has run in this folder before (`first_cargo_run`), for the one-time notice.
 
 Nothing else opens the memory or loads the calibrator: one writer, one confidence model.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import asdict
 from pathlib import Path
@@ -24,10 +29,11 @@ from typing import Any
 
 from .analysis.model import Workspace
 from .analysis.workspace import discover_workspace
-from .config import RustaConfig, memory_uri
+from .config import RustaConfig, cache_home, memory_uri
 from .memory.embedder import Embedder
 from .memory.store import Memory
 from .patches.confidence import CalibratorStore
+from .patches.flycheck import FlycheckWatch
 from .patches.shadow import ShadowSlots, state_dir
 
 log = logging.getLogger(__name__)
@@ -58,6 +64,7 @@ class WorkspaceSession:
         self.state_dir = state_dir(self.root, config)
         self.calibrators = CalibratorStore(self.state_dir)
         self.slots = ShadowSlots(self.root, config)
+        self.flycheck = FlycheckWatch(self.root)
         self.embedder = Embedder(config.model.embedding, config.device)
         self.memory: Future[Memory] = Future()
         self.workspace_model = Workspace(root=str(self.root))  # empty until `discover`
@@ -75,7 +82,27 @@ class WorkspaceSession:
         changed = changed_keys(self.config, config)
         config.memory.uri = self.config.memory.uri
         self.config = config
+        self.slots.config = config
         return changed
+
+    # --- cargo in a folder never seen ----------------------------------------------------
+
+    def first_cargo_run(self) -> bool:
+        """True the first time this is asked for the workspace's folder on this machine (and
+        remembered from then on): the moment to say that cargo will run its build scripts."""
+        record = cache_home() / "cargo-folders.json"
+        try:
+            seen = set(json.loads(record.read_text()))
+        except (OSError, ValueError, TypeError):
+            seen = set()
+        if str(self.root) in seen:
+            return False
+        seen = {folder for folder in seen if Path(folder).is_dir()} | {str(self.root)}
+        record.parent.mkdir(parents=True, exist_ok=True)
+        partial = record.with_name(f"{record.name}.{os.getpid()}")
+        partial.write_text(json.dumps(sorted(seen)))
+        partial.replace(record)
+        return True
 
     # --- the memory ----------------------------------------------------------------------
 

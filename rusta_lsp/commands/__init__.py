@@ -7,6 +7,7 @@ prints it as one line and exits 2.
     explain.py    `rusta explain`
     fix.py        `rusta fix`
     heartbeat.py  `rusta drill`, `rusta report`
+    shadow.py     `rusta clean`
 """
 
 from __future__ import annotations
@@ -39,7 +40,10 @@ def crate_root(path: str) -> Path:
     return root.resolve()
 
 
-def require_cargo() -> None:
+def require_cargo(config) -> None:
+    if not config.cargo.enable:
+        raise UsageError("cargo.enable is false: no cargo runs here (it would run the crate's build "
+                         "scripts and procedural macros); --set cargo.enable=true for a folder you trust")
     if shutil.which("cargo") is None:
         raise UsageError("cargo not found on PATH")
 

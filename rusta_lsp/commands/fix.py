@@ -25,7 +25,7 @@ def fix_command(args) -> int:
     session = session_for(args, crate_root(args.path))
     if not (args.test_budget >= 0 and math.isfinite(args.test_budget)):
         raise UsageError("--test-budget must be a number of seconds, 0 or more")
-    require_cargo()
+    require_cargo(session.config)
     try:
         memory = session.open_memory(embed=False, mode="cli")
     except Exception as err:  # noqa: BLE001 — an unreadable memory only costs two generators

@@ -19,7 +19,7 @@ def drill_command(args) -> int:
     session = session_for(args, crate_root(args.path))
     if not (args.budget > 0 and math.isfinite(args.budget)):
         raise UsageError("--budget must be a positive number of seconds")
-    require_cargo()
+    require_cargo(session.config)
     # Its heartbeat drills in the same shadow and records to the same memory: one of each.
     refuse_beside_server(session, "a running Rusta server owns this workspace's memory and drills in its "
                                   "heartbeat; stop the server to drill from the command line")

@@ -65,7 +65,8 @@ def calibrate(calibrators: CalibratorStore, config: RustaConfig, memory, cancel:
 
 
 class WorkspaceJobs:
-    """The four jobs (`jobs`: reflect, test, drill, train), bound to one workspace. `memory()`
+    """The four jobs (`jobs`: reflect, test, drill, train; no test or drill without
+    `cargo.enable`), bound to one workspace. `memory()`
     returns the writable memory when a job starts (it may still be opening when the heartbeat
     starts); `calibrators` and `slots` are the workspace session's. `close()` gives the drills' and
     the test suite's shadow slots back."""
@@ -81,6 +82,8 @@ class WorkspaceJobs:
         self.green: GreenRecorder | None = None
         self.jobs: dict[str, Job] = {"reflect": self.reflect, "test": self.test, "drill": self.drill,
                                      "train": self.train}
+        if not config.cargo.enable:  # tests and drills build with cargo: none where cargo may not run
+            del self.jobs["test"], self.jobs["drill"]
 
     def _driller(self) -> Driller:
         if self.driller is None:

@@ -29,7 +29,7 @@ from .confidence import (
 )
 from .diagnostics import Diagnostic, DiagSpan
 from .generators import GenContext, exemplars, imports, model, rules, rustc
-from .oracle import CargoOracle
+from .oracle import CargoDisabled, CargoOracle
 from .shadow import ShadowSlots, ShadowWorkspace, state_dir
 from .testing import TestChecker, TestRunner
 from .verify import Verifier, error_key
@@ -110,6 +110,8 @@ class PatchEngine:
         `slots` and `calibrators` are the workspace session's, shared with every other engine."""
         self.root = Path(root).resolve()
         self.config = config or RustaConfig()
+        if not self.config.cargo.enable:
+            raise CargoDisabled()
         self.memory = memory
         self.generators = generators
         self.lease = (slots or ShadowSlots(self.root, self.config)).claim(role, workers)
@@ -118,7 +120,7 @@ class PatchEngine:
         first = self.lease.first
         self.state = state_dir(self.root, self.config) / (f"slot-{first}" if first else "")
         self.shadows = [ShadowWorkspace.for_workspace(self.root, self.config, slot=s) for s in self.lease.slots]
-        self.oracle = CargoOracle(self.config.cargo.check_args)
+        self.oracle = CargoOracle(self.config.cargo.check_args, enabled=self.config.cargo.enable)
         self.verifier = Verifier(self.shadows, self.oracle, budget_s=budget_s)
         self.tests = TestChecker(TestRunner(self.oracle), memory) if memory is not None else None
         self.calibrators = calibrators or CalibratorStore(state_dir(self.root, self.config))
@@ -172,7 +174,8 @@ class PatchEngine:
 
             def warm(shadow=shadow) -> None:
                 try:
-                    CargoOracle(self.config.cargo.check_args).check(shadow.mirror, shadow.target)
+                    CargoOracle(self.config.cargo.check_args, enabled=self.config.cargo.enable).check(
+                        shadow.mirror, shadow.target)
                     shadow.mark_warm()
                     self.verifier.add_ready(shadow)
                 except Exception:  # noqa: BLE001 — a shadow that cannot warm up just stays unused

@@ -11,8 +11,10 @@ from __future__ import annotations
 import fcntl
 import hashlib
 import os
+import re
 import shutil
 from contextlib import contextmanager
+from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Iterator
 
@@ -47,6 +49,43 @@ def target_dir(root: Path, config: RustaConfig) -> Path:
     if config.cargo.target_dir:
         return Path(config.cargo.target_dir).expanduser()
     return shadow_base(root, config) / "target"
+
+
+def slot_dirs(root: Path, config: RustaConfig, slot: int) -> tuple[Path, Path]:
+    """A slot's mirror and target directory. Slot 0's target is the base one; the other slots'
+    targets are folders inside it (`slot-N`)."""
+    base, target = shadow_base(root, config), target_dir(root, config)
+    if not slot:
+        return base / "mirror", target
+    return base / f"mirror-{slot}", target / f"slot-{slot}"
+
+
+_SLOT_TARGET = re.compile(r"slot-\d+")
+
+
+def tree_bytes(folder: Path, skip=lambda name: False) -> int:
+    """Disk taken by the files below `folder` (top-level entries for which `skip` holds left out)."""
+    total = 0
+    try:
+        top = list(os.scandir(folder))
+    except OSError:
+        return 0
+    for entry in top:
+        if skip(entry.name):
+            continue
+        try:
+            if entry.is_dir(follow_symlinks=False):
+                for dirpath, _, filenames in os.walk(entry.path):
+                    for name in filenames:
+                        try:
+                            total += os.lstat(os.path.join(dirpath, name)).st_blocks * 512
+                        except OSError:
+                            pass
+            else:
+                total += entry.stat(follow_symlinks=False).st_blocks * 512
+        except OSError:
+            pass
+    return total
 
 
 def find_cargo_config(root: Path) -> Path | None:
@@ -95,7 +134,19 @@ class ShadowSlots:
     process they run in."""
 
     def __init__(self, root: Path, config: RustaConfig):
+        self.root = Path(root)
+        self.config = config
         self.folder = shadow_base(root, config)
+
+    def _try_lock(self, slot: int):
+        """The slot's lock file, locked; None when another engine holds it."""
+        handle = open(self.folder / f"slot-{slot}.lock", "a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return None
+        return handle
 
     def claim(self, role: str, count: int) -> SlotLease:
         """`count` consecutive free slots, the role's preferred ones when free."""
@@ -105,17 +156,82 @@ class ShadowSlots:
         for start in starts:
             held = []
             for slot in range(start, start + count):
-                handle = open(self.folder / f"slot-{slot}.lock", "a")
-                try:
-                    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                except OSError:
-                    handle.close()
+                handle = self._try_lock(slot)
+                if handle is None:
                     break
                 held.append(handle)
             if len(held) == count:
+                for slot in range(start, start + count):
+                    os.utime(self.folder / f"slot-{slot}.lock")  # last used: what a cap removes last
                 return SlotLease(list(range(start, start + count)), held)
             SlotLease([], held).release()
         raise RuntimeError(f"all {SLOT_COUNT} shadow slots of {self.folder} are in use")
+
+    # --- disk ----------------------------------------------------------------------------------
+
+    def usage(self) -> dict[int, int]:
+        """Bytes on disk per slot that holds any (its mirror and its target directory)."""
+        sizes = {}
+        for slot in range(SLOT_COUNT):
+            mirror, target = slot_dirs(self.root, self.config, slot)
+            if not (mirror.exists() or target.exists()):
+                continue
+            # Slot 0's target holds the other slots' targets: they are theirs.
+            skip = (lambda name: bool(_SLOT_TARGET.fullmatch(name))) if slot == 0 else (lambda name: False)
+            size = tree_bytes(mirror) + tree_bytes(target, skip)
+            if size:
+                sizes[slot] = size
+        return sizes
+
+    def _last_used(self, slot: int) -> float:
+        try:
+            return (self.folder / f"slot-{slot}.lock").stat().st_mtime
+        except OSError:
+            return 0.0
+
+    def _remove(self, slot: int) -> None:
+        mirror, target = slot_dirs(self.root, self.config, slot)
+        shutil.rmtree(mirror, ignore_errors=True)
+        if slot:
+            shutil.rmtree(target, ignore_errors=True)
+            return
+        for entry in list(os.scandir(target)) if target.is_dir() else []:
+            if not _SLOT_TARGET.fullmatch(entry.name):
+                if entry.is_dir(follow_symlinks=False):
+                    shutil.rmtree(entry.path, ignore_errors=True)
+                else:
+                    os.unlink(entry.path)
+
+    def prune(self, cap_bytes: float) -> "Pruned":
+        """Remove the least recently used slots until the rest fit in `cap_bytes` (0 removes every
+        slot it can). A slot an engine holds — in this process or another — is never removed: its
+        lock is taken for the removal, so no engine can claim it meanwhile either."""
+        sizes = self.usage()
+        total = sum(sizes.values())
+        pruned = Pruned(before=total, after=total)
+        for slot in sorted(sizes, key=self._last_used):
+            if pruned.after <= cap_bytes:
+                break
+            self.folder.mkdir(parents=True, exist_ok=True)
+            handle = self._try_lock(slot)
+            if handle is None:
+                pruned.held.append(slot)
+                continue
+            try:
+                self._remove(slot)
+            finally:
+                handle.close()
+            pruned.removed.append(slot)
+            pruned.after -= sizes[slot]
+        return pruned
+
+
+@dataclass
+class Pruned:
+    before: int  # bytes the slots took
+    after: int
+    removed: list[int] = field(default_factory=list)
+    held: list[int] = field(default_factory=list)  # in use by an engine: kept
 
 
 class ShadowWorkspace:
@@ -144,11 +260,7 @@ class ShadowWorkspace:
 
     @classmethod
     def for_workspace(cls, root: Path, config: RustaConfig, slot: int = 0) -> "ShadowWorkspace":
-        base = shadow_base(root, config)
-        target = target_dir(root, config)
-        if slot:
-            target = target / f"slot-{slot}"
-        return cls(root, base / (f"mirror-{slot}" if slot else "mirror"), target)
+        return cls(root, *slot_dirs(root, config, slot))
 
     # --- sync ------------------------------------------------------------------------------
 

@@ -189,7 +189,7 @@ class GreenRecorder:
     def __init__(self, root: Path, config: RustaConfig, slots: ShadowSlots):
         self.lease = slots.claim("tests", 1)
         self.shadow = ShadowWorkspace.for_workspace(root, config, slot=self.lease.first)
-        self.runner = TestRunner(CargoOracle(config.cargo.check_args))
+        self.runner = TestRunner(CargoOracle(config.cargo.check_args, enabled=config.cargo.enable))
         self._broken: tuple[str, str] | None = None  # (state, why): its tests did not compile
 
     def record(self, memory, cancel: CancelToken | None = None, budget_s: float = 120.0) -> dict:

@@ -9,12 +9,21 @@ once; then the tests related to each verified patch run (the second oracle) and 
 published again with their evidence, a patch that broke a passing test gone. Code actions are answered from the engine's
 last report only (no cargo on that path); their edits are filled in by codeAction/resolve when
 the client supports it. `rusta.feedback` records whether an applied patch was right.
+
+Beside rust-analyzer: the check waits for its flycheck (and any cargo holding the user's build
+lock), and is skipped when the client reports that rust-analyzer found no error in this save
+(`rusta/companion`, see patches/flycheck.py). The hints never repeat rustc's error: each is tied
+to a verified fix and points at rust-analyzer's diagnostic (or rustc's) as related information.
+No cargo runs while `cargo.enable` is off; the first run in a folder is announced once.
+`rusta/status` tells the client who checks now and what the shadow takes on disk;
+`rusta.cleanShadow` empties the shadow slots.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from typing import Any
 
 from lsprotocol import types
@@ -24,13 +33,17 @@ from ...patches.candidate import Candidate, patched
 from ...patches.confidence import OUTCOME_EVENT
 from ...patches.engine import DiagnosticFix, FixReport, PatchEngine
 from ...patches.testing import checked_phrase
-from ...cancel import CancelToken
+from ...cancel import Cancelled, CancelToken
 from .. import convert
 from ..documents import path_to_uri
 from .base import Feature
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.3
+COMPANION = "rusta/companion"
+STATUS = "rusta/status"
+CLEAN_SHADOW = "rusta.cleanShadow"
+PRUNE_EVERY_S = 60.0  # measuring the shadow walks its target directories: not after every check
 
 
 def action_title(cand: Candidate) -> str:
@@ -47,18 +60,33 @@ class FixesFeature(Feature):
         self._cancel = CancelToken()  # the running check's: a newer edit or save cancels it
         self._generation = 0
         self._published: set[str] = set()
+        self._saved_at = 0.0  # monotonic time of the last save: the flycheck we wait for follows it
+        self._checking: str | None = None  # who checks now, for rusta/status
+        self._last_check: str | None = None
+        self._shadow_bytes: int | None = None
+        self._measured_at = float("-inf")
 
     def register(self) -> None:
         self.handle(types.TEXT_DOCUMENT_CODE_ACTION, self.code_action, types.CodeActionOptions(
             code_action_kinds=[types.CodeActionKind.QuickFix], resolve_provider=True))
         self.handle(types.CODE_ACTION_RESOLVE, self.resolve)
         self.handle_command("rusta.feedback", self.feedback)
+        self.handle_command(CLEAN_SHADOW, self.clean_shadow)
+        self.handle(COMPANION, self.companion)
 
     # --- running the engine ------------------------------------------------------------------
 
     async def on_initialized(self) -> None:
-        if self.session is not None and (self.session.root / "Cargo.toml").is_file():
+        if self.session is None:
+            return
+        flycheck = self.session.flycheck
+        flycheck.on_late_errors = lambda: self.server.call_soon(self.schedule)
+        if not self.session.config.cargo.enable:
+            log.info("fixes: cargo.enable is false: no cargo runs in %s", self.session.root)
+            self.send_status()
+        elif (self.session.root / "Cargo.toml").is_file():
             self.server.spawn(self._start(), "fixes: start the engine")
+        self.server.spawn(self._measure(), "fixes: measure the shadow")
 
     async def _start(self) -> None:
         """The engine checks with the memory's imports and exemplars: it waits for the memory."""
@@ -73,21 +101,50 @@ class FixesFeature(Feature):
 
     async def on_config_changed(self, changed: set[str]) -> None:
         """The engine reads cargo's arguments, the abstention target and the models: a new one
-        when they change, in the old one's shadow slots (closed first, once its check stopped)."""
-        old = self.engine
-        if old is None or not any(k.split(".")[0] in ("cargo", "abstain", "model", "device") for k in changed):
+        when they change, in the old one's shadow slots (closed first, once its check stopped).
+        `cargo.enable` off closes it (and clears its hints); on starts one."""
+        if not any(k.split(".")[0] in ("cargo", "abstain", "model", "device") for k in changed):
             return
+        old = self.engine
         self.engine = None
         self._cancel.cancel()
-        await self.server.run_blocking(old.close)
-        self.engine = await self.server.run_blocking(self._new_engine, old.memory)
-        self.schedule()
+        if old is not None:
+            await self.server.run_blocking(old.close)
+        if not self.session.config.cargo.enable:
+            self.publish(None)
+            self.send_status()
+        elif old is not None:
+            self.engine = await self.server.run_blocking(self._new_engine, old.memory)
+            self.schedule()
+        elif (self.session.root / "Cargo.toml").is_file():
+            self.server.spawn(self._start(), "fixes: start the engine")
 
     async def on_document_changed(self, doc) -> None:
         self._cancel.cancel()  # the running check answers for text that no longer exists
 
     async def on_document_saved(self, doc) -> None:
+        self._saved_at = time.monotonic()
         self.schedule()
+
+    def companion(self, params: Any) -> None:
+        """`rusta/companion {name, checking?, errors?, diagnostics?}`: what the client sees of
+        rust-analyzer (its flycheck running, its error count, its error diagnostics, each with
+        its `uri`)."""
+        get = (params.get if isinstance(params, dict) else lambda k: getattr(params, k, None))
+        name = get("name")
+        if self.session is None or not isinstance(name, str):
+            return
+        checking, errors, diagnostics = get("checking"), get("errors"), get("diagnostics")
+        by_uri: dict[str, list[dict]] | None = None
+        if isinstance(diagnostics, (list, tuple)):  # [{uri, range, message, code, source}]
+            by_uri = {}
+            for diagnostic in map(_plain, diagnostics):
+                if isinstance(diagnostic, dict) and isinstance(diagnostic.get("uri"), str):
+                    by_uri.setdefault(diagnostic["uri"], []).append(diagnostic)
+        self.session.flycheck.report(
+            name, checking if isinstance(checking, bool) else None,
+            errors if isinstance(errors, int) and not isinstance(errors, bool) else None, by_uri)
+        self.send_status()
 
     async def on_shutdown(self) -> None:
         self._cancel.cancel()
@@ -106,8 +163,27 @@ class FixesFeature(Feature):
         overlays = {d.rel: d.text for d in self.server.documents.values()}  # the shadow keeps those inside
         engine = self.engine
         report = None
-        async with self.server.progress("Rusta: checking fixes", cancel=cancel) as progress:
-            report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True)
+        try:
+            turn = await self._wait_turn(cancel)
+            if turn is None:
+                return
+            if turn.skip:
+                log.info("fixes: check skipped after %.1fs: %s", turn.waited_s, turn.skip)
+                if generation == self._generation:
+                    self.publish(None)
+                self._last_check = f"skipped: {turn.skip}"
+                self.send_status()
+                return
+            if self.session.first_cargo_run():
+                self.server.show_message(
+                    f"Rusta runs `cargo check` in a copy of {self.session.root} to verify its fixes; "
+                    "cargo runs the crate's build scripts and procedural macros. If you do not trust "
+                    "this folder, set cargo.enable to false.", types.MessageType.Info)
+            self._set_checking("rusta")
+            async with self.server.progress("Rusta: checking fixes", cancel=cancel) as progress:
+                report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True)
+        finally:
+            self._set_checking(None)
         if report is None:
             log.info("fixes: check cancelled by a newer edit")
             return
@@ -116,6 +192,9 @@ class FixesFeature(Feature):
         if generation != self._generation:
             return
         self.publish(report)
+        self._last_check = f"{len(report.fixes)} error(s), {sum(f.best is not None for f in report.fixes)} fixed"
+        self.send_status()
+        self.server.spawn(self._measure(), "fixes: measure the shadow")
         if not any(c.tests is None for f in report.fixes for c in f.patches):
             return  # nothing compiled, or every patch came from the cache with its evidence
         tested = None
@@ -124,22 +203,100 @@ class FixesFeature(Feature):
         if tested is not None and generation == self._generation:
             self.publish(tested)
 
-    def publish(self, report: FixReport) -> None:
+    async def _wait_turn(self, cancel: CancelToken):
+        """Wait until rust-analyzer's flycheck and any cargo on the user's build directory are done
+        (a `$/progress` says so while it lasts); None when a newer edit cancelled the wait."""
+        flycheck = self.session.flycheck
+
+        def waiting(who: str) -> None:
+            self.server.call_soon(self._set_checking, who)
+
+        try:
+            return await self.server.run_blocking(flycheck.wait_turn, self._saved_at, cancel, waiting)
+        except Cancelled:
+            return None
+
+    def _set_checking(self, who: str | None) -> None:
+        if who != self._checking:
+            self._checking = who
+            self.send_status()
+
+    def send_status(self) -> None:
+        """`rusta/status`: whether cargo may run, the companion, who checks now, the shadow's size."""
+        if self.session is None:
+            return
+        flycheck = self.session.flycheck
+        self.server.notify(STATUS, {
+            "cargoEnabled": self.session.config.cargo.enable, "companion": flycheck.companion,
+            "checking": self._checking, "lastCheck": self._last_check, "shadowBytes": self._shadow_bytes,
+        })
+
+    async def _measure(self) -> None:
+        """The shadow's size for the status, and the cap: old slots beyond it are removed."""
+        if time.monotonic() - self._measured_at < PRUNE_EVERY_S:
+            return
+        self._measured_at = time.monotonic()
+        config = self.session.config.cargo
+        cap = config.shadow_max_gigabytes * 1e9 if config.shadow_max_gigabytes else float("inf")
+        pruned = await self.server.run_blocking(self.session.slots.prune, cap)
+        if pruned.removed:
+            log.info("fixes: the shadow took %.1f GB, over cargo.shadowMaxGigabytes: removed slots %s",
+                     pruned.before / 1e9, pruned.removed)
+        self._shadow_bytes = pruned.after
+        self.send_status()
+
+    async def clean_shadow(self, params: Any) -> dict:
+        """`rusta.cleanShadow`: remove every shadow slot (the engine's own too: it lets them go
+        first and starts cold). Slots another process holds stay."""
+        old, self.engine = self.engine, None
+        self._cancel.cancel()
+        if old is not None:
+            await self.server.run_blocking(old.close)
+        pruned = await self.server.run_blocking(self.session.slots.prune, 0)
+        self._shadow_bytes, self._measured_at = pruned.after, time.monotonic()
+        if old is not None:
+            self.engine = await self.server.run_blocking(self._new_engine, old.memory)
+        self.send_status()
+        return {"freedBytes": pruned.before - pruned.after, "leftBytes": pruned.after, "held": pruned.held}
+
+    def _related(self, uri: str, span_range: types.Range, fix: DiagnosticFix) -> list[types.DiagnosticRelatedInformation] | None:
+        """The error the hint belongs to: rust-analyzer's diagnostic when the client handed it over
+        (same range or code), else rustc's own message; None when the client shows none."""
+        caps = self.server.client_capabilities.text_document
+        publish = caps.publish_diagnostics if caps else None
+        if not (publish and publish.related_information):
+            return None
+        for theirs in self.session.flycheck.diagnostics.get(uri, []):
+            rng = _lsp_range(theirs.get("range"))
+            if rng is not None and (rng == span_range or (theirs.get("code") == fix.diagnostic.code and _overlap(rng, span_range))):
+                source = theirs.get("source") or self.session.flycheck.companion or "rust-analyzer"
+                return [types.DiagnosticRelatedInformation(
+                    location=types.Location(uri=uri, range=rng), message=f"{source}: {theirs.get('message', '')}")]
+        return [types.DiagnosticRelatedInformation(
+            location=types.Location(uri=uri, range=span_range), message=f"rustc: {fix.diagnostic.message}")]
+
+    def publish(self, report: FixReport | None) -> None:
+        """Hints where a verified fix exists or an error follows from another (never an error:
+        rustc's error is rust-analyzer's to show); None clears them all."""
         by_uri: dict[str, list[types.Diagnostic]] = {}
-        for fix in report.fixes:
+        for fix in report.fixes if report is not None else []:
             best, root = fix.best, fix.follows
             if best is None and root is None:
                 continue
             message = fix.reason if best is None else (
                 f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})")
-            hint = types.Diagnostic(range=self._range(report, fix), severity=types.DiagnosticSeverity.Hint,
+            uri = path_to_uri(self.session.root / fix.path)
+            span_range = self._range(report, fix)
+            hint = types.Diagnostic(range=span_range, severity=types.DiagnosticSeverity.Hint,
                                     source="rusta", code=fix.diagnostic.code, message=message)
             if root is not None:
                 root_at = types.Location(uri=path_to_uri(self.session.root / root.path),
                                          range=self._range(report, root))
                 hint.related_information = [types.DiagnosticRelatedInformation(
                     location=root_at, message=f"the error it follows from: {root.diagnostic.message}")]
-            by_uri.setdefault(path_to_uri(self.session.root / fix.path), []).append(hint)
+            else:
+                hint.related_information = self._related(uri, span_range, fix)
+            by_uri.setdefault(uri, []).append(hint)
         for uri in self._published - set(by_uri):
             by_uri[uri] = []  # clear files whose fixes are gone
         for uri, diagnostics in by_uri.items():
@@ -261,3 +418,30 @@ class FixesFeature(Feature):
                     if cand.title == args.get("title") and fix.path == args.get("path"):
                         self.engine.note_applied(patched(last.contents, cand.edits))
         return {"recorded": memory is not None}
+
+
+def _plain(value: Any) -> Any:
+    """A JSON value as pygls hands it (named tuples for objects) turned back into dicts and lists."""
+    if hasattr(value, "_asdict"):
+        return {k: _plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    return value
+
+
+def _lsp_range(raw: Any) -> types.Range | None:
+    try:
+        start, end = raw["start"], raw["end"]
+        return types.Range(start=types.Position(line=int(start["line"]), character=int(start["character"])),
+                           end=types.Position(line=int(end["line"]), character=int(end["character"])))
+    except (KeyError, TypeError, ValueError):
+        return None
+
+
+def _overlap(a: types.Range, b: types.Range) -> bool:
+    def key(p: types.Position) -> tuple[int, int]:
+        return p.line, p.character
+
+    return key(a.start) <= key(b.end) and key(b.start) <= key(a.end)

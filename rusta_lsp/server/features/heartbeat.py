@@ -132,6 +132,8 @@ class HeartbeatFeature(Feature):
         if self.beat is None:  # the command beat `initialized` to us: drill as soon as we start
             self._drill_pending = True
             return {"state": "starting"}
+        if "drill" not in self.jobs.jobs:
+            return {"state": "unavailable", "reason": "cargo.enable is false: drills run cargo"}
         self.beat.run_now("drill")
         return self.beat.status()
 

@@ -1,0 +1,164 @@
+"""Taking turns with the other cargo on the workspace: rust-analyzer's flycheck and the user's builds.
+
+Every save starts rust-analyzer's flycheck (`cargo check` into the user's target directory) and
+Rusta's shadow check. Run at once, on a laptop, they slow each other down; and when rust-analyzer
+just found no error, Rusta's own check would find none either. So the shadow check waits its turn:
+
+- while cargo holds the lock of the user's build directory (`target/<profile>/.cargo-lock`,
+  whoever runs it: rust-analyzer, a terminal, a build script of the editor);
+- while the editor says rust-analyzer's flycheck runs (`rusta/companion`, which the VS Code
+  extension and the Neovim plugin send from what they see of rust-analyzer);
+
+and then it is skipped when rust-analyzer checked this save and the client counts none of its
+errors. Without a companion nothing is skipped: only the lock is waited for.
+
+`FlycheckWatch` is thread-safe: the server's handler reports, the check's thread waits.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ..cancel import CancelToken
+
+# After a save, the time rust-analyzer takes to start its flycheck (cargo metadata, then the lock).
+GRACE_S = 1.5
+# After the flycheck, the time its diagnostics take to reach the client and the client's report us.
+SETTLE_S = 0.75
+# The longest the shadow check waits for someone else's cargo before it runs anyway.
+MAX_WAIT_S = 600.0
+POLL_S = 0.2
+
+
+def user_target_dirs(root: Path) -> list[Path]:
+    """The build directories the user's cargo and rust-analyzer's flycheck use by default."""
+    dirs = [root / "target"]
+    env = os.environ.get("CARGO_TARGET_DIR")
+    if env:
+        dirs.append(Path(env) if Path(env).is_absolute() else root / env)
+    return dirs
+
+
+def build_locked(target: Path) -> bool:
+    """Whether a cargo holds the lock of a profile's build directory below `target` (a shared
+    probe: it never blocks, and a cargo waiting for the lock waits a few microseconds at most)."""
+    try:
+        profiles = [e.path for e in os.scandir(target) if e.is_dir()]
+    except OSError:
+        return False
+    for profile in profiles:
+        try:
+            handle = open(os.path.join(profile, ".cargo-lock"), "rb")
+        except OSError:
+            continue
+        with handle:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+            except OSError:
+                return True
+            fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+@dataclass
+class Turn:
+    waited_s: float  # seconds the shadow check waited for another cargo
+    skip: str | None = None  # why the check is not needed, or None: run it
+    flycheck_seen: bool = False  # rust-analyzer (or another cargo) checked after the save
+
+
+class FlycheckWatch:
+    """What Rusta knows of the other checks of its workspace."""
+
+    def __init__(self, root: Path, targets: list[Path] | None = None):
+        self.root = Path(root)
+        self.targets = targets if targets is not None else user_target_dirs(self.root)
+        self._changed = threading.Condition()
+        self.companion: str | None = None  # "rust-analyzer" once a client reported it
+        self.checking = False  # the companion's flycheck runs, as the client last said
+        self.errors: int | None = None  # the companion's error count, as the client last said
+        self.started_at = 0.0  # monotonic time of the last flycheck start the client reported
+        self.reported_at = 0.0
+        # The companion's error diagnostics by document URI, as the client handed them (LSP dicts).
+        self.diagnostics: dict[str, list[dict]] = {}
+        self.skipped = False  # the last shadow check was skipped on the companion's word
+        self.on_late_errors = lambda: None  # called when errors arrive after a skip: check after all
+
+    def report(self, name: str, checking: bool | None = None, errors: int | None = None,
+               diagnostics: dict[str, list[dict]] | None = None) -> None:
+        """The client's word on the companion: present, checking or not, its errors (None: unknown)."""
+        with self._changed:
+            now = time.monotonic()
+            self.companion = name
+            if checking is not None:
+                if checking and not self.checking:
+                    self.started_at = now
+                self.checking = checking
+            if errors is not None:
+                self.errors = errors
+            if diagnostics is not None:
+                self.diagnostics = diagnostics
+            self.reported_at = now
+            late = self.skipped and bool(errors)
+            if late:
+                self.skipped = False
+            self._changed.notify_all()
+        if late:
+            self.on_late_errors()
+
+    def busy(self) -> str | None:
+        """Who is checking the workspace now, other than Rusta: the companion, "cargo" (someone
+        holds the user's build lock) or None."""
+        if self.checking:
+            return self.companion
+        if any(build_locked(t) for t in self.targets):
+            return self.companion or "cargo"
+        return None
+
+    def _wait(self, seconds: float, cancel: CancelToken | None) -> None:
+        if cancel is not None:
+            cancel.check()
+        with self._changed:
+            self._changed.wait(seconds)
+        if cancel is not None:
+            cancel.check()
+
+    def wait_turn(self, saved_at: float, cancel: CancelToken | None = None,
+                  waiting=lambda who: None) -> Turn:
+        """Block until no other cargo checks the workspace; `saved_at` is the save's monotonic time.
+        `waiting(who)` is called when the wait starts. Raises Cancelled when `cancel` fires."""
+        started = time.monotonic()
+        seen = self.started_at >= saved_at
+        if self.companion is not None:
+            # Give rust-analyzer's flycheck time to start and take the lock.
+            while not seen and time.monotonic() < saved_at + GRACE_S:
+                seen = self.started_at >= saved_at or self.busy() is not None
+                if not seen:
+                    self._wait(POLL_S, cancel)
+        told = False
+        while time.monotonic() - started < MAX_WAIT_S:
+            who = self.busy()
+            if who is None:
+                break
+            seen = True
+            if not told:
+                waiting(who)
+                told = True
+            self._wait(POLL_S, cancel)
+        turn = Turn(waited_s=time.monotonic() - started, flycheck_seen=seen)
+        if self.companion is None or not seen:
+            self.skipped = False
+            return turn
+        # Its diagnostics reach the client after its cargo exits: let the count catch up.
+        deadline = time.monotonic() + SETTLE_S
+        while time.monotonic() < deadline:
+            self._wait(POLL_S, cancel)
+        if self.errors == 0 and not self.checking:
+            turn.skip = f"{self.companion} checked this save and found no error"
+        self.skipped = turn.skip is not None
+        return turn
