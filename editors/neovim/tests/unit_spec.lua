@@ -18,7 +18,7 @@ t.test('defaults are the DESIGN.md settings tree in camelCase', function()
     device = 'auto',
     abstain = { targetPrecision = 0.95 },
     heartbeat = { enabled = true, idleSeconds = 20, cpuSecondsPerHour = 300 },
-    cargo = { checkArgs = { 'check', '--workspace', '--all-targets' }, targetDir = '' },
+    cargo = { checkArgs = { 'check', '--workspace', '--all-targets' }, targetDir = '', enable = true, shadowMaxGigabytes = 10 },
   }, config.resolve().settings)
 end)
 
@@ -148,6 +148,20 @@ t.test('status folds progress and heartbeat into busy, idle and error', function
   t.eq(true, status.view().error)
   status.started()
   t.eq(false, status.view().error)
+end)
+
+t.test('the status says who checks now: rust-analyzer, then Rusta, then nobody', function()
+  status.reset()
+  status.server_status({ cargoEnabled = true, companion = 'rust-analyzer', checking = 'rust-analyzer' })
+  t.eq('Rusta: waiting for rust-analyzer', status.statusline())
+  t.eq('rust-analyzer', status.checking())
+  status.server_status({ cargoEnabled = true, checking = 'rusta' })
+  t.eq('Rusta', status.checking())
+  status.server_status({ cargoEnabled = true, checking = vim.NIL, shadowBytes = 1234000000 })
+  t.eq('nobody', status.checking())
+  t.eq('Rusta: idle', status.statusline())
+  t.eq('1.2 GB', status.human_bytes(status.server_state().shadowBytes))
+  status.reset()
 end)
 
 t.test('explanations put one location-list item per distinct anchor', function()

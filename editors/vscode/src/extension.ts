@@ -18,11 +18,12 @@ import {
   WorkDoneProgress,
   WorkDoneProgressCreateRequest,
 } from "vscode-languageclient/node";
+import { changed, companionReport, CompanionReport, RUST_ANALYZER_ID } from "./companion";
 import { Discovery, findServer } from "./discovery";
 import { ExplainResult, explainMarkdown, explainPage, parseAnchorLink } from "./explain";
 import { RestartBudget } from "./restarts";
 import { CLIENT_SETTINGS, SERVER_SETTINGS, toServerOptions, touches } from "./settings";
-import { HeartbeatParams, ProgressValue, StatusModel } from "./status";
+import { HeartbeatParams, humanBytes, ProgressValue, ServerStatus, StatusModel } from "./status";
 
 let rusta: Rusta | undefined;
 
@@ -47,6 +48,8 @@ class Rusta {
   private readonly budget = new RestartBudget();
   private explainPanel?: vscode.WebviewPanel;
   private explainRoot?: vscode.Uri;
+  private lastCompanionReport?: CompanionReport;
+  private companionTimer?: NodeJS.Timeout;
 
   constructor(context: vscode.ExtensionContext) {
     this.statusItem.name = "Rusta";
@@ -58,13 +61,19 @@ class Rusta {
       ["rusta.drill", () => this.drillNow()],
       ["rusta.report", () => this.showReport()],
       ["rusta.showLogs", () => this.output.show(true)],
+      ["rusta.cleanShadow", () => this.cleanShadow()],
     ];
     context.subscriptions.push(
       this.output,
       this.statusItem,
       ...commands.map(([id, run]) => vscode.commands.registerCommand(id, run)),
       vscode.workspace.onDidChangeConfiguration((event) => this.configurationChanged(event)),
+      // Limited mode until the user trusts the folder: then cargo and the heartbeat may run.
+      vscode.workspace.onDidGrantWorkspaceTrust(() => this.sendSettings("workspace trusted, settings changed")),
+      vscode.languages.onDidChangeDiagnostics(() => this.companionChanged()),
+      vscode.extensions.onDidChange(() => this.companionChanged()),
     );
+    this.status.trust(vscode.workspace.isTrusted);
   }
 
   async start(): Promise<void> {
@@ -101,9 +110,15 @@ class Rusta {
       this.status.heartbeatChanged(params);
       this.render();
     });
+    client.onNotification("rusta/status", (params: ServerStatus) => {
+      this.status.statusChanged(params);
+      this.render();
+    });
     this.client = client;
     try {
       await client.start();
+      this.lastCompanionReport = undefined;
+      this.companionChanged();
     } catch (err) {
       this.status.failed(`The server did not start: ${String(err)}`);
       this.render();
@@ -128,7 +143,50 @@ class Rusta {
   }
 
   private settingsForServer() {
-    return toServerOptions((key) => setting(key));
+    return toServerOptions((key) => setting(key), vscode.workspace.isTrusted);
+  }
+
+  private sendSettings(why: string): void {
+    this.status.trust(vscode.workspace.isTrusted);
+    this.render();
+    if (this.client?.state !== State.Running) {
+      return;
+    }
+    const settings = this.settingsForServer();
+    this.output.appendLine(`[rusta] ${why}: ${JSON.stringify(settings)}`);
+    void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings });
+  }
+
+  /**
+   * rust-analyzer beside Rusta: whether its extension is there, and its errors, for the server
+   * (`rusta/companion`: a clean save it checked needs no second check) and the status item.
+   * Debounced: diagnostics change file by file.
+   */
+  private companionChanged(): void {
+    clearTimeout(this.companionTimer);
+    this.companionTimer = setTimeout(() => {
+      const found = vscode.extensions.getExtension(RUST_ANALYZER_ID) !== undefined;
+      this.status.companion(found);
+      this.render();
+      if (!found || this.client?.state !== State.Running) {
+        return;
+      }
+      const report = companionReport(vscode.languages.getDiagnostics().map(([uri, ds]) => [uri.toString(), ds]));
+      if (changed(this.lastCompanionReport, report)) {
+        this.lastCompanionReport = report;
+        void this.client.sendNotification("rusta/companion", report);
+      }
+    }, 250);
+  }
+
+  private async cleanShadow(): Promise<void> {
+    const result = (await this.executeServerCommand("rusta.cleanShadow")) as
+      | { freedBytes?: number; held?: number[] }
+      | undefined;
+    if (result?.freedBytes !== undefined) {
+      const held = result.held?.length ? ` (${result.held.length} slot(s) in use by another Rusta kept)` : "";
+      void vscode.window.showInformationMessage(`Rusta: shadow workspace cleaned, ${humanBytes(result.freedBytes)} freed${held}`);
+    }
   }
 
   private async discover(): Promise<Discovery> {
@@ -170,10 +228,8 @@ class Rusta {
     const affects = (section: string) => event.affectsConfiguration(section);
     if (touches(affects, CLIENT_SETTINGS)) {
       void this.restart();
-    } else if (touches(affects, SERVER_SETTINGS) && this.client?.state === State.Running) {
-      const settings = this.settingsForServer();
-      this.output.appendLine(`[rusta] settings changed: ${JSON.stringify(settings)}`);
-      void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings });
+    } else if (touches(affects, SERVER_SETTINGS)) {
+      this.sendSettings("settings changed");
     }
   }
 

@@ -13,6 +13,8 @@ export const SERVER_SETTINGS = [
   "heartbeat.cpuSecondsPerHour",
   "cargo.checkArgs",
   "cargo.targetDir",
+  "cargo.enable",
+  "cargo.shadowMaxGigabytes",
 ] as const;
 
 /** Settings that change how the client starts the server: a change restarts it. */
@@ -20,14 +22,21 @@ export const CLIENT_SETTINGS = ["server.path", "server.pythonPath"] as const;
 
 export type Options = { [key: string]: unknown };
 
+/** What an untrusted workspace may not do, whatever its settings say (VS Code's limited mode). */
+export const UNTRUSTED_OVERRIDES: Partial<Record<(typeof SERVER_SETTINGS)[number], unknown>> = {
+  "cargo.enable": false,
+  "heartbeat.enabled": false,
+};
+
 /**
  * Builds the nested camelCase tree, e.g. {"memory": {"uri": ...}, "abstain": {"targetPrecision": 0.95}}.
  * `read` returns the value of `rusta.<key>`; undefined values are left out so the server keeps its defaults.
+ * In a workspace that is not trusted, cargo (build.rs, proc macros) and the heartbeat are off.
  */
-export function toServerOptions(read: (key: string) => unknown): Options {
+export function toServerOptions(read: (key: string) => unknown, trusted = true): Options {
   const options: Options = {};
   for (const key of SERVER_SETTINGS) {
-    const value = read(key);
+    const value = !trusted && key in UNTRUSTED_OVERRIDES ? UNTRUSTED_OVERRIDES[key] : read(key);
     if (value === undefined || value === null) {
       continue;
     }

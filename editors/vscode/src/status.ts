@@ -26,7 +26,45 @@ export interface HeartbeatParams {
   results?: Record<string, { error?: string } | null>;
 }
 
+/** The `rusta/status` notification (server/features/fixes.py send_status). */
+export interface ServerStatus {
+  cargoEnabled?: boolean;
+  /** The companion the client reported to the server ("rust-analyzer"), or null. */
+  companion?: string | null;
+  /** Who checks the workspace now: "rusta", the companion, "cargo" (the user's build lock), or null. */
+  checking?: string | null;
+  lastCheck?: string | null;
+  shadowBytes?: number | null;
+}
+
 const BUSY_STATES = new Set(["running"]);
+
+/** 1.2 GB, 340 MB: the shadow's size for people. */
+export function humanBytes(bytes: number): string {
+  return bytes >= 1e9 ? `${(bytes / 1e9).toFixed(1)} GB` : `${Math.round(bytes / 1e6)} MB`;
+}
+
+/** The lines the status item adds about rust-analyzer, cargo and the shadow. */
+export function coexistDetails(server: ServerStatus, companionFound: boolean | undefined, trusted: boolean): string[] {
+  const lines: string[] = [];
+  if (companionFound !== undefined) {
+    lines.push(companionFound ? "rust-analyzer found beside Rusta" : "rust-analyzer not found");
+  }
+  const who = server.checking === "rusta" ? "Rusta" : server.checking;
+  lines.push(`checking now: ${who ?? "nobody"}`);
+  if (!trusted) {
+    lines.push("untrusted workspace: limited mode, no cargo, no heartbeat (explanations work)");
+  } else if (server.cargoEnabled === false) {
+    lines.push("cargo.enable is off: no verified fixes");
+  }
+  if (typeof server.shadowBytes === "number") {
+    lines.push(`shadow workspace ${humanBytes(server.shadowBytes)}`);
+  }
+  if (server.lastCheck) {
+    lines.push(`last check: ${server.lastCheck}`);
+  }
+  return lines;
+}
 
 /** The error of the heartbeat's last job, when it failed and nothing runs now. */
 export function heartbeatError(beat: HeartbeatParams): string | undefined {
@@ -48,6 +86,21 @@ export class StatusModel {
   private heartbeat: HeartbeatParams = {};
   private failure?: string;
   private server = "starting";
+  private serverState: ServerStatus = {};
+  private companionFound?: boolean;
+  private trusted = true;
+
+  statusChanged(params: ServerStatus): void {
+    this.serverState = params ?? {};
+  }
+
+  companion(found: boolean): void {
+    this.companionFound = found;
+  }
+
+  trust(trusted: boolean): void {
+    this.trusted = trusted;
+  }
 
   started(source: string): void {
     this.server = `running (${source})`;
@@ -86,6 +139,7 @@ export class StatusModel {
       const budget = beat.budgetLeftSeconds === undefined ? "" : `, budget left ${Math.round(beat.budgetLeftSeconds)} s`;
       details.push(`heartbeat ${beat.state}${beat.job ? `: ${beat.job}` : ""}${budget}`);
     }
+    details.push(...coexistDetails(this.serverState, this.companionFound, this.trusted));
     const failure = heartbeatError(beat);
     if (failure) {
       return { text: "Rusta: heartbeat error", detail: failure, busy: false, error: true };
@@ -98,6 +152,11 @@ export class StatusModel {
       const title = /^Rusta\b/.test(first.title) ? first.title : `Rusta: ${first.title}`;
       details.unshift([first.title, first.message].filter(Boolean).join(": "));
       return { text: `${title}${pct}${more}`, detail: details.join(" · "), busy: true, error: false };
+    }
+    const other = this.serverState.checking;
+    if (other && other !== "rusta") {
+      // Rusta's check waits for rust-analyzer's (or the user's cargo) to finish.
+      return { text: `Rusta: waiting for ${other}`, detail: details.join(" · "), busy: true, error: false };
     }
     if (heartbeatBusy) {
       const pct = typeof beat.progress?.percentage === "number" ? ` ${Math.round(beat.progress.percentage)}%` : "";

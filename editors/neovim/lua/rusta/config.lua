@@ -20,7 +20,13 @@ function M.defaults()
       device = 'auto',
       abstain = { targetPrecision = 0.95 },
       heartbeat = { enabled = true, idleSeconds = 20, cpuSecondsPerHour = 300 },
-      cargo = { checkArgs = { 'check', '--workspace', '--all-targets' }, targetDir = '' },
+      -- enable: cargo runs the crate's build.rs and proc macros; false for a folder you do not trust.
+      cargo = {
+        checkArgs = { 'check', '--workspace', '--all-targets' },
+        targetDir = '',
+        enable = true,
+        shadowMaxGigabytes = 10,
+      },
     },
     notify = {
       -- vim.notify when a $/progress job (ingest, drill) begins and ends.
@@ -71,6 +77,12 @@ local CHECKS = {
     'non-negative number',
   },
   ['rusta.settings.cargo.checkArgs'] = { is_list_of_strings, 'list of strings' },
+  ['rusta.settings.cargo.shadowMaxGigabytes'] = {
+    function(v)
+      return type(v) == 'number' and v >= 0
+    end,
+    'non-negative number',
+  },
 }
 
 -- Options whose default is nil, with the type they must have.

@@ -1,4 +1,5 @@
--- :checkhealth rusta — the server and its version, cargo, the memory folder, the device.
+-- :checkhealth rusta — the server and its version, cargo, the memory folder, the device,
+-- rust-analyzer beside Rusta and who checks now, the shadow workspace's disk.
 local M = {}
 
 local health = vim.health
@@ -97,6 +98,35 @@ local function check_device(rusta)
   end
 end
 
+local function check_companion(rusta)
+  local status = require('rusta.status')
+  local companion = rusta.companion()
+  if companion then
+    health.ok(('rust-analyzer: found beside Rusta (client %d)'):format(companion.id))
+    if vim.fn.has('nvim-0.11') == 1 then
+      health.info('hover (K) shows both servers, each under its name (# rust_analyzer, # rusta)')
+    end
+  elseif vim.fn.executable('rust-analyzer') == 1 then
+    health.warn('rust-analyzer: on $PATH but not attached beside Rusta', {
+      "Enable it: vim.lsp.enable('rust_analyzer') (nvim-lspconfig) or rustaceanvim",
+    })
+  else
+    health.info('rust-analyzer: not found beside Rusta (Rusta checks with cargo alone)')
+  end
+  local server = status.server_state()
+  health.info('checking now: ' .. status.checking())
+  if server.cargoEnabled == false or rusta.options.settings.cargo.enable == false then
+    health.info('cargo.enable is false: Rusta runs no cargo here (no build.rs, no proc macro; no verified fixes)')
+  end
+  if type(server.shadowBytes) == 'number' then
+    local cap = rusta.options.settings.cargo.shadowMaxGigabytes
+    health.ok(('shadow workspace: %s (cap %s; :RustaClean removes it)'):format(
+      status.human_bytes(server.shadowBytes),
+      cap > 0 and (cap .. ' GB') or 'none'
+    ))
+  end
+end
+
 function M.check()
   local rusta = require('rusta')
   health.start('rusta')
@@ -109,6 +139,7 @@ function M.check()
   check_cargo()
   check_memory(rusta)
   check_device(rusta)
+  check_companion(rusta)
   local client = rusta.client(0)
   if client then
     health.ok(('attached: client %d, root %s, %s'):format(client.id, client.root_dir, rusta.statusline()))

@@ -36,6 +36,11 @@ local function on_heartbeat(_, params)
   vim.cmd.redrawstatus({ bang = true, mods = { silent = true } })
 end
 
+local function on_status(_, params)
+  status.server_status(params)
+  vim.cmd.redrawstatus({ bang = true, mods = { silent = true } })
+end
+
 local function on_exit(code, signal)
   if code ~= 0 or signal ~= 0 then
     local reason = ('the server exited with code %d (signal %d); see :LspLog'):format(code, signal)
@@ -53,7 +58,7 @@ function M.lsp_config()
     filetypes = { 'rust' },
     root_markers = { 'Cargo.toml' },
     init_options = M.options.settings,
-    handlers = { ['rusta/heartbeat'] = on_heartbeat },
+    handlers = { ['rusta/heartbeat'] = on_heartbeat, ['rusta/status'] = on_status },
     on_init = function()
       status.started()
     end,
@@ -165,8 +170,94 @@ end
 
 M.statusline = status.statusline
 
+function M.clean()
+  execute('rusta.cleanShadow', function(result)
+    result = type(result) == 'table' and result or {}
+    local held = (result.held and #result.held > 0) and (' (%d slot(s) in use by another Rusta kept)'):format(#result.held)
+      or ''
+    notify(('shadow workspace cleaned, %s freed%s'):format(status.human_bytes(result.freedBytes or 0), held))
+  end)
+end
+
+local last_report -- the last rusta/companion params sent
+
+-- rust-analyzer beside Rusta: its client's names in nvim-lspconfig and in rustaceanvim.
+local COMPANIONS = { rust_analyzer = true, ['rust-analyzer'] = true }
+
+--- The rust-analyzer client of the session, if one runs.
+function M.companion()
+  for _, client in ipairs(vim.lsp.get_clients()) do
+    if COMPANIONS[client.name] then
+      return client
+    end
+  end
+end
+
+--- rust-analyzer's error diagnostics as LSP sent them, each with its URI.
+local function companion_errors(client)
+  local errors = {}
+  local namespace = vim.lsp.diagnostic.get_namespace(client.id)
+  for _, d in ipairs(vim.diagnostic.get(nil, { namespace = namespace, severity = vim.diagnostic.severity.ERROR })) do
+    local lsp = d.user_data and d.user_data.lsp
+    if lsp then
+      table.insert(errors, {
+        uri = vim.uri_from_bufnr(d.bufnr),
+        range = lsp.range,
+        message = lsp.message,
+        code = lsp.code ~= nil and tostring(lsp.code) or nil,
+        source = lsp.source,
+      })
+    end
+  end
+  return errors
+end
+
+--- Tells every Rusta server what rust-analyzer is doing: `checking` its flycheck (nil: unchanged),
+--- its error count and diagnostics. The server waits for the flycheck and skips its own check of a
+--- save rust-analyzer found clean (see `rusta/companion` in the server's fixes feature).
+function M.report_companion(checking)
+  local companion = M.companion()
+  if not companion then
+    return
+  end
+  local errors = companion_errors(companion)
+  local params = { name = 'rust-analyzer', checking = checking, errors = #errors, diagnostics = vim.list_slice(errors, 1, 200) }
+  if checking == nil and vim.deep_equal(params, last_report) then
+    return -- nothing new (Rusta's own diagnostics changed)
+  end
+  last_report = params
+  for _, client in ipairs(vim.lsp.get_clients({ name = 'rusta' })) do
+    call(client, 'notify', 'rusta/companion', params)
+  end
+end
+
+-- rust-analyzer's flycheck shows as `$/progress` titled "cargo check" (or "flycheck" in later versions).
+local function is_flycheck(value, token)
+  local title = (value.title or '') .. ' ' .. tostring(token or '')
+  return title:find('cargo check', 1, true) ~= nil or title:find('flycheck', 1, true) ~= nil
+end
+
+local flycheck_tokens = {}
+local diagnostics_timer
+
+local function on_companion_progress(client, params)
+  local value = params.value or {}
+  local key = tostring(params.token)
+  if value.kind == 'begin' and is_flycheck(value, params.token) then
+    flycheck_tokens[key] = true
+    M.report_companion(true)
+  elseif value.kind == 'end' and flycheck_tokens[key] then
+    flycheck_tokens[key] = nil
+    M.report_companion(false)
+  end
+end
+
 local function on_progress(args)
   local client = vim.lsp.get_client_by_id(args.data.client_id)
+  if client and COMPANIONS[client.name] then
+    on_companion_progress(client, args.data.params or {})
+    return
+  end
   if not (client and client.name == 'rusta') then
     return
   end
@@ -208,6 +299,31 @@ function M.setup(opts)
   end
   vim.api.nvim_clear_autocmds({ group = group })
   vim.api.nvim_create_autocmd('LspProgress', { group = group, callback = on_progress })
+  -- Either server may attach first: each attach tells Rusta whether rust-analyzer is there.
+  vim.api.nvim_create_autocmd('LspAttach', {
+    group = group,
+    callback = function(args)
+      local client = vim.lsp.get_client_by_id(args.data.client_id)
+      if client and (client.name == 'rusta' or COMPANIONS[client.name]) then
+        M.report_companion(nil)
+      end
+    end,
+  })
+  -- Errors that arrive after the flycheck's end (or without one): the count follows them.
+  vim.api.nvim_create_autocmd('DiagnosticChanged', {
+    group = group,
+    callback = function()
+      if not M.companion() then
+        return
+      end
+      if diagnostics_timer then
+        diagnostics_timer:stop()
+      end
+      diagnostics_timer = vim.defer_fn(function()
+        M.report_companion(nil)
+      end, 250)
+    end,
+  })
   if vim.lsp.enable then -- 0.11+
     vim.lsp.config('rusta', M.lsp_config())
     vim.lsp.enable('rusta')
@@ -232,6 +348,7 @@ function M.setup(opts)
   vim.api.nvim_create_user_command('RustaExplain', M.explain, { desc = 'Rusta: explain the symbol at the cursor' })
   vim.api.nvim_create_user_command('RustaDrill', M.drill, { desc = 'Rusta: drill now' })
   vim.api.nvim_create_user_command('RustaReport', M.report, { desc = 'Rusta: open the report' })
+  vim.api.nvim_create_user_command('RustaClean', M.clean, { desc = 'Rusta: remove the shadow workspace' })
 end
 
 return M

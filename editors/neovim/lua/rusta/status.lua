@@ -6,10 +6,37 @@ local function present(value)
   return value ~= nil and value ~= vim.NIL
 end
 
-local state = { jobs = {}, order = {}, heartbeat = {}, failure = nil }
+local state = { jobs = {}, order = {}, heartbeat = {}, server = {}, failure = nil }
 
 function M.reset()
-  state = { jobs = {}, order = {}, heartbeat = {}, failure = nil }
+  state = { jobs = {}, order = {}, heartbeat = {}, server = {}, failure = nil }
+end
+
+--- Stores the latest rusta/status params: cargoEnabled, companion, checking, lastCheck, shadowBytes.
+function M.server_status(params)
+  state.server = params or {}
+end
+
+--- The latest rusta/status params ({} before the first).
+function M.server_state()
+  return state.server
+end
+
+--- Who checks the workspace now: 'Rusta', 'rust-analyzer', 'cargo' or 'nobody'.
+function M.checking()
+  local who = state.server.checking
+  if not present(who) then
+    return 'nobody'
+  end
+  return who == 'rusta' and 'Rusta' or who
+end
+
+--- 1.2 GB, 340 MB.
+function M.human_bytes(bytes)
+  if bytes >= 1e9 then
+    return ('%.1f GB'):format(bytes / 1e9)
+  end
+  return ('%d MB'):format(math.floor(bytes / 1e6 + 0.5))
 end
 
 function M.failed(reason)
@@ -85,6 +112,11 @@ function M.view()
     local more = #state.order > 1 and (' (+' .. (#state.order - 1) .. ')') or ''
     local title = job.title:find('^Rusta') and job.title or ('Rusta: ' .. job.title)
     return { text = title .. pct .. more, busy = true, error = false, detail = job.message }
+  end
+  local other = state.server.checking
+  if present(other) and other ~= 'rusta' then
+    -- Rusta's check waits for rust-analyzer's (or the user's cargo) to finish.
+    return { text = 'Rusta: waiting for ' .. other, busy = true, error = false, detail = 'checking now: ' .. other }
   end
   if beat.state == 'running' or present(beat.job) then
     local what = present(beat.job) and beat.job or beat.state

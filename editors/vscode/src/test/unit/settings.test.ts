@@ -18,8 +18,27 @@ test("defaults become the nested camelCase tree the server reads", () => {
     device: "auto",
     abstain: { targetPrecision: 0.95 },
     heartbeat: { enabled: true, idleSeconds: 20, cpuSecondsPerHour: 300 },
-    cargo: { checkArgs: ["check", "--workspace", "--all-targets"], targetDir: "" },
+    cargo: { checkArgs: ["check", "--workspace", "--all-targets"], targetDir: "", enable: true, shadowMaxGigabytes: 10 },
   });
+});
+
+test("an untrusted workspace runs no cargo and no heartbeat, whatever its settings say", () => {
+  const user: Record<string, unknown> = { "cargo.enable": true, "heartbeat.enabled": true, "memory.uri": "/m" };
+  const options = toServerOptions((key) => user[key], false);
+  assert.deepEqual(options, { memory: { uri: "/m" }, heartbeat: { enabled: false }, cargo: { enable: false } });
+  assert.deepEqual(toServerOptions((key) => user[key], true), {
+    memory: { uri: "/m" },
+    heartbeat: { enabled: true },
+    cargo: { enable: true },
+  });
+});
+
+test("package.json restricts the settings that could run code in an untrusted workspace", () => {
+  const restricted: string[] = manifest.capabilities.untrustedWorkspaces.restrictedConfigurations;
+  assert.equal(manifest.capabilities.untrustedWorkspaces.supported, "limited");
+  for (const key of ["rusta.server.path", "rusta.server.pythonPath", "rusta.cargo.enable", "rusta.cargo.checkArgs"]) {
+    assert.ok(restricted.includes(key), `${key} is not restricted`);
+  }
 });
 
 test("user values replace defaults and unset values are left out", () => {

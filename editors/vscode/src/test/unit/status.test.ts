@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { RestartBudget } from "../../restarts";
-import { StatusModel } from "../../status";
+import { StatusModel, coexistDetails, humanBytes } from "../../status";
 
 test("progress makes the item busy until every job ends", () => {
   const model = new StatusModel();
@@ -66,4 +66,34 @@ test("restarts are bounded within the window and reset by hand", () => {
   assert.equal(budget.allowRestart(70_000), true, "old crashes leave the window");
   budget.reset();
   assert.equal(budget.recentCrashes, 0);
+});
+
+test("the item says whether rust-analyzer was found and who checks now", () => {
+  const model = new StatusModel();
+  model.started("PATH");
+  model.companion(true);
+  model.statusChanged({ cargoEnabled: true, companion: "rust-analyzer", checking: "rust-analyzer", shadowBytes: 1_234_000_000 });
+  let view = model.view();
+  assert.equal(view.text, "Rusta: waiting for rust-analyzer");
+  assert.equal(view.busy, true);
+  assert.match(view.detail, /rust-analyzer found beside Rusta/);
+  assert.match(view.detail, /checking now: rust-analyzer/);
+  assert.match(view.detail, /shadow workspace 1\.2 GB/);
+  model.statusChanged({ cargoEnabled: true, checking: "rusta", lastCheck: "1 error(s), 1 fixed" });
+  assert.match(model.view().detail, /checking now: Rusta/);
+  model.statusChanged({ cargoEnabled: true, checking: null, lastCheck: "skipped: rust-analyzer checked this save and found no error" });
+  view = model.view();
+  assert.equal(view.text, "Rusta: idle");
+  assert.match(view.detail, /checking now: nobody/);
+  assert.match(view.detail, /last check: skipped/);
+});
+
+test("limited mode and a missing rust-analyzer are said", () => {
+  assert.deepEqual(coexistDetails({ cargoEnabled: false, shadowBytes: 0 }, false, false), [
+    "rust-analyzer not found",
+    "checking now: nobody",
+    "untrusted workspace: limited mode, no cargo, no heartbeat (explanations work)",
+    "shadow workspace 0 MB",
+  ]);
+  assert.equal(humanBytes(340_000_000), "340 MB");
 });
