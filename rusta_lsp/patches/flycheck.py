@@ -82,7 +82,7 @@ class FlycheckWatch:
         self.companion: str | None = None  # "rust-analyzer" once a client reported it
         self.checking = False  # the companion's flycheck runs, as the client last said
         self.errors: int | None = None  # the companion's error count, as the client last said
-        self.started_at = 0.0  # monotonic time of the last flycheck start the client reported
+        self.started_at = float("-inf")  # monotonic time of the last flycheck start the client reported
         self.reported_at = 0.0
         # The companion's error diagnostics by document URI, as the client handed them (LSP dicts).
         self.diagnostics: dict[str, list[dict]] = {}
@@ -128,13 +128,17 @@ class FlycheckWatch:
         if cancel is not None:
             cancel.check()
 
-    def wait_turn(self, saved_at: float, cancel: CancelToken | None = None,
+    def wait_turn(self, saved_at: float | None, cancel: CancelToken | None = None,
                   waiting=lambda who: None) -> Turn:
-        """Block until no other cargo checks the workspace; `saved_at` is the save's monotonic time.
-        `waiting(who)` is called when the wait starts. Raises Cancelled when `cancel` fires."""
+        """Block until no other cargo checks the workspace; `saved_at` is the save's monotonic time,
+        None for the check that warms the shadow up (waited for, never skipped: it builds the
+        dependencies every later check needs). `waiting(who)` is called when the wait starts.
+        Raises Cancelled when `cancel` fires."""
         started = time.monotonic()
+        warm_up = saved_at is None
+        saved_at = started if warm_up else saved_at
         seen = self.started_at >= saved_at
-        if self.companion is not None:
+        if self.companion is not None and not warm_up:
             # Give rust-analyzer's flycheck time to start and take the lock.
             while not seen and time.monotonic() < saved_at + GRACE_S:
                 seen = self.started_at >= saved_at or self.busy() is not None
@@ -151,7 +155,7 @@ class FlycheckWatch:
                 told = True
             self._wait(POLL_S, cancel)
         turn = Turn(waited_s=time.monotonic() - started, flycheck_seen=seen)
-        if self.companion is None or not seen:
+        if self.companion is None or not seen or warm_up:
             self.skipped = False
             return turn
         # Its diagnostics reach the client after its cargo exits: let the count catch up.

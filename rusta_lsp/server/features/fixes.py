@@ -60,7 +60,7 @@ class FixesFeature(Feature):
         self._cancel = CancelToken()  # the running check's: a newer edit or save cancels it
         self._generation = 0
         self._published: set[str] = set()
-        self._saved_at = 0.0  # monotonic time of the last save: the flycheck we wait for follows it
+        self._saved_at: float | None = None  # monotonic time of the last save (None: none yet)
         self._checking: str | None = None  # who checks now, for rusta/status
         self._last_check: str | None = None
         self._shadow_bytes: int | None = None
@@ -141,6 +141,7 @@ class FixesFeature(Feature):
             for diagnostic in map(_plain, diagnostics):
                 if isinstance(diagnostic, dict) and isinstance(diagnostic.get("uri"), str):
                     by_uri.setdefault(diagnostic["uri"], []).append(diagnostic)
+        log.info("fixes: %s says checking=%s errors=%s", name, checking, errors)
         self.session.flycheck.report(
             name, checking if isinstance(checking, bool) else None,
             errors if isinstance(errors, int) and not isinstance(errors, bool) else None, by_uri)
@@ -167,6 +168,8 @@ class FixesFeature(Feature):
             turn = await self._wait_turn(cancel)
             if turn is None:
                 return
+            if turn.waited_s >= 0.1:
+                log.info("fixes: waited %.1fs for another check of the workspace", turn.waited_s)
             if turn.skip:
                 log.info("fixes: check skipped after %.1fs: %s", turn.waited_s, turn.skip)
                 if generation == self._generation:
