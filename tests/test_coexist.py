@@ -26,7 +26,7 @@ from patches_support import SHARED_TARGET, copy_example
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.config import read_config
 from rusta_lsp.patches import flycheck
-from rusta_lsp.patches.flycheck import FlycheckWatch, build_locked
+from rusta_lsp.patches.flycheck import FlycheckWatch, build_locked, built_since
 from rusta_lsp.patches.shadow import ShadowSlots, slot_dirs
 
 
@@ -54,6 +54,7 @@ def test_the_build_lock_reads_held_exactly_while_a_real_cargo_builds(tmp_path: P
     crate = planted_crate(tmp_path / "crate", tmp_path / "marker", sleep_s=3.0, broken=False)
     target = tmp_path / "target"
     assert not build_locked(target)  # no target directory yet
+    before = time.time()
     cargo = subprocess.Popen(["cargo", "check", "--offline", "--quiet"], cwd=crate,
                              env={**os.environ, "CARGO_TARGET_DIR": str(target)})
     try:
@@ -68,6 +69,8 @@ def test_the_build_lock_reads_held_exactly_while_a_real_cargo_builds(tmp_path: P
         assert cargo.wait(60) == 0
     assert not build_locked(target)
     assert FlycheckWatch(crate, targets=[target]).busy() is None
+    # A check over before anyone looked still shows: it stamped the units it compiled.
+    assert built_since(target, before) and not built_since(target, time.time() + 1)
 
 
 def _after(seconds: float, fn, *args) -> threading.Timer:

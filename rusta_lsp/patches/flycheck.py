@@ -9,8 +9,10 @@ just found no error, Rusta's own check would find none either. So the shadow che
 - while the editor says rust-analyzer's flycheck runs (`rusta/companion`, which the VS Code
   extension and the Neovim plugin send from what they see of rust-analyzer);
 
-and then it is skipped when rust-analyzer checked this save and the client counts none of its
-errors. Without a companion nothing is skipped: only the lock is waited for.
+and then it is skipped when rust-analyzer checked this save (the client said so, the lock was
+seen held, or a unit's `invoked.timestamp` in the user's target is newer than the save: a small
+crate's flycheck can be over before Rusta looks) and the client counts none of its errors.
+Without a companion nothing is skipped: only the lock is waited for.
 
 `FlycheckWatch` is thread-safe: the server's handler reports, the check's thread waits.
 """
@@ -62,6 +64,24 @@ def build_locked(target: Path) -> bool:
             except OSError:
                 return True
             fcntl.flock(handle, fcntl.LOCK_UN)
+    return False
+
+
+def built_since(target: Path, wall_time: float) -> bool:
+    """Whether a cargo started compiling a unit in `target` at or after `wall_time` (it writes
+    the unit's `invoked.timestamp` when it starts): the evidence of a flycheck too short for the
+    lock to be seen held, a few hundred milliseconds on a small crate."""
+    for profile in (target.glob("*/.fingerprint") if target.is_dir() else ()):
+        try:
+            units = list(os.scandir(profile))
+        except OSError:
+            continue
+        for unit in units:
+            try:
+                if os.stat(os.path.join(unit.path, "invoked.timestamp")).st_mtime >= wall_time:
+                    return True
+            except OSError:
+                continue
     return False
 
 
@@ -154,6 +174,9 @@ class FlycheckWatch:
                 waiting(who)
                 told = True
             self._wait(POLL_S, cancel)
+        if not seen and not warm_up:
+            saved_wall = time.time() - (time.monotonic() - saved_at)
+            seen = any(built_since(t, saved_wall) for t in self.targets)
         turn = Turn(waited_s=time.monotonic() - started, flycheck_seen=seen)
         if self.companion is None or not seen or warm_up:
             self.skipped = False

@@ -61,7 +61,7 @@ class Rusta {
       ["rusta.drill", () => this.drillNow()],
       ["rusta.report", () => this.showReport()],
       ["rusta.showLogs", () => this.output.show(true)],
-      ["rusta.cleanShadow", () => this.cleanShadow()],
+      ["rusta.clean", () => this.cleanShadow()],
     ];
     context.subscriptions.push(
       this.output,

@@ -141,7 +141,7 @@ class FixesFeature(Feature):
             for diagnostic in map(_plain, diagnostics):
                 if isinstance(diagnostic, dict) and isinstance(diagnostic.get("uri"), str):
                     by_uri.setdefault(diagnostic["uri"], []).append(diagnostic)
-        log.info("fixes: %s says checking=%s errors=%s", name, checking, errors)
+        log.debug("fixes: %s says checking=%s errors=%s", name, checking, errors)
         self.session.flycheck.report(
             name, checking if isinstance(checking, bool) else None,
             errors if isinstance(errors, int) and not isinstance(errors, bool) else None, by_uri)

@@ -137,3 +137,53 @@ export function freePort(): Promise<number> {
     });
   });
 }
+
+/**
+ * A stand-in for the rust-analyzer extension (the marketplace is out of reach of the tests): it
+ * has the real extension's id, `rust-lang.rust-analyzer`, and does what it does for this test —
+ * starts the rust-analyzer binary as a language client for Rust files, its flycheck on save into
+ * the workspace's `target/`. Packaged with vsce into `<tmp>/rust-analyzer.vsix`; returns its path.
+ */
+export function makeRustAnalyzerExtension(tmp: string, rustAnalyzer: string, rustSrc: string): string {
+  const folder = path.join(tmp, "rust-analyzer-extension");
+  fs.mkdirSync(folder, { recursive: true });
+  const manifest = {
+    name: "rust-analyzer",
+    publisher: "rust-lang",
+    displayName: "rust-analyzer (test stand-in)",
+    description: "Starts rust-analyzer beside Rusta in the end-to-end test",
+    version: "0.0.1",
+    license: "MIT",
+    engines: { vscode: "^1.82.0" },
+    main: "./extension.js",
+    activationEvents: ["onLanguage:rust", "workspaceContains:**/Cargo.toml"],
+  };
+  fs.writeFileSync(path.join(folder, "package.json"), JSON.stringify(manifest, null, 2));
+  fs.writeFileSync(path.join(folder, "README.md"), "rust-analyzer, started for Rusta's end-to-end test.\n");
+  // The language client Rusta's extension ships with, loaded from its node_modules.
+  const languageClient = path.join(REPO, "editors", "vscode", "node_modules", "vscode-languageclient", "node");
+  fs.writeFileSync(
+    path.join(folder, "extension.js"),
+    `const { LanguageClient } = require(${JSON.stringify(languageClient)});
+let client;
+exports.activate = async () => {
+  client = new LanguageClient("rust-analyzer", "rust-analyzer",
+    { command: ${JSON.stringify(rustAnalyzer)}, options: { env: { ...process.env, RUST_SRC_PATH: ${JSON.stringify(rustSrc)} } } },
+    { documentSelector: [{ scheme: "file", language: "rust" }] });
+  await client.start();
+};
+exports.deactivate = () => client && client.stop();
+`,
+  );
+  const vsix = path.join(tmp, "rust-analyzer.vsix");
+  const vsce = path.join(REPO, "editors", "vscode", "node_modules", ".bin", "vsce");
+  const run = spawnSync(vsce, ["package", "--allow-missing-repository", "--skip-license", "--out", vsix], {
+    cwd: folder,
+    encoding: "utf8",
+    timeout: 120_000,
+  });
+  if (run.status !== 0) {
+    throw new Error(`vsce could not package the rust-analyzer stand-in:\n${run.stdout}${run.stderr}`);
+  }
+  return vsix;
+}
