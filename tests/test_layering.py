@@ -17,7 +17,7 @@ ALLOWED = {
     "session": {"patches", "memory", "analysis"},
     "server": {"session", *BELOW_SESSION},
     "commands": {"session", *BELOW_SESSION},
-    "doctor": {"memory", "analysis"},
+    "doctor": {"patches", "memory", "analysis"},  # patches: the shadow's size
     "demo": {"analysis"},
     "cli": {"server", "commands", "doctor", "demo"},
     "__main__": {"cli"},
