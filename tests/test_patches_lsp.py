@@ -61,15 +61,21 @@ def apply_text_edits(text: str, edits: list[types.TextEdit]) -> str:
     return text
 
 
-async def test_save_broken_file_get_verified_action_apply_it_and_compile(client: LanguageClient):
-    path = client.root / "src" / "store.rs"
-    text = path.read_text().replace(*BROKEN)
+async def save_and_wait_for_hints(client: LanguageClient, path: Path, text: str) -> str:
+    """Write `text` to `path`, open and save it in the client, wait for Rusta's hints; its URI."""
     path.write_text(text)
     uri = from_fs_path(str(path))
     client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
         uri=uri, language_id="rust", version=1, text=text)))
     client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
     await wait_until(lambda: client.diagnostics.get(uri))
+    return uri
+
+
+async def test_save_broken_file_get_verified_action_apply_it_and_compile(client: LanguageClient):
+    path = client.root / "src" / "store.rs"
+    text = path.read_text().replace(*BROKEN)
+    uri = await save_and_wait_for_hints(client, path, text)
     # The hint comes with the check; the related tests (the fixed line sits in a test) run after.
     await wait_for_progress(client, "Rusta: running related tests")
     hints = [ds for u, ds in client.diagnostics.history if u == uri and ds]
@@ -129,3 +135,19 @@ async def test_a_settings_change_rebuilds_the_engine_in_the_slots_the_old_one_ga
     await wait_for_progress(client, check)
     assert slot_held(client.slots, 0) and slot_held(client.slots, 1)
     assert not slot_held(client.slots, 2) and not slot_held(client.slots, 3)
+
+
+async def test_code_in_progress_gets_a_hint_with_the_reason_and_no_action(client: LanguageClient):
+    # Before, a body left at a TODO comment had its parameter offered as the body, at 97%.
+    path = client.root / "src" / "store.rs"
+    text = path.read_text().replace("    /// An empty ledger.", "    /// The fee an amount costs.\n"
+                                    "    pub fn fee(&self, amount: i64) -> i64 {\n        // TODO: the fee schedule\n"
+                                    "    }\n\n    /// An empty ledger.", 1)
+    uri = await save_and_wait_for_hints(client, path, text)
+    [hint] = client.diagnostics[uri]
+    assert hint.severity == types.DiagnosticSeverity.Hint and hint.code == "E0308"
+    assert hint.message == "no fix offered: this function is not written yet (`fee`: its body is empty)"
+    actions = await client.text_document_code_action_async(types.CodeActionParams(
+        text_document=types.TextDocumentIdentifier(uri=uri), range=hint.range,
+        context=types.CodeActionContext(diagnostics=[hint])))
+    assert not actions

@@ -77,6 +77,22 @@ def parse_tree(source: bytes):
     return _parser().parse(source)
 
 
+def descendants(node):
+    """The node and every node under it, in source order."""
+    stack = [node]
+    while stack:
+        n = stack.pop()
+        yield n
+        stack.extend(reversed(n.children))
+
+
+def ancestors(node):
+    """The node and the nodes around it, innermost first."""
+    while node is not None:
+        yield node
+        node = node.parent
+
+
 def reparse(source: bytes, edited_tree):
     """Parse `source` reusing `edited_tree` (an older tree that `Tree.edit` told of the changes)."""
     return _parser().parse(source, edited_tree)

@@ -28,6 +28,7 @@ from .confidence import (
     OUTCOME_EVENT, Calibrator, CalibratorStore, ConfidenceContext, features, history_from_rows,
 )
 from .diagnostics import Diagnostic, DiagSpan
+from . import intent
 from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoDisabled, CargoOracle
 from .shadow import ShadowSlots, ShadowWorkspace, state_dir
@@ -57,6 +58,8 @@ class DiagnosticFix:
     tried: int = 0  # candidates generated
     checked: list[Candidate] = field(default_factory=list)  # the candidates sent to verification, in rank order
     follows: DiagnosticFix | None = None  # the error whose verified patch makes this one vanish
+    held_back: str | None = None  # the never-rule that made it abstain (intent.held_back), shown as a hint
+    withheld: list[Candidate] = field(default_factory=list)  # candidates a never-rule held back
 
     @property
     def best(self) -> Candidate | None:
@@ -89,7 +92,7 @@ class FixReport:
                 "abstained": f.abstained, "reason": f.reason,
                 "patches": [
                     {"title": c.title, "confidence": round(c.confidence, 4), "verified": c.verified,
-                     "source": c.source, "edits": [self.edit_json(e) for e in c.edits],
+                     "source": c.source, "kind": c.kind, "edits": [self.edit_json(e) for e in c.edits],
                      "tests": asdict(c.tests or TestEvidence())}
                     for c in f.patches
                 ],
@@ -138,6 +141,7 @@ class PatchEngine:
         with self._lock:
             started = time.monotonic()
             runs = self.oracle.runs
+            previous = dict(self.shadows[0].contents)
             changed = [s.sync(overlays) for s in self.shadows][0]
             if not changed and self.last is not None:
                 return self.last
@@ -148,13 +152,15 @@ class PatchEngine:
             baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
             self._warm_up()
             errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
+            signatures = []
             if learn:
                 self._learn(errors, contents)
+                signatures = self._log_signature_changes(changed, previous, contents)
             cargo_error = None
             if baseline.success is False and not baseline.errors:
                 cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
             calibrator = self.calibrators.current()
-            fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator)
+            fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator, signatures)
             report = FixReport(fixes, contents, calibrator.threshold(self.config.abstain.target_precision),
                                cargo_error=cargo_error, built=baseline.built)
             report.seconds = time.monotonic() - started
@@ -232,8 +238,8 @@ class PatchEngine:
         return applied
 
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str],
-               calibrator: Calibrator) -> list[DiagnosticFix]:
-        ctx = GenContext(contents, self.config, self.memory, errors)
+               calibrator: Calibrator, signatures: list[dict] = ()) -> list[DiagnosticFix]:
+        ctx = GenContext(contents, self.config, self.memory, errors, signature_changes=list(signatures))
         fixes, queues = [], {}
         previous, self._cache = self._cache, {}  # only the current diagnostics stay cached
         present = {error_key(d) for d in errors}
@@ -278,6 +284,7 @@ class PatchEngine:
             cand.extra["features"] = features(cand, ConfidenceContext(history, rank))
             cand.confidence = calibrator.predict(cand.extra["features"])
         fix.patches = sorted(verified, key=lambda c: -c.confidence)
+        fix.withheld = [c for c in cands if "held_back" in c.extra]
         fix.abstained, fix.reason = self._abstain(fix, cands, threshold)
 
     def test(self, report: FixReport, cancel=None, budget_s: float = TEST_BUDGET_S) -> FixReport:
@@ -308,7 +315,8 @@ class PatchEngine:
 
     def _candidates(self, diag: Diagnostic, ctx: GenContext, calibrator: Calibrator) -> list[Candidate]:
         """Every generator's proposals, duplicates dropped, in the order the prior would rank them
-        if they verified (so the batch round tries the likeliest first)."""
+        if they verified (so the batch round tries the likeliest first). Those a never-rule holds
+        back keep its reason and are never verified."""
         seen, out = set(), []
         for gen in self.generators:
             for cand in gen.generate(diag, ctx):
@@ -317,6 +325,8 @@ class PatchEngine:
                 if result not in seen:
                     seen.add(result)
                     out.append(cand)
+                    if reason := intent.held_back(cand, ctx):
+                        cand.reason = cand.extra["held_back"] = reason
         hopeful = ConfidenceContext(rank=1)
 
         def prior(c: Candidate) -> float:
@@ -329,15 +339,20 @@ class PatchEngine:
 
     @staticmethod
     def _abstain(fix: DiagnosticFix, cands: list[Candidate], threshold: float) -> tuple[bool, str | None]:
+        fix.held_back = None
         if not cands:
             return True, "no candidate fix (none of the generators had a proposal)"
+        held = next((c.extra["held_back"] for c in cands if "held_back" in c.extra), None)
+        best = fix.patches[0] if fix.patches else None
+        if held and (best is None or best.confidence < threshold):
+            fix.held_back = held  # the author's intent, not the calibrator, decided
+            return True, held
         if not fix.patches:
             reasons = sorted({c.reason for c in cands if c.reason})
             if any(c.tests is not None and c.tests.failed for c in cands):
                 return True, (f"{len(cands)} candidate(s), none both compiles and keeps the tests passing: "
                               + "; ".join(reasons))
             return True, f"{len(cands)} candidate(s), none verified by cargo: " + "; ".join(reasons)
-        best = fix.patches[0]
         if best.confidence < threshold:
             return True, f"best verified patch has confidence {best.confidence:.2f}, below {threshold:.2f}"
         return False, None
@@ -383,6 +398,20 @@ class PatchEngine:
             return history_from_rows(e["payload"] for e in self.memory.events(OUTCOME_EVENT))
         except Exception:  # noqa: BLE001 — no history yet
             return {}
+
+    def _log_signature_changes(self, changed: list[str], previous: dict[str, bytes],
+                               contents: dict[str, bytes]) -> list[dict]:
+        """Functions the user's edit took parameters from: evidence that removing an argument at
+        their calls is what the author means. Logged to the devlog for the runs to come."""
+        found = [c for path in changed if path.endswith(".rs") and path in previous and path in contents
+                 for c in intent.signature_changes(previous[path], contents[path])]
+        if found and self.memory is not None and not getattr(self.memory, "read_only", False):
+            for change in found:
+                try:
+                    self.memory.log_event(intent.SIGNATURE_EVENT, change)
+                except Exception:  # noqa: BLE001 — evidence for later runs only; this run has it
+                    log.debug("patches: could not log a signature change", exc_info=True)
+        return found
 
     def _state_file(self) -> Path:
         return self.state / "patches-last-run.json"

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 
 from ..candidate import Candidate, Edit, describe
+from ..intent import kind_of
 from ..diagnostics import Diagnostic
 from . import GenContext
 
@@ -96,5 +97,6 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     out = []
     for new, seen in sorted(counts.items(), key=lambda kv: -kv[1])[:MAX_PER_DIAGNOSTIC]:
         edits = (Edit(span.path, span.byte_start, span.byte_end, new),)
-        out.append(Candidate(diag, describe(edits, ctx.contents), edits, "exemplars", extra={"exemplars": seen}))
+        out.append(Candidate(diag, describe(edits, ctx.contents), edits, "exemplars", kind=kind_of(edits, ctx),
+                             extra={"exemplars": seen}))
     return out

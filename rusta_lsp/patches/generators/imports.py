@@ -80,7 +80,7 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     text = ctx.text(span.path)
     for qualified in list(dict.fromkeys(paths))[:MAX_PER_DIAGNOSTIC]:
         edit = use_edit(span.path, text, qualified)
-        out.append(Candidate(diag, f"add `use {qualified};`", (edit,), "imports"))
+        out.append(Candidate(diag, f"add `use {qualified};`", (edit,), "imports", kind="add_import"))
     return out
 
 

@@ -10,6 +10,7 @@ import threading
 
 from ...device import pick_device
 from ..candidate import Candidate, Edit, describe
+from ..intent import kind_of
 from ..diagnostics import Diagnostic
 from . import GenContext
 
@@ -75,5 +76,5 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
         edits = (Edit(span.path, start, end, new_line),)
         if any(c.edits == edits for c in out):
             continue
-        out.append(Candidate(diag, describe(edits, ctx.contents), edits, "model"))
+        out.append(Candidate(diag, describe(edits, ctx.contents), edits, "model", kind=kind_of(edits, ctx)))
     return out

@@ -16,8 +16,9 @@ from collections import Counter
 
 from tree_sitter import Query, QueryCursor
 
-from ...analysis.parser import RUST
+from ...analysis.parser import RUST, descendants
 from ..candidate import Candidate, Edit, describe
+from ..intent import kind_of, osa_distance
 from ..diagnostics import Diagnostic, DiagSpan
 from . import GenContext
 
@@ -44,6 +45,7 @@ KEYWORDS = {
     "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while", "async", "await", "dyn",
 }
 MAX_NAMES = 3
+RETYPE = "convert_type"  # the kind of a rule that changes a declared type (in a signature: change_signature)
 FIELD_QUERY = Query(RUST, "(field_declaration name: (field_identifier) @name)")
 
 
@@ -149,12 +151,13 @@ def _node_text(node) -> str:
     return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
 
 
-def _replace_node(diag: Diagnostic, ctx: GenContext, path: str, node, new: str) -> Candidate:
-    """Replace a node's text; a shorthand field (`S { x }`) keeps its field name (`S { x: &x }`)."""
+def _replace_node(diag: Diagnostic, ctx: GenContext, path: str, node, new: str, kind: str | None = None) -> Candidate:
+    """Replace a node's text; a shorthand field (`S { x }`) keeps its field name (`S { x: &x }`).
+    `kind`: what the rule does, when its text alone does not say (a declared type changed)."""
     if node.parent is not None and node.parent.type == "shorthand_field_initializer" and new != _node_text(node):
         new = f"{_node_text(node)}: {new}"
     edits = (Edit(path, node.start_byte, node.end_byte, new),)
-    return Candidate(diag, describe(edits, ctx.contents), edits, "rules")
+    return Candidate(diag, describe(edits, ctx.contents), edits, "rules", kind=kind_of(edits, ctx, kind))
 
 
 def _in_macro(node) -> bool:
@@ -164,14 +167,6 @@ def _in_macro(node) -> bool:
             return True
         node = node.parent
     return False
-
-
-def _walk(node):
-    stack = [node]
-    while stack:
-        n = stack.pop()
-        yield n
-        stack.extend(reversed(n.children))
 
 
 def _binds(decl, name: str) -> bool:
@@ -188,7 +183,7 @@ def _binding(node):
     if fn is None:
         return None
     found = None
-    for n in _walk(fn):
+    for n in descendants(fn):
         if n.start_byte >= node.start_byte:
             break
         if n.type in ("let_declaration", "parameter") and _binds(n, name):
@@ -227,10 +222,10 @@ def _from_declaration(diag, ctx, path: str, node, expected: str, found: str) -> 
         decl = _binding(node)
         annotation = decl.child_by_field_name("type") if decl is not None else None
         if annotation is not None:
-            return [_replace_node(diag, ctx, path, annotation, expected)] if _node_text(annotation) == found else []
+            return [_replace_node(diag, ctx, path, annotation, expected, RETYPE)] if _node_text(annotation) == found else []
         value = decl.child_by_field_name("value") if decl is not None and decl.type == "let_declaration" else None
         return _convert(diag, ctx, path, value, expected, found) if value is not None else []
-    return [_replace_node(diag, ctx, path, ty, expected) for ty in _declaration_types(node) if _node_text(ty) == found]
+    return [_replace_node(diag, ctx, path, ty, expected, RETYPE) for ty in _declaration_types(node) if _node_text(ty) == found]
 
 
 def _declared_type(diag, ctx, span: DiagSpan, expected: str, found: str) -> list[Candidate]:
@@ -243,12 +238,13 @@ def _declared_type(diag, ctx, span: DiagSpan, expected: str, found: str) -> list
     if node is None:
         return []
     if _node_text(node) == expected:
-        return [_replace_node(diag, ctx, span.path, node, found)]
+        return [_replace_node(diag, ctx, span.path, node, found, RETYPE)]
     decl = node if node.type == "let_declaration" else node.parent
     if decl is not None and decl.type == "let_declaration" and node in (decl, decl.child_by_field_name("pattern")):
         ty = decl.child_by_field_name("type")  # `let mut x: T = ...` flagged as the binding
-        return [_replace_node(diag, ctx, span.path, ty, found)] if _node_text(ty) == expected else []
-    out = [_replace_node(diag, ctx, span.path, ty, found) for ty in _declaration_types(node) if _node_text(ty) == expected]
+        return [_replace_node(diag, ctx, span.path, ty, found, RETYPE)] if _node_text(ty) == expected else []
+    out = [_replace_node(diag, ctx, span.path, ty, found, RETYPE) for ty in _declaration_types(node)
+           if _node_text(ty) == expected]
     if node.type not in ("identifier", "field_expression"):
         out += _convert(diag, ctx, span.path, node, found, expected)
     return out
@@ -265,7 +261,7 @@ def _parameter_types(diag, ctx, expected: str, found: str) -> list[Candidate]:
         for span in child.spans:
             node = ctx.node_at(span) if ctx.is_local(span.path) else None
             if node is not None and node.type == "parameter" and _node_text(node.child_by_field_name("type")) == expected:
-                out.append(_replace_node(diag, ctx, span.path, node.child_by_field_name("type"), found))
+                out.append(_replace_node(diag, ctx, span.path, node.child_by_field_name("type"), found, RETYPE))
     return out
 
 
@@ -309,19 +305,19 @@ def _aggregate(diag: Diagnostic, ctx: GenContext, span: DiagSpan, wanted: str, i
         node = node.parent
         ty = node.child_by_field_name("type") if node is not None and node.type == "let_declaration" else None
         if _node_text(ty) == wanted:
-            out.append(_replace_node(diag, ctx, span.path, ty, items))
+            out.append(_replace_node(diag, ctx, span.path, ty, items, RETYPE))
     ret = node.child_by_field_name("return_type") if node is not None and node.type == "function_item" else None
     if _node_text(ret) == wanted:
-        out.append(_replace_node(diag, ctx, span.path, ret, items))
+        out.append(_replace_node(diag, ctx, span.path, ret, items, RETYPE))
     return out
 
 
 # --- single-site rules ------------------------------------------------------------------------
 
 
-def _replace(diag: Diagnostic, span: DiagSpan, new: str, ctx: GenContext) -> Candidate:
+def _replace(diag: Diagnostic, span: DiagSpan, new: str, ctx: GenContext, kind: str | None = None) -> Candidate:
     edits = (Edit(span.path, span.byte_start, span.byte_end, new),)
-    return Candidate(diag, describe(edits, ctx.contents), edits, "rules")
+    return Candidate(diag, describe(edits, ctx.contents), edits, "rules", kind=kind_of(edits, ctx, kind))
 
 
 def _mut_binding(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
@@ -337,7 +333,7 @@ def _mut_binding(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
         return []
     at = found[-1].start(1)
     edits = (Edit(span.path, at, at, "mut "),)
-    return [Candidate(diag, describe(edits, ctx.contents), edits, "rules")]
+    return [Candidate(diag, describe(edits, ctx.contents), edits, "rules", kind=kind_of(edits, ctx, "add_mut"))]
 
 
 def _moved(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
@@ -360,21 +356,6 @@ def _mutability(diag: Diagnostic, ctx: GenContext, span: DiagSpan, expr: str) ->
     return [_replace(diag, span, f"{head}{m.group('rest')}" if m.group("mut") else f"{head}mut {m.group('rest')}", ctx)]
 
 
-def _edit_distance(a: str, b: str, limit: int) -> int:
-    """Optimal-string-alignment distance (a swap of neighbours counts one), or limit + 1."""
-    if abs(len(a) - len(b)) > limit:
-        return limit + 1
-    prev2, prev = None, list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        row = [i] + [0] * len(b)
-        for j in range(1, len(b) + 1):
-            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
-            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
-                row[j] = min(row[j], prev2[j - 2] + 1)
-        prev2, prev = prev, row
-    return prev[-1]
-
-
 def _similar_names(diag: Diagnostic, ctx: GenContext, span: DiagSpan, name: str) -> list[Candidate]:
     """An unknown name one or two typos away from a name this file uses: the likeliest few,
     closest and most used first. Only asked when rustc has no suggestion (it has none for, e.g.,
@@ -385,9 +366,9 @@ def _similar_names(diag: Diagnostic, ctx: GenContext, span: DiagSpan, name: str)
     counts = Counter(IDENTIFIER.findall(ctx.text(span.path).decode("utf-8", "replace")))
     near = sorted(
         (d, -n, other) for other, n in counts.items()
-        if other != name and other not in KEYWORDS and (d := _edit_distance(name, other, limit)) <= limit
+        if other != name and other not in KEYWORDS and (d := osa_distance(name, other, limit)) <= limit
     )
-    return [_replace(diag, span, other, ctx) for _, _, other in near[:MAX_NAMES]]
+    return [_replace(diag, span, other, ctx, "rename_similar") for _, _, other in near[:MAX_NAMES]]
 
 
 def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:

@@ -1,8 +1,10 @@
-"""(a) rustc's own suggestions, every applicability, parts of one suggestion combined."""
+"""(a) rustc's own suggestions, every applicability, parts of one suggestion combined; their kind
+is read from the edit (rustc does not say what a suggestion does to the author's code)."""
 
 from __future__ import annotations
 
 from ..candidate import Candidate, Edit, describe
+from ..intent import kind_of
 from ..diagnostics import Diagnostic
 from . import GenContext
 
@@ -18,5 +20,6 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
             continue
         seen.add(frozenset(edits))
         title = describe(edits, ctx.contents)
-        out.append(Candidate(diag, title, edits, "rustc", sug.applicability, extra={"help": sug.message}))
+        out.append(Candidate(diag, title, edits, "rustc", sug.applicability, kind=kind_of(edits, ctx),
+                             extra={"help": sug.message}))
     return out

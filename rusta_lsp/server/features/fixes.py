@@ -1,7 +1,8 @@
 """Verified fixes: hint diagnostics where cargo accepted a patch, quick fixes with confidence.
 
 An error that follows from another (it vanishes with the other's patch) gets a hint that says so,
-pointing at its root, and no code action.
+pointing at its root, and no code action. So does one whose every candidate a never-rule held
+back (it would fill an unfinished body, change what a test expects, ...): the hint gives the reason.
 
 On save (debounced) the patch engine checks the workspace in its shadow, with open buffers
 overlaid; a newer edit cancels the running check. The compile-verified result is published at
@@ -49,6 +50,17 @@ PRUNE_EVERY_S = 60.0  # measuring the shadow walks its target directories: not a
 def action_title(cand: Candidate) -> str:
     """`Rusta: add `mut` (compiles, 2 related tests pass, 94%)`: what was checked, and the confidence."""
     return f"Rusta: {cand.title} ({checked_phrase(cand)}, {cand.confidence:.0%})"
+
+
+def hint_message(fix: DiagnosticFix) -> str | None:
+    """The hint for a diagnostic: its verified fix, the error it follows from, or why Rusta will
+    not touch what the author meant (a never-rule held the candidates back); None when there is
+    nothing to say."""
+    if fix.best is not None:
+        return f"verified fix: {fix.best.title} ({checked_phrase(fix.best)}, {fix.best.confidence:.0%})"
+    if fix.follows is not None:
+        return fix.reason
+    return f"no fix offered: {fix.held_back}" if fix.held_back else None
 
 
 class FixesFeature(Feature):
@@ -279,15 +291,14 @@ class FixesFeature(Feature):
             location=types.Location(uri=uri, range=span_range), message=f"rustc: {fix.diagnostic.message}")]
 
     def publish(self, report: FixReport | None) -> None:
-        """Hints where a verified fix exists or an error follows from another (never an error:
-        rustc's error is rust-analyzer's to show); None clears them all."""
+        """Hints where a verified fix exists, an error follows from another, or a never-rule held
+        every candidate back (never an error: rustc's error is rust-analyzer's to show); None
+        clears them all."""
         by_uri: dict[str, list[types.Diagnostic]] = {}
         for fix in report.fixes if report is not None else []:
-            best, root = fix.best, fix.follows
-            if best is None and root is None:
+            message, root = hint_message(fix), fix.follows
+            if message is None:
                 continue
-            message = fix.reason if best is None else (
-                f"verified fix: {best.title} ({checked_phrase(best)}, {best.confidence:.0%})")
             uri = path_to_uri(self.session.root / fix.path)
             span_range = self._range(report, fix)
             hint = types.Diagnostic(range=span_range, severity=types.DiagnosticSeverity.Hint,

@@ -1,0 +1,377 @@
+"""Intent: what a candidate edit does to the author's code, and the edits never offered.
+
+Compiling is not being right: half-written code compiles after many wrong edits (delete the
+argument, return the parameter, change the test's expected value). Two things live here.
+
+`kind_of(edits, ctx, hint)` is a candidate's edit kind (`candidate.EDIT_KINDS`). A generator
+that knows what it proposes passes it as `hint`; where the edit lands overrides that (test code
+or an assertion, a deletion of the author's words, a function body), and what nobody labelled is
+classified from the text it replaces. The calibrator reads the kind; `rusta report` counts by it.
+
+`held_back(candidate, ctx)` applies the never-rules. A candidate they name is neither verified nor
+offered, whatever the calibrator says; its reason, in plain words, is the diagnostic's reason to
+abstain when nothing else is offered. Never:
+
+- rewrite a test's assertion or expected value to make it compile;
+- write a body for, or change the signature of, an unfinished function (empty body, `todo!()`
+  or `unimplemented!()`, a TODO/FIXME comment within it or just above);
+- delete an argument, expression, statement or import the author wrote (an empty `()` aside),
+  unless the author's own recent edit is the evidence: the devlog shows they just removed a
+  parameter of the function called (`SIGNATURE_EVENT`, logged by the engine on their saves);
+- rename an unknown name to a near-miss neighbour of another meaning (`min_len` used where only
+  `max_len` exists: the author is about to declare it).
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from collections import Counter
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from ..analysis.parser import ancestors, descendants, parse_tree
+from .candidate import Candidate, Edit, by_path
+
+if TYPE_CHECKING:
+    from .generators import GenContext
+
+EXPECTS = "this would change what the test expects"
+IMPORT_KEPT = "this import may be for code not written yet"
+# Devlog events the engine logs when a save removed parameters from a function; the payload is
+# {"name": str, "before": int, "after": int} (parameter counts).
+SIGNATURE_EVENT = "signature_change"
+RECENT_S = 30 * 60  # how long such an edit counts as the author's recent decision
+
+COMMENTS = ("line_comment", "block_comment")
+TODO = re.compile(r"\b(TODO|FIXME|XXX)\b")
+PLACEHOLDER_MACROS = ("todo", "unimplemented")
+ASSERTION = re.compile(r"(debug_)?assert(_eq|_ne|_matches)?")
+TEST_ATTRIBUTE = re.compile(r"^#\[\s*((\w+::)*test\b|cfg\s*\(\s*test\s*\))")
+WORD = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)'|[A-Za-z_][A-Za-z0-9_]*|\d[\w.]*")
+IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+LITERAL = re.compile(r"\"|'.|^\d")
+# Words an edit may remove without removing the author's meaning: modifiers and conversions.
+MODIFIERS = {"mut", "ref", "move", "dyn", "as", "clone", "into", "to_string", "to_owned", "as_str",
+             "as_ref", "as_mut", "unwrap", "iter", "try_into", "from", "Some", "Ok", "Box", "new"}
+PRIMITIVES = {"i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
+              "f32", "f64", "bool", "char", "str"}
+CONVERSION = re.compile(r"\.(into|try_into|to_string|to_owned|as_str|as_ref|as_mut|unwrap|iter)\(\)"
+                        r"|\bas\s+\w|::(from|try_from|new)\(|^(Some|Ok|Err|Box::new)\(|\?$")
+TYPE_NODES = {"primitive_type", "type_identifier", "generic_type", "reference_type", "unit_type", "tuple_type",
+              "array_type", "scoped_type_identifier", "function_type", "pointer_type", "type_arguments",
+              "abstract_type", "dynamic_type", "bounded_type"}
+# One token put into the author's text, and the kind that makes (tried in this order).
+INSERTIONS = (("mut ", "add_mut"), ("&mut ", "add_borrow"), ("&", "add_borrow"), ("ref ", "add_ref"),
+              ("*", "add_deref"), (".clone()", "add_clone"))
+# Kinds that keep the values an assertion compares: allowed inside one.
+KEEPS_VALUES = {"add_borrow", "add_deref", "add_clone", "add_import", "restore_name", "rename_similar"}
+
+
+# --- syntax around an edit ----------------------------------------------------------------------
+
+
+def _text(node) -> str:
+    return node.text.decode("utf-8", "replace") if node is not None and node.text is not None else ""
+
+
+def _leading(item):
+    """The attributes and comments right before an item, nearest first."""
+    prev = item.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", *COMMENTS):
+        yield prev
+        prev = prev.prev_named_sibling
+
+
+def _is_test_item(node) -> bool:
+    return node.type in ("function_item", "mod_item") and any(
+        a.type == "attribute_item" and TEST_ATTRIBUTE.match(_text(a)) for a in _leading(node))
+
+
+def in_test(path: str, node) -> bool:
+    """Test code: a file under `tests/`, a `#[test]` function or a `#[cfg(test)]` module."""
+    return path.startswith("tests/") or "/tests/" in path or any(_is_test_item(n) for n in ancestors(node))
+
+
+def assertion(node):
+    """The `assert*!` invocation whose arguments hold the node, or None."""
+    for n in ancestors(node):
+        if n.type == "macro_invocation":
+            name = n.child_by_field_name("macro")
+            if name is not None and ASSERTION.fullmatch(_text(name).rsplit("::", 1)[-1]):
+                return n
+    return None
+
+
+def function(node):
+    return next((n for n in ancestors(node) if n.type == "function_item"), None)
+
+
+def unfinished(fn) -> str | None:
+    """Why the function reads as not written yet, or None: an empty body, `todo!()` or
+    `unimplemented!()` in it, a TODO/FIXME comment within it or just above."""
+    body = fn.child_by_field_name("body")
+    if body is None:
+        return None
+    if not [c for c in body.named_children if c.type not in COMMENTS]:
+        return "its body is empty"
+    for n in descendants(body):
+        if n.type == "macro_invocation" and _text(n.child_by_field_name("macro")) in PLACEHOLDER_MACROS:
+            return f"its body still has `{_text(n.child_by_field_name('macro'))}!()`"
+        if n.type in COMMENTS and TODO.search(_text(n)):
+            return "it has a TODO comment"
+    if any(c.type in COMMENTS and TODO.search(_text(c)) for c in _leading(fn)):
+        return "a TODO comment above it says so"
+    return None
+
+
+@dataclass
+class Part:
+    """One file's code edits (`use` lines aside) as one replacement of `old` by `new`."""
+
+    path: str
+    old: str
+    new: str
+    start: int
+    end: int
+    node: object  # the smallest named syntax node covering [start, end)
+
+    @property
+    def function(self):
+        return function(self.node)
+
+    def in_body(self) -> bool:
+        body = self.function.child_by_field_name("body") if self.function is not None else None
+        return body is not None and body.start_byte < max(self.end, self.start + 1) and self.start < body.end_byte
+
+    def in_signature(self) -> bool:
+        fn = self.function
+        if fn is None:
+            return False
+        name, body = fn.child_by_field_name("name"), fn.child_by_field_name("body")
+        end = body.start_byte if body is not None else fn.end_byte
+        return name is not None and name.end_byte <= self.start and self.end <= end
+
+
+def _is_use(edit: Edit) -> bool:
+    return edit.start == edit.end and edit.new_text.strip().startswith(("use ", "pub use "))
+
+
+def parts(edits, ctx: GenContext) -> list[Part]:
+    out = []
+    for path, file_edits in by_path(edits).items():
+        code = [e for e in file_edits if not _is_use(e)]
+        if not code:
+            continue
+        data = ctx.text(path)
+        start, end = min(e.start for e in code), max(e.end for e in code)
+        new = data[start:end]
+        for e in sorted(set(code), key=lambda e: e.start, reverse=True):
+            new = new[: e.start - start] + e.new_text.encode() + new[e.end - start :]
+        node = ctx.tree(path).root_node.named_descendant_for_byte_range(start, end)
+        out.append(Part(path, data[start:end].decode("utf-8", "replace"), new.decode("utf-8", "replace"),
+                        start, end, node))
+    return out
+
+
+# --- what an edit does --------------------------------------------------------------------------
+
+
+def removed_words(old: str, new: str) -> list[str]:
+    """The author's words (names, literals) the replacement drops with nothing in their place:
+    empty unless the edit is a pure removal. An empty `()`, modifiers and conversions aside."""
+    if old.strip(" ,\n\t") == "()":
+        return []
+    before, after = Counter(WORD.findall(old)), Counter(WORD.findall(new))
+    if after - before:
+        return []  # something new stands in their place: a rewrite, not a removal
+    return [w for w in (before - after).elements() if w not in MODIFIERS and w not in PRIMITIVES]
+
+
+def text_kind(old: str, new: str) -> str | None:
+    """The kind a replacement of `old` by `new` reads as, from the text alone."""
+    o, n = old.strip(), new.strip()
+    inserted = next((kind for token, kind in INSERTIONS if token in new and new.replace(token, "", 1).strip() == o), None)
+    if inserted:
+        return inserted
+    if n == f"({o}).clone()":
+        return "add_clone"
+    if o != n and re.sub(r"^[&*]+\s*(mut\s+)?", "", o) == n:
+        return "convert_type"  # a borrow or a dereference dropped
+    if IDENTIFIER.fullmatch(o) and IDENTIFIER.fullmatch(n):
+        return "convert_type" if o in PRIMITIVES or n in PRIMITIVES else "rename_similar"
+    if IDENTIFIER.fullmatch(o) and re.fullmatch(r"[\w:.]*(::|\.)" + re.escape(o), n):
+        return "restore_name"  # `self.x`, `io::Error`, `Self::new`
+    if CONVERSION.search(n) or n == "?" or (o and not n):
+        return "convert_type"
+    if (set(IDENTIFIER.findall(o)) | set(IDENTIFIER.findall(n))) & PRIMITIVES:
+        return "convert_type"  # an annotation or a literal's suffix: `u32` → `u64`, `5u8` → `5usize`
+    return None
+
+
+def _writes_body(part: Part) -> bool:
+    """The edit writes what a function computes: anything put into an empty body, new lines of
+    code, or a removed `;` that makes the last statement the body's value."""
+    if not part.in_body():
+        return False
+    body = part.function.child_by_field_name("body")
+    if not [c for c in body.named_children if c.type not in COMMENTS]:
+        return bool(part.new.strip())
+    if part.old.strip() == ";" and not part.new.strip():
+        return True
+    return not part.old.strip() and "\n" in part.new and bool(WORD.search(part.new))
+
+
+def kind_of(edits, ctx: GenContext, hint: str | None = None) -> str:
+    """The candidate's edit kind. Where the edit lands comes first: test code or an assertion
+    (`edit_test`), then a removal of the author's words (`delete_code`), then a function's body
+    (`write_body`) or signature (`change_signature`, `mut` aside); then the generator's `hint`;
+    then the text it replaces."""
+    found = parts(edits, ctx)
+    if not found:
+        return "add_import" if edits else hint or "other"
+    if any(in_test(p.path, p.node) or assertion(p.node) is not None for p in found):
+        return "edit_test"
+    if any(removed_words(p.old, p.new) and not p.in_signature() and p.node.type not in TYPE_NODES for p in found):
+        return "delete_code"  # of an argument, expression, statement or item; a type is retyped
+    if any(_writes_body(p) for p in found):
+        return "write_body"
+    text = text_kind(found[0].old, found[0].new)
+    if any(p.in_signature() for p in found):
+        return "add_mut" if text == "add_mut" else "change_signature"
+    return hint or text or "other"
+
+
+# --- the never-rules ----------------------------------------------------------------------------
+
+
+def held_back(cand: Candidate, ctx: GenContext) -> str | None:
+    """Why the candidate is never offered, in words its author understands, or None."""
+    for part in parts(cand.edits, ctx):
+        reason = (_expectation(part) or _unfinished_target(cand.kind, part) or _deletion(cand.kind, part, ctx)
+                  or _near_miss(cand.kind, part, ctx.text(part.path)))
+        if reason:
+            return reason
+    return None
+
+
+def _expectation(part: Part) -> str | None:
+    """An assertion's values or a test's expected value changed."""
+    if assertion(part.node) is not None:
+        return None if text_kind(part.old, part.new) in KEEPS_VALUES else EXPECTS
+    if not in_test(part.path, part.node):
+        return None
+    if any(LITERAL.match(w) for w in Counter(WORD.findall(part.old)) - Counter(WORD.findall(part.new))):
+        return EXPECTS  # a literal of a test is its expected value
+    fn = part.function
+    binding = next((n for n in ancestors(part.node) if n.type == "let_declaration"), None)
+    if fn is None or binding is None:
+        return None
+    pattern = binding.child_by_field_name("pattern")
+    names = {_text(n) for n in descendants(pattern) if n.type == "identifier"} if pattern is not None else set()
+    asserted = {_text(n) for m in descendants(fn) if m.type == "macro_invocation" and assertion(m) is m
+                for n in descendants(m) if n.type == "identifier"}
+    return EXPECTS if names & asserted else None  # the value a test asserts on
+
+
+def _unfinished_target(kind: str, part: Part) -> str | None:
+    fn = part.function
+    if kind not in ("write_body", "change_signature") or fn is None:
+        return None
+    why = unfinished(fn)
+    return f"this function is not written yet (`{_text(fn.child_by_field_name('name'))}`: {why})" if why else None
+
+
+def _deletion(kind: str, part: Part, ctx: GenContext) -> str | None:
+    if kind != "delete_code":
+        return None
+    if re.search(r"(^|\n)\s*(pub(\([^)]*\))?\s+)?use\s", part.old):
+        return f"{IMPORT_KEPT} (`{_clip(part.old)}`)"
+    arguments = next((n for n in ancestors(part.node) if n.type == "arguments"), None)
+    if arguments is not None and arguments.parent is not None and arguments.parent.type == "call_expression":
+        callee = _text(arguments.parent.child_by_field_name("function"))
+        if re.split(r"::|\.", callee)[-1] in recent_removals(ctx):
+            return None  # the author just removed a parameter of the function called
+    return f"this would delete code you wrote (`{_clip(' '.join(removed_words(part.old, part.new)))}`)"
+
+
+def _near_miss(kind: str, part: Part, text: bytes) -> str | None:
+    missing, existing = part.old.strip(), part.new.strip()
+    if kind != "rename_similar" or not (IDENTIFIER.fullmatch(missing) and IDENTIFIER.fullmatch(existing)):
+        return None
+    if not near_miss(missing, existing, text.decode("utf-8", "replace")):
+        return None
+    return f"`{missing}` looks like a name not declared yet; `{existing}` means something else"
+
+
+def segments(name: str) -> list[str]:
+    """`is_morning` -> [is, morning]; `maxLen` -> [max, len]."""
+    return [s.lower() for s in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
+
+
+def near_miss(missing: str, existing: str, text: str) -> bool:
+    """`missing` is a name of its own rather than a slip of `existing`: more than one slip apart
+    (`min_len` and `max_len`), too short to tell a slip (`x` and `y`), written more than once (a
+    slip is made once), or one of its words is a word of the file's other names that `existing`
+    lacks (`form` where `form_data` is written)."""
+    names = IDENTIFIER.findall(text)
+    if osa_distance(missing, existing, 2) >= 2 or len(missing) <= 2 or names.count(missing) > 1:
+        return True
+    words = {w for name in set(names) - {missing} for w in segments(name)}
+    return any(len(w) >= 3 and w in words for w in set(segments(missing)) - set(segments(existing)))
+
+
+def osa_distance(a: str, b: str, limit: int) -> int:
+    """Optimal-string-alignment distance (a swap of neighbours counts one), or limit + 1."""
+    if abs(len(a) - len(b)) > limit:
+        return limit + 1
+    prev2, prev = None, list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        row = [i] + [0] * len(b)
+        for j in range(1, len(b) + 1):
+            row[j] = min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (a[i - 1] != b[j - 1]))
+            if prev2 is not None and i > 1 and j > 1 and a[i - 1] == b[j - 2] and a[i - 2] == b[j - 1]:
+                row[j] = min(row[j], prev2[j - 2] + 1)
+        prev2, prev = prev, row
+    return min(prev[-1], limit + 1)
+
+
+def _clip(text: str, limit: int = 40) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# --- the author's own recent edits --------------------------------------------------------------
+
+
+def parameter_counts(source: bytes) -> dict[str, int]:
+    """Function name -> its number of parameters (`self` included), for names declared once."""
+    counts: dict[str, int] = {}
+    seen: Counter = Counter()
+    for n in descendants(parse_tree(source).root_node):
+        if n.type in ("function_item", "function_signature_item"):
+            name, params = n.child_by_field_name("name"), n.child_by_field_name("parameters")
+            if name is not None and params is not None:
+                seen[_text(name)] += 1
+                counts[_text(name)] = sum(c.type in ("parameter", "self_parameter") for c in params.named_children)
+    return {k: v for k, v in counts.items() if seen[k] == 1}
+
+
+def signature_changes(before: bytes, after: bytes) -> list[dict]:
+    """Functions of a file that lost parameters between two texts of it (SIGNATURE_EVENT payloads)."""
+    old, new = parameter_counts(before), parameter_counts(after)
+    return [{"name": name, "before": old[name], "after": n} for name, n in new.items() if name in old and n < old[name]]
+
+
+def recent_removals(ctx: GenContext) -> set[str]:
+    """Functions the author removed parameters from lately: this run's edits and the devlog's."""
+    key = ("intent", SIGNATURE_EVENT)
+    if key not in ctx.lookups:
+        names = {c["name"] for c in ctx.signature_changes}
+        if ctx.memory is not None:
+            try:
+                names |= {e["payload"].get("name") for e in ctx.memory.events(SIGNATURE_EVENT, since=time.time() - RECENT_S)}
+            except Exception:  # noqa: BLE001 — no devlog yet: no evidence either
+                pass
+        ctx.lookups[key] = names
+    return ctx.lookups[key]

@@ -1,0 +1,251 @@
+"""Intent: edit kinds, and the never-rules on code in progress, in Debian's `either` crate with
+code half written at its end (rustc's own suggestions for it are what the engine test checks)."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+from debian_crates import REGISTRY, copy_debian_crate
+from patches_support import config_for
+
+from rusta_lsp.memory.store import Memory
+from rusta_lsp.patches import intent
+from rusta_lsp.patches.candidate import Candidate, Edit
+from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
+from rusta_lsp.patches.engine import PatchEngine
+from rusta_lsp.patches.generators import GenContext
+
+LIB = "src/lib.rs"
+# Written the way people write: the tests and the calls first, the bodies later.
+IN_PROGRESS = """
+/// How many of `total` items sit on the left.
+pub fn left_count(total: usize) -> usize {
+    // TODO
+}
+
+/// The side a value sits on, as a word.
+pub fn side_name<L, R>(value: &Either<L, R>) -> Option<&'static str> {
+    todo!()
+}
+
+fn describe() -> &'static str {
+    "either"
+}
+
+pub fn label<L, R>(value: &Either<L, R>, is_morning: bool) -> &'static str {
+    let max_len = 5;
+    describe("left or right");
+    if is_evening && min_len > max_len { "late" } else { side_name(valeu).unwrap_or("none") }
+}
+
+#[test]
+fn side_names() {
+    let name = side_name(&Left::<u8, u8>(1));
+    assert_eq!(name, "left"); // do not change
+    assert_eq!(left_count(4), 2);
+}
+"""
+
+
+def either_text() -> bytes:
+    return (REGISTRY / "either-1.6.1" / LIB).read_bytes() + IN_PROGRESS.encode()
+
+
+def ctx_for(text: bytes, signature_changes=()) -> GenContext:
+    return GenContext({LIB: text}, signature_changes=list(signature_changes))
+
+
+def at(text: bytes, needle: str, new: str, within: str | None = None, start: int = 0, end: int | None = None) -> Edit:
+    """An edit replacing `needle` (the first one after `within`, in the in-progress part)."""
+    base = text.index(IN_PROGRESS.encode())
+    if within is not None:
+        base = text.index(within.encode(), base)
+    lo = text.index(needle.encode(), base) + start
+    hi = lo + (len(needle.encode()) if end is None else end) - start
+    return Edit(LIB, lo, hi, new)
+
+
+def candidate(ctx: GenContext, *edits: Edit, hint: str | None = None) -> Candidate:
+    diag = Diagnostic("error", "m", "E0000", (DiagSpan(LIB, edits[0].start, edits[0].end, 1, 1, 1, 1, True),))
+    return Candidate(diag, "t", edits, "rustc", kind=intent.kind_of(edits, ctx, hint))
+
+
+def test_edit_kinds_are_read_from_where_and_what_the_edit_changes():
+    text = either_text()
+    ctx = ctx_for(text)
+    label = "pub fn label"
+    cases = {
+        "add_borrow": [at(text, "valeu", "&valeu", label)],
+        "add_clone": [at(text, "valeu", "valeu.clone()", label)],
+        "add_deref": [at(text, "max_len {", "*max_len", label, end=7)],
+        "add_mut": [at(text, "let max_len", "let mut max_len", label)],
+        "add_import": [Edit(LIB, 0, 0, "use std::fmt;\n")],
+        "rename_similar": [at(text, "valeu", "value", label)],
+        "restore_name": [at(text, "describe(", "self::describe", label, end=8)],
+        "convert_type": [at(text, "let max_len = 5", "let max_len = 5usize", label)],
+        # A parameter's type in a signature, though the rule only meant to retype it.
+        "change_signature": [at(text, "total: usize", "total: u64", "pub fn left_count")],
+        "delete_code": [at(text, '"left or right"', "", label)],
+        "write_body": [at(text, "\n    // TODO\n", "\n    // TODO\n    total\n", "pub fn left_count")],
+        "edit_test": [at(text, '"left"', "Some(", "fn side_names", end=0), at(text, '"left"', ")", "fn side_names",
+                                                                               start=6)],
+    }
+    for kind, edits in cases.items():
+        hint = "convert_type" if kind == "change_signature" else None
+        assert candidate(ctx, *edits, hint=hint).kind == kind, kind
+    # An empty `()` is not the author's words; `mut` in a signature stays a `mut`.
+    src = b"fn f(x: ()) {}\nfn g(v: &Vec<u8>) { f(()) }\n"
+    small = GenContext({LIB: src})
+    assert intent.kind_of([Edit(LIB, src.index(b"(())") + 1, src.index(b"(())") + 3, "")], small) != "delete_code"
+    assert intent.kind_of([Edit(LIB, src.index(b"&Vec"), src.index(b"&Vec") + 1, "&mut ")], small) == "add_mut"
+    # A test file is test code, whatever the edit.
+    tests = GenContext({"tests/it.rs": b"fn helper(x: u8) -> u8 { x }\n"})
+    assert intent.kind_of([Edit("tests/it.rs", 25, 25, "&")], tests) == "edit_test"
+
+
+def test_never_rules_hold_back_what_the_author_has_not_written_or_decided():
+    text = either_text()
+    ctx = ctx_for(text)
+    label = "pub fn label"
+    held = lambda *edits, hint=None: intent.held_back(candidate(ctx, *edits, hint=hint), ctx)  # noqa: E731
+
+    # rustc's "consider returning the local binding `total`" for a body left at a TODO.
+    assert "not written yet (`left_count`: its body is empty)" in held(
+        at(text, "\n    // TODO\n", "\n    // TODO\n    total\n", "pub fn left_count"))
+    # Fitting the signature to an unfinished body (`-> Option<..>` to `-> ()`, say).
+    assert "not written yet (`side_name`: its body still has `todo!()`)" in held(
+        at(text, "Option<&'static str>", "()", "pub fn side_name"), hint="convert_type")
+    # The same kind of edit in a finished function is not this rule's business.
+    assert held(at(text, '"either"', '"either"\n    ;', "fn describe")) is None
+    # rustc's "remove the extra argument" for a call to a function still taking none.
+    assert held(at(text, '"left or right"', "", label)) == "this would delete code you wrote (`\"left or right\"`)"
+    # Near misses of another meaning, and a plain slip.
+    assert held(at(text, "is_evening", "is_morning", label)) == \
+        "`is_evening` looks like a name not declared yet; `is_morning` means something else"
+    assert "`min_len` looks like a name not declared yet" in held(at(text, "min_len", "max_len", label))
+    assert held(at(text, "valeu", "value", label)) is None
+    # A test's expectation: rustc's `Some("left")`, a changed literal, the asserted binding.
+    assert held(at(text, '"left"', "Some(", "fn side_names", end=0),
+                at(text, '"left"', ")", "fn side_names", start=6)) == intent.EXPECTS
+    assert held(at(text, "2);", "3);", "fn side_names", end=1)) == intent.EXPECTS
+    assert held(at(text, "(1));", "(1)).unwrap();", "fn side_names")) == intent.EXPECTS
+    # ...but borrowing a compared value keeps what the test expects.
+    assert held(at(text, "name,", "&name", "fn side_names", end=4)) is None
+
+
+def test_unfinished_functions_are_told_by_their_body_and_comments():
+    src = b"""fn a() -> u8 {}
+fn b() -> u8 { unimplemented!("later") }
+fn c(x: u8) -> u8 {
+    let y = x + 1;
+    // FIXME: overflow
+    y
+}
+// TODO: handle the zero case
+#[inline]
+fn d(x: u8) -> u8 { x }
+fn e(x: u8) -> u8 { x }
+"""
+    tree = GenContext({LIB: src}).tree(LIB)
+    why = {intent._text(f.child_by_field_name("name")): intent.unfinished(f)
+           for f in tree.root_node.named_children if f.type == "function_item"}
+    assert why == {"a": "its body is empty", "b": "its body still has `unimplemented!()`",
+                   "c": "it has a TODO comment", "d": "a TODO comment above it says so", "e": None}
+
+
+def test_removing_an_argument_is_allowed_when_the_author_just_removed_the_parameter():
+    text = either_text()
+    removal = at(text, '"left or right"', "", "pub fn label")
+    before = text.replace(b"fn describe() ->", b"fn describe(what: &str) ->")
+    changes = intent.signature_changes(before, text)
+    assert changes == [{"name": "describe", "before": 1, "after": 0}]
+    ctx = ctx_for(text, changes)
+    assert intent.held_back(candidate(ctx, removal), ctx) is None
+    # A parameter added, or another function changed, is no evidence.
+    assert intent.signature_changes(text, before) == []
+    other = ctx_for(text, [{"name": "left_count", "before": 2, "after": 1}])
+    assert intent.held_back(candidate(other, removal), other) is not None
+
+
+def test_removing_an_import_is_held_back():
+    src = b"use std::fmt;\nuse std::io;\n\nfn f() {}\n"
+    ctx = GenContext({LIB: src})
+    cand = candidate(ctx, Edit(LIB, 0, len(b"use std::fmt;\n"), ""))
+    assert cand.kind == "delete_code"
+    assert intent.held_back(cand, ctx) == f"{intent.IMPORT_KEPT} (`use std::fmt;`)"
+
+
+def test_near_miss_tells_a_new_name_from_a_slip():
+    text = "let max_len = 3; let secs = 4; fn is_morning() {} fn form_data() {}"
+    assert intent.near_miss("min_len", "max_len", text)  # two letters apart: another word
+    assert intent.near_miss("form", "from", text)  # one swap, but `form` is a word of this file
+    assert not intent.near_miss("sces", "secs", text)  # one swap: a slip
+    assert intent.near_miss("sces", "secs", text + " sces + sces")  # the same slip twice: meant
+    assert intent.near_miss("y", "x", "let x = 1; y")
+    assert not intent.near_miss("lenght", "length", text)
+    assert intent.segments("isMorningHTTP2") == ["is", "morning", "http", "2"]
+
+
+@pytest.mark.slow
+def test_code_in_progress_gets_no_patch_and_its_reasons_in_real_crate(tmp_path):
+    """Real rustc, real cargo: every in-progress error of the text above abstains with its
+    reason; the one slip among them (`valeu`) is still fixed."""
+    root = copy_debian_crate("either-1.6.1", tmp_path / "either")
+    (root / LIB).write_bytes(either_text())
+    engine = PatchEngine(root, config_for(tmp_path / "memory"))
+    try:
+        report = engine.fix()
+    finally:
+        engine.close()
+    by_text = {}
+    for fix in report.fixes:
+        span = fix.diagnostic.primary
+        by_text.setdefault(report.contents[fix.path][span.byte_start : span.byte_end].decode(), []).append(fix)
+    offered = {text: [f.best.title for f in fixes if f.best] for text, fixes in by_text.items()}
+    assert offered.pop("valeu") == ["replace `valeu` with `value`"] * len(by_text["valeu"])
+    assert not any(offered.values()), offered  # nothing else: all of it is code in progress
+    reasons = {text: {f.reason for f in fixes} for text, fixes in by_text.items()}
+    assert reasons["is_evening"] == {"`is_evening` looks like a name not declared yet; `is_morning` means something else"}
+    assert reasons["min_len"] == {"`min_len` looks like a name not declared yet; `max_len` means something else"}
+    assert reasons["describe"] == {"this would delete code you wrote (`\"left or right\"`)"}  # E0061 at the call
+    assert reasons["usize"] == {"this function is not written yet (`left_count`: its body is empty)"}  # `-> usize`
+    assert reasons['"left"'] == {intent.EXPECTS}
+    held = [f for f in report.fixes if f.held_back]
+    assert len(held) >= 5 and all(f.abstained and f.withheld for f in held)
+    json_reasons = {d["reason"] for d in report.to_json()["diagnostics"] if d["abstained"]}
+    assert {f.held_back for f in held} <= json_reasons
+
+
+@pytest.mark.slow
+def test_the_authors_own_parameter_removal_is_evidence_for_removing_the_argument(tmp_path):
+    root = copy_debian_crate("either-1.6.1", tmp_path / "either")
+    lib = root / LIB
+    original = lib.read_bytes()
+    lib.write_bytes(original + b"\nfn tally(unit: &str) -> usize { unit.len() }\n"
+                               b"pub fn tallied() -> usize { tally(\"left\") }\n")
+    config = config_for(tmp_path / "memory")
+    with Memory.open(str(tmp_path / "memory"), root) as memory:
+        engine = PatchEngine(root, config, memory)
+        try:
+            assert engine.fix(learn=True).fixes == []
+            # The author drops the parameter: the call's argument is now the one thing left over.
+            lib.write_bytes(lib.read_bytes().replace(b"fn tally(unit: &str) -> usize { unit.len() }",
+                                                     b"fn tally() -> usize { 4 }"))
+            [fix] = engine.fix(learn=True).fixes
+        finally:
+            engine.close()
+        assert fix.diagnostic.code == "E0061" and fix.held_back is None
+        assert [p.kind for p in fix.patches] == ["delete_code"] and fix.patches[0].verified
+        deadline = time.monotonic() + 10
+        while not memory.events(intent.SIGNATURE_EVENT) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        [event] = memory.events(intent.SIGNATURE_EVENT)
+        assert event["payload"] == {"name": "tally", "before": 1, "after": 0}
+    # Without that edit on record (a fresh process, no memory), the argument is the author's.
+    fresh = PatchEngine(root, config)
+    try:
+        [fix] = fresh.fix().fixes
+    finally:
+        fresh.close()
+    assert fix.abstained and fix.held_back == 'this would delete code you wrote (`"left"`)'
