@@ -1,4 +1,5 @@
-"""Calibration training: Brier improves on a synthetic set; the model is swapped only on improvement."""
+"""Calibration training: Brier improves on a synthetic set; the model is swapped only when a Wilson
+bound says it is better on held-out data; the MLP calibrator learns what a linear one cannot."""
 
 from __future__ import annotations
 
@@ -11,9 +12,11 @@ from rusta_lsp.heartbeat.training import (
     TrainConfig,
     expected_calibration_error,
     split,
+    surely_better,
     threshold_for_precision,
     train_calibrator,
 )
+from rusta_lsp.patches.confidence import CalibratorNet
 
 
 def synthetic(n: int, seed: int) -> tuple[torch.Tensor, torch.Tensor]:
@@ -89,3 +92,34 @@ def test_ece_is_zero_when_confidence_matches_frequency():
     labels = torch.tensor([1.0, 0, 0, 0, 1, 1, 1, 0])
     assert expected_calibration_error(probs, labels) < 1e-6
     assert abs(expected_calibration_error(torch.tensor([0.9] * 4), torch.tensor([0.0] * 4)) - 0.9) < 1e-6
+
+
+def test_swap_takes_a_wilson_bound_above_one_half_not_a_point_estimate():
+    labels = torch.ones(60, dtype=torch.float64)
+    old = torch.full((60,), 0.8, dtype=torch.float64)
+    # 11 of 20 decided examples better: a point estimate of 0.55, but the bound is below 0.5.
+    new = old.clone()
+    new[:11], new[11:20] = 0.9, 0.7
+    swap, wins, decided, bound = surely_better(new, old, labels, 0.01)
+    assert (wins, decided) == (11, 20) and bound < 0.5 and not swap
+    # 45 of 60: surely better. Differences within the tolerance are ties, not wins.
+    new = old.clone()
+    new[:45], new[45:] = 0.9, 0.7
+    assert surely_better(new, old, labels, 0.01)[0]
+    assert surely_better(old + 0.005, old, labels, 0.01)[1:3] == (0, 0)
+
+
+def test_the_mlp_calibrator_learns_an_interaction_and_is_swapped_in():
+    # Right exactly when one of two signals is present, not both (a conversion from rustc is
+    # right, from the rules wrong, say): no linear model over the two can say so.
+    g = torch.Generator().manual_seed(7)
+    x = torch.randint(0, 2, (400, 2), generator=g).double()
+    y = ((x[:, 0] != x[:, 1]).double() * 0.9 + 0.05 > torch.rand(400, generator=g, dtype=torch.float64)).double()
+    current = CalibratorNet(2)  # zero weights: 0.5 everywhere, as an untrained prior would say
+    with torch.no_grad():
+        current.linear.weight.zero_()
+        current.linear.bias.zero_()
+    kept, result = train_calibrator(x, y, current, TrainConfig(device="cpu", prior_pull=0.0))
+    assert result.swapped and kept is not current and result.wilson > 0.5
+    assert result.after.brier < 0.12 < result.before.brier  # a linear fit stays at 0.25 here
+    assert next(kept.parameters()).device.type == "cpu"

@@ -4,18 +4,19 @@ from __future__ import annotations
 
 import torch
 
-from rusta_lsp.patches.candidate import Candidate, Edit
+from rusta_lsp.patches import candidate as cands
+from rusta_lsp.patches.candidate import EDIT_KINDS, Candidate, Edit
 from rusta_lsp.patches.confidence import (
-    FEATURES, Calibrator, CalibratorStore, ConfidenceContext, calibrator_path, features, precision_threshold,
-    wilson_lower,
+    FEATURES, PRIOR, Calibrator, CalibratorConfig, CalibratorStore, ConfidenceContext, calibrator_path, features,
+    precision_threshold, wilson_lower,
 )
 from rusta_lsp.patches.diagnostics import Diagnostic, DiagSpan
 
 DIAG = Diagnostic("error", "mismatched types", "E0308", (DiagSpan("src/lib.rs", 10, 14, 1, 11, 1, 15, True),))
 
 
-def _cand(source="rustc", applicability=None, verified=True, siblings=0, after=0, text="&"):
-    c = Candidate(DIAG, "t", (Edit("src/lib.rs", 10, 10, text),), source, applicability)
+def _cand(source="rustc", applicability=None, verified=True, siblings=0, after=0, text="&", kind="add_borrow"):
+    c = Candidate(DIAG, "t", (Edit("src/lib.rs", 10, 10, text),), source, applicability, kind=kind)
     c.verified, c.verified_siblings, c.errors_before, c.errors_after = verified, siblings, 1, after
     return c
 
@@ -51,7 +52,7 @@ def test_store_saves_reloads_when_the_file_changes_and_falls_back_to_prior(tmp_p
     assert not reader.current().trained  # nothing saved: the prior
     cal = Calibrator.prior()
     with torch.no_grad():
-        cal.linear.weight.mul_(0.5)  # as training would: other weights than the prior's
+        cal.net.linear.weight.mul_(0.5)  # as training would: other weights than the prior's
     cal.threshold_override = 0.9
     store.save(cal)
     assert store.current() is cal
@@ -62,6 +63,10 @@ def test_store_saves_reloads_when_the_file_changes_and_falls_back_to_prior(tmp_p
     assert reader.current() is loaded  # unchanged file: no reload
     torch.save({"names": ["other"], "state": {}, "threshold": None}, path)
     assert not reader.current().trained  # trained on other features: ignored
+    # A logistic regression saved by an older Rusta, on today's names: not this net's shape.
+    torch.save({"names": list(FEATURES), "state": torch.nn.Linear(len(FEATURES), 1).state_dict(), "threshold": 0.5},
+               path)
+    assert not reader.current().trained and reader.current().threshold(0.95) != 0.5
     path.write_bytes(b"not a model")
     assert not reader.current().trained
 
@@ -93,3 +98,36 @@ def test_prior_threshold_offers_the_most_right_patches_and_no_needless_wrong_one
     prior.curve = ((0.5, 100, 90), (0.9, 60, 60))
     assert prior.threshold(0.95) == 0.9
     assert wilson_lower(96, 97) < 96 / 97 and wilson_lower(0, 0) == 0.0
+
+
+def test_kind_and_test_evidence_are_features():
+    row = dict(zip(FEATURES, features(_cand(kind="delete_code"), ConfidenceContext())))
+    assert [k for k in EDIT_KINDS if row[f"kind={k}"]] == ["delete_code"]
+    assert row["tests_not_run"] == 1.0 and row["tests_passed_share"] == 0.0
+    cand = _cand()
+    cand.tests = cands.TestEvidence(related=4, passed=3, failed=0, not_run=1, ran=True)
+    row = dict(zip(FEATURES, features(cand, ConfidenceContext())))
+    assert (row["tests_not_run"], row["tests_passed_share"], row["tests_unrun_share"]) == (0.0, 0.75, 0.25)
+    # The evidence moves the prior's confidence: passing tests up, a failing one down.
+    failing = _cand()
+    failing.tests = cands.TestEvidence(related=4, passed=3, failed=1, ran=True)
+    assert _p(cand) > _p(_cand()) and _p(failing) < _p(cand)
+    assert _p(_cand(kind="delete_code")) < _p(_cand())
+
+
+def test_a_fresh_net_is_its_linear_prior_and_a_trained_one_round_trips(tmp_path):
+    prior = Calibrator.prior()
+    rows = [features(_cand(kind=k, after=i % 2), ConfidenceContext(rank=i % 3)) for i, k in enumerate(EDIT_KINDS)]
+    x = torch.tensor(rows, dtype=torch.float64)
+    weights = torch.tensor([PRIOR[n] for n in FEATURES], dtype=torch.float64)
+    linear = torch.sigmoid(x @ weights + prior.net.linear.bias).tolist()
+    assert max(abs(a - b) for a, b in zip(prior.predict_many(rows), linear)) < 1e-12  # the MLP adds zero
+    trained = Calibrator(config=CalibratorConfig(hidden=8))
+    with torch.no_grad():
+        for p in trained.net.parameters():
+            p.normal_(0, 0.3)
+    trained.threshold_override = 0.7
+    trained.save(calibrator_path(tmp_path))
+    loaded = Calibrator.load(calibrator_path(tmp_path))
+    assert loaded.config.hidden == 8 and loaded.threshold(0.95) == 0.7
+    assert loaded.predict_many(rows) == trained.predict_many(rows)

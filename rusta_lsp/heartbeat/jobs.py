@@ -48,18 +48,21 @@ def calibrate(calibrators: CalibratorStore, config: RustaConfig, memory, cancel:
     current = calibrators.current()
     rows, labels = labelled_examples(memory)
     train_config = train_config or TrainConfig(device=config.device, target_precision=config.abstain.target_precision)
-    if rows and len(rows[0]) != len(current.names):
-        return {"trained": False, "reason": "drill features do not match the model's", "examples": len(rows)}
-    x = torch.tensor(rows, dtype=torch.float64).reshape(len(rows), len(current.names))
-    y = torch.tensor(labels, dtype=torch.float64)
-    kept, result = train_calibrator(x, y, current.linear, train_config, cancel)
+    # Rows labelled before the features changed (an older Rusta's drills) cannot be read.
+    usable = [(r, label) for r, label in zip(rows, labels) if len(r) == len(current.names)]
+    if not usable:
+        return {"trained": False, "reason": f"no labelled example with the model's {len(current.names)} features",
+                "examples": len(rows)}
+    x = torch.tensor([r for r, _ in usable], dtype=torch.float64)
+    y = torch.tensor([label for _, label in usable], dtype=torch.float64)
+    kept, result = train_calibrator(x, y, current.net, train_config, cancel)
     if result.trained:
-        model = Calibrator(current.names)
-        model.linear = kept
+        model = Calibrator(current.names, current.config)
+        model.net = kept
         model.trained = True
         model.threshold_override = result.threshold
         calibrators.save(model)
-    summary = {**result.to_json(), "examples": len(rows), "positives": int(sum(labels))}
+    summary = {**result.to_json(), "examples": len(usable), "positives": int(y.sum())}
     memory.log_event("training", summary)
     return summary
 

@@ -2,9 +2,13 @@
 
 Written in the nanoGPT manner: one config dataclass, one plain training loop in phases, and
 `@torch.no_grad()` evaluation helpers. The model is any torch module mapping a feature matrix
-[N, F] to logits [N] (patches' `Calibrator` holds one). The old model is replaced only when the
-new one scores a lower Brier score on held-out examples, and the abstention threshold is
-re-derived on those held-out examples to meet `abstain.targetPrecision`.
+[N, F] to logits [N, 1] (patches' `Calibrator` holds a `CalibratorNet`, a linear part plus an
+MLP). It trains on cuda when there is one, else mps, else the CPU. The old model is replaced only
+when the new one is better on held-out examples by a paired sign test judged with a Wilson bound,
+not by a point estimate: among the held-out examples where the two disagree by more than a
+tolerance, the new one must be the nearer to the truth in a share whose one-sided 95% Wilson
+lower bound exceeds one half. The abstention threshold is re-derived on the held-out examples to
+meet `abstain.targetPrecision`.
 """
 
 from __future__ import annotations
@@ -18,7 +22,7 @@ from torch import nn
 
 from ..cancel import CancelToken
 from ..device import pick_device
-from ..patches.confidence import precision_threshold
+from ..patches.confidence import precision_threshold, wilson_lower
 
 
 @dataclass
@@ -35,6 +39,10 @@ class TrainConfig:
     device: str = "auto"  # auto picks cuda, then mps, then cpu (rusta_lsp.device.pick_device)
     target_precision: float = 0.95  # abstain.targetPrecision: precision wanted above the threshold
     check_every: int = 25  # steps between cancellation checks
+    cpu_threads: int = 1  # torch threads while training on the CPU: the tensors are tiny, and a thread
+    # pool fighting the editor and cargo for busy cores made a run several times slower (measured)
+    tolerance: float = 0.01  # a held-out example decides between two models when their distances
+    # to its label differ by more than this (probability units); closer calls are ties
 
 
 @dataclass
@@ -56,6 +64,9 @@ class TrainResult:
     device: str
     seconds: float
     reason: str = ""
+    wins: int = 0  # held-out examples where the new model was nearer the label, beyond the tolerance
+    decided: int = 0  # held-out examples where either model was, beyond the tolerance
+    wilson: float = 0.0  # one-sided 95% Wilson lower bound of wins / decided; > 0.5 swaps
 
     def to_json(self) -> dict:
         return asdict(self)
@@ -107,6 +118,18 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> li
     return rows
 
 
+@torch.no_grad()
+def surely_better(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor, tolerance: float) -> tuple[bool, int, int, float]:
+    """A sign test of two models' held-out probabilities: (swap, wins, decided, Wilson bound).
+    `decided`: examples where one model is nearer the label than the other by more than
+    `tolerance`; `wins`: those where it is the new one. Swap when the one-sided 95% Wilson lower
+    bound of wins / decided exceeds one half: a point estimate above it is not enough."""
+    gain = (old - labels).abs() - (new - labels).abs()
+    wins, decided = int((gain > tolerance).sum()), int((gain.abs() > tolerance).sum())
+    bound = wilson_lower(wins, decided)
+    return bound > 0.5, wins, decided, bound
+
+
 def threshold_for_precision(probs: list[float], labels: list[float], target: float) -> tuple[float, float, float]:
     """Lowest confidence whose offered set (p >= t) reaches `target` precision.
 
@@ -139,8 +162,8 @@ def train_calibrator(
 ) -> tuple[nn.Module, TrainResult]:
     """Fit a copy of `current` on a training split; return (model to keep, result).
 
-    The returned model is the new one when it beats `current` on the held-out split by Brier
-    score, else `current` itself. Raises Cancelled when `cancel` is set.
+    The returned model is the new one when it beats `current` on the held-out split (the Wilson
+    sign test of the module docstring), else `current` itself. Raises Cancelled when `cancel` is set.
     """
     started = time.monotonic()
     device = pick_device(config.device)
@@ -172,22 +195,29 @@ def train_calibrator(
 
     # Phase 3: full-batch optimisation, checking for pre-emption every few steps.
     model.train()
-    for step in range(config.steps):
-        if cancel is not None and step % config.check_every == 0:
-            cancel.check()
-        optimizer.zero_grad(set_to_none=True)
-        loss = loss_fn(model(x_train).reshape(-1), y_train)
-        loss = loss + config.prior_pull * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
-        loss.backward()
-        optimizer.step()
+    threads = torch.get_num_threads()
+    if device == "cpu":
+        torch.set_num_threads(config.cpu_threads)
+    try:
+        for step in range(config.steps):
+            if cancel is not None and step % config.check_every == 0:
+                cancel.check()
+            optimizer.zero_grad(set_to_none=True)
+            loss = loss_fn(model(x_train).reshape(-1), y_train)
+            loss = loss + config.prior_pull * sum(((p - a) ** 2).sum() for p, a in zip(model.parameters(), anchor))
+            loss.backward()
+            optimizer.step()
+    finally:
+        torch.set_num_threads(threads)
 
-    # Phase 4: compare on held-out data; keep the better model.
+    # Phase 4: compare on held-out data; keep the new model only when it is surely better.
     after = evaluate(model, x_hold, y_hold, config.bins)
-    swapped = after.brier < before.brier
+    swapped, wins, decided, wilson = surely_better(predict(model, x_hold), predict(baseline, x_hold), y_hold,
+                                                   config.tolerance)
 
     # Phase 5: the abstention threshold for the kept model, on the same held-out examples.
     probs = predict(model if swapped else baseline, x_hold).cpu().tolist()
     threshold, precision, coverage = threshold_for_precision(probs, y_hold.cpu().tolist(), config.target_precision)
     result = TrainResult(True, swapped, before, after, threshold, precision, coverage, device,
-                         time.monotonic() - started)
+                         time.monotonic() - started, wins=wins, decided=decided, wilson=round(wilson, 4))
     return (model.to(device="cpu", dtype=dtype) if swapped else current), result

@@ -1,9 +1,12 @@
-"""Confidence: a calibrated probability that a patch is right, from a logistic regression.
+"""Confidence: a calibrated probability that a patch is right, from a small torch model.
 
-`features(candidate, context)` turns a checked candidate into numbers (names in FEATURES);
-`Calibrator.predict` maps them to a probability. Without a trained model the PRIOR weights are
-used: hand-set, then checked against bench/fix.py's mutation corpus. The heartbeat trains
-`Calibrator.linear` on labelled drills and saves it under the memory folder (`save`/`load`).
+`features(candidate, context)` turns a checked candidate into numbers (names in FEATURES): its
+generator and rustc's applicability, what verification saw, the edit's shape and kind
+(`candidate.EDIT_KINDS`), the test evidence (`Candidate.tests`; none is a "tests not run"
+indicator) and the (code, generator) history. `Calibrator.predict` maps them to a probability
+with `CalibratorNet`: a linear part plus an MLP whose output starts at zero. The shipped prior is
+the linear part alone (PRIOR, fitted on bench/fix.py's corpus by bench/fit_prior.py); the
+heartbeat trains the whole net on labelled drills and saves it in the session's `CalibratorStore`.
 A diagnostic is answered only when its best patch reaches the threshold for
 `abstain.targetPrecision`; otherwise Rusta abstains and says why.
 """
@@ -18,8 +21,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import torch
+from torch import nn
 
-from .candidate import Candidate
+from .candidate import EDIT_KINDS, Candidate
 
 SOURCES = ("rustc", "rules", "imports", "exemplars", "model")
 APPLICABILITY = ("MachineApplicable", "MaybeIncorrect", "HasPlaceholders", "Unspecified")
@@ -40,16 +44,21 @@ FEATURES = (
     "unmasked_errors_log",  # errors of targets that only built once the patch was in
     "adds_conversion",  # the patch adds a conversion or copy (`.into()`, `as`, `.clone()`, ...)
     "adds_import",  # the patch adds a `use` line
+    *(f"kind={k}" for k in EDIT_KINDS),  # what the edit does to the author's code
+    "tests_not_run",  # no test evidence: no run was attempted (no green state, no tests)
+    "tests_passed_share",  # related tests that passed with the patch / related tests
+    "tests_failed_share",  # related tests that failed with it / related tests
+    "tests_unrun_share",  # related tests the budget left unrun / related tests
 )
 CONVERSION = re.compile(r"\.(into|try_into|clone|to_string|to_owned|as_str|as_ref|unwrap)\(\)|\bas\s+\w|::(from|try_from)\(")
 
-# Prior weights (logit contributions). Verification dominates (hand-set: unverified patches are
-# never offered, so no data can weigh it). The weights of rustc's and the rules' features and the
-# bias were fitted (logistic regression, light L2) on the verified patches of bench/fix.py's
-# seed-1 corpus (171 patches, 164 right; bench/fit_prior.py), rounded; bench/fix.py reports on
-# the seed-0 corpus. Weights without data there (imports, exemplars, model, history) are
-# hand-set, and so are two the fit would have made perverse (errors left after the patch
-# counting in its favour, none left counting against it).
+# Prior weights (logit contributions) of the linear part. Verification dominates (hand-set:
+# unverified patches are never offered, so no data can weigh it). The weights of rustc's and the
+# rules' features, the edit kinds and the bias were fitted (logistic regression, light L2) on the
+# verified patches of bench/fix.py's seed-1 corpus (bench/fit_prior.py), rounded; bench/fix.py
+# reports on the seed-0 corpus. Weights without data there (imports, exemplars, model, history,
+# the test evidence) are hand-set, and so are two the fit would have made perverse (errors left
+# after the patch counting in its favour, none left counting against it).
 PRIOR = {
     "source=rustc": -0.05, "source=rules": -0.26, "source=imports": 0.3, "source=exemplars": 0.2,
     "source=model": -1.5,
@@ -59,6 +68,11 @@ PRIOR = {
     "edit_size_log": -0.26, "edit_count": 0.0, "first_choice": 1.39,
     "verified_siblings_log": -1.91, "history_rate": 1.5, "history_count_log": 0.0,
     "exemplar_support_log": 0.5, "unmasked_errors_log": 0.0, "adds_conversion": -1.26, "adds_import": -0.53,
+    **{f"kind={k}": 0.0 for k in EDIT_KINDS},
+    # Hand-set until a corpus has them verified: kinds that compile easily and are rarely meant.
+    "kind=delete_code": -1.0, "kind=write_body": -1.0, "kind=edit_test": -0.5, "kind=change_signature": -0.5,
+    # Hand-set: tests that pass with the patch are evidence for it, failing or unrun ones against.
+    "tests_not_run": 0.0, "tests_passed_share": 1.0, "tests_failed_share": -3.0, "tests_unrun_share": -0.5,
 }
 PRIOR_BIAS = -5.91
 # The prior's best patch per diagnostic on the same seed-1 corpus, at rising thresholds:
@@ -107,16 +121,57 @@ def features(candidate: Candidate, context: ConfidenceContext) -> list[float]:
         "unmasked_errors_log": math.log1p(candidate.extra.get("unmasked", 0)),
         "adds_conversion": float(any(CONVERSION.search(e.new_text) for e in candidate.edits)),
         "adds_import": float(any(e.new_text.lstrip().startswith("use ") for e in candidate.edits)),
+        **{f"kind={k}": float(candidate.kind == k) for k in EDIT_KINDS},
+        **test_features(candidate),
     }
     return [values[name] for name in FEATURES]
 
 
-class Calibrator:
-    """Logistic regression over FEATURES: p = sigmoid(w·x + b)."""
+def test_features(candidate: Candidate) -> dict[str, float]:
+    """The test evidence as shares of the related tests; no run at all is its own indicator."""
+    tests = candidate.tests
+    if tests is None or not tests.ran:
+        return {"tests_not_run": 1.0, "tests_passed_share": 0.0, "tests_failed_share": 0.0, "tests_unrun_share": 0.0}
+    related = max(1, tests.related)
+    return {"tests_not_run": 0.0, "tests_passed_share": tests.passed / related,
+            "tests_failed_share": tests.failed / related, "tests_unrun_share": tests.not_run / related}
 
-    def __init__(self, names: tuple[str, ...] = FEATURES):
+
+@dataclass
+class CalibratorConfig:
+    hidden: int = 16  # width of the MLP's hidden layer: a few dozen features, a few hundred labels
+    init_seed: int = 0  # the hidden layer's initialisation is reproducible (its output starts at zero anyway)
+
+
+class CalibratorNet(nn.Module):
+    """logit(x) = linear(x) + mlp(x). The linear part carries the prior; the MLP's last layer starts
+    at zero, so a fresh net predicts exactly what the prior does, and training adds only what the
+    labels show beyond it (a conversion right from rustc but wrong from the rules, say)."""
+
+    def __init__(self, n_features: int, config: CalibratorConfig = CalibratorConfig()):
+        super().__init__()
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(config.init_seed)
+            self.linear = nn.Linear(n_features, 1, dtype=torch.float64)
+            self.mlp = nn.Sequential(
+                nn.Linear(n_features, config.hidden, dtype=torch.float64),
+                nn.GELU(),
+                nn.Linear(config.hidden, 1, dtype=torch.float64),
+            )
+        nn.init.zeros_(self.mlp[-1].weight)
+        nn.init.zeros_(self.mlp[-1].bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:  # [N, F] -> [N, 1] logits
+        return self.linear(x) + self.mlp(x)
+
+
+class Calibrator:
+    """The confidence model: `net` (a CalibratorNet over FEATURES) and the threshold to offer at."""
+
+    def __init__(self, names: tuple[str, ...] = FEATURES, config: CalibratorConfig = CalibratorConfig()):
         self.names = tuple(names)
-        self.linear = torch.nn.Linear(len(self.names), 1, dtype=torch.float64)
+        self.config = config
+        self.net = CalibratorNet(len(self.names), config)
         self.trained = False
         self.threshold_override: float | None = None  # set by training from held-out precision
         self.curve: tuple[tuple[float, int, int], ...] = ()  # measured precision, for the prior
@@ -125,20 +180,20 @@ class Calibrator:
     def prior(cls) -> "Calibrator":
         cal = cls()
         with torch.no_grad():
-            cal.linear.weight.copy_(torch.tensor([[PRIOR[n] for n in cal.names]], dtype=torch.float64))
-            cal.linear.bias.fill_(PRIOR_BIAS)
+            cal.net.linear.weight.copy_(torch.tensor([[PRIOR[n] for n in cal.names]], dtype=torch.float64))
+            cal.net.linear.bias.fill_(PRIOR_BIAS)
         cal.curve = PRIOR_CURVE
         return cal
 
     def predict(self, features: list[float]) -> float:
         return self.predict_many([features])[0]
 
+    @torch.no_grad()
     def predict_many(self, rows: list[list[float]]) -> list[float]:
         if not rows:
             return []
-        with torch.no_grad():
-            x = torch.tensor(rows, dtype=torch.float64)
-            return torch.sigmoid(self.linear(x)).squeeze(1).tolist()
+        self.net.eval()
+        return torch.sigmoid(self.net(torch.tensor(rows, dtype=torch.float64))).squeeze(1).tolist()
 
     def threshold(self, target_precision: float) -> float:
         """The confidence a patch needs to be offered. A trained model brings the threshold its
@@ -154,19 +209,21 @@ class Calibrator:
 
     def save(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        torch.save({"names": list(self.names), "state": self.linear.state_dict(),
+        torch.save({"names": list(self.names), "hidden": self.config.hidden, "state": self.net.state_dict(),
                     "threshold": self.threshold_override}, path)
 
     @classmethod
     def load(cls, path: Path) -> "Calibrator | None":
-        """The saved model, or None when missing, unreadable, or trained on other features."""
+        """The saved model, or None when missing, unreadable, or of another shape: trained on other
+        features, or an older model (a logistic regression saved without `hidden`)."""
         try:
             saved = torch.load(path, weights_only=True)
-            cal = cls(tuple(saved["names"]))
-            if cal.names != FEATURES:
+            if tuple(saved["names"]) != FEATURES or not isinstance(saved.get("hidden"), int):
                 return None
-            cal.linear.load_state_dict(saved["state"])
-        except (OSError, KeyError, RuntimeError, ValueError, EOFError, pickle.UnpicklingError):
+            cal = cls(FEATURES, CalibratorConfig(hidden=saved["hidden"]))
+            cal.net.load_state_dict(saved["state"])
+        except (OSError, KeyError, RuntimeError, ValueError, EOFError, TypeError, AttributeError,
+                pickle.UnpicklingError):
             return None
         cal.trained = True
         cal.threshold_override = saved.get("threshold")
