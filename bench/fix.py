@@ -1,19 +1,28 @@
 """Verified patches against two floors, same run: rustc's first suggestion applied blindly, and
 `cargo fix --broken-code` (what a user has: rustc's MachineApplicable suggestions, cargo-checked).
 
-    python bench/fix.py [--cases 220] [--per-kind 4] [--out bench/out/fix.json]
+    python bench/fix.py [--cases 600] [--per-kind 4] [--seed 0] [--crates ...] [--kinds ...]
+                        [--out bench/out/fix.json]
 
 Corpus: seeded mutations (rusta_lsp.heartbeat.mutations, shared with the drills) of real crates
 (Debian librust sources: humantime, either, termcolor, fixedbitset, scopeguard) and the repo's
-examples/ledger. Each case breaks one site; the engine sees the mutated file as an unsaved buffer,
+examples/ledger, the code-in-progress kinds included (an emptied body, a producer left at
+`todo!()` that a test asserts on, a call to a function not written yet, a variable whose `let`
+is not written yet, an import whose users were deleted, a near-miss name of another meaning):
+for those, as for the removals nobody can undo, abstaining is the right answer (no-fix cases).
+Each case breaks one site; the engine sees the mutated file as an unsaved buffer,
 with the crate's memory indexed beforehand (as the server has it) and its default shadow slots.
 
 Right = the patch gives back the original text (whitespace aside), or, for an import, imports the
 item the original `use` line imported for that name (a removed `use a::{b, c}` is fixed one name
-per diagnostic). For both Rusta (best patch at
-the threshold) and the baseline (rustc's first suggestion of the target diagnostic) it reports:
-fix rate (right / fixable cases), precision (right / offered), coverage (offered / cases), and on
-the no-fix kinds (missing argument, struct field, match arm) abstention and placeholders offered.
+per diagnostic). For Rusta (best patch at the threshold) and the floors (rustc's first suggestion
+of the target diagnostic, cargo fix) it reports:
+fix rate (right / fixable cases), precision (right / offered) with its one-sided 95% Wilson
+lower bound, coverage (offered / cases), and on the no-fix kinds abstention and placeholders
+offered; per mutation kind and per edit kind (`Candidate.kind`). What the never-rules
+(rusta_lsp/patches/intent.py) cost: per kind, the cases where a candidate they held back would
+have given the original text back (the fix rate lost), and the offers of the forbidden classes on
+the in-progress kinds (goal 0).
 Time to a verified fix is compared with one bare incremental `cargo check` of the mutated crate,
 measured right after on the same shadow (the floor). A 2-fold cross-fitted calibrator shows what
 training on drills would do to precision and fix rate.
@@ -58,9 +67,10 @@ from rusta_lsp.config import read_config  # noqa: E402
 from rusta_lsp.memory.ingest import Ingestor  # noqa: E402
 from rusta_lsp.memory.store import Memory  # noqa: E402
 from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
-from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
+from rusta_lsp.heartbeat.mutations import IN_PROGRESS_KINDS, MUTATION_KINDS, mutation_corpus  # noqa: E402
 from rusta_lsp.patches.candidate import Candidate, Edit, has_placeholder  # noqa: E402
 from rusta_lsp.heartbeat.training import TrainConfig, train_calibrator  # noqa: E402
+from rusta_lsp.patches.candidate import EDIT_KINDS  # noqa: E402
 from rusta_lsp.patches.confidence import Calibrator, wilson_lower  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
 from rusta_lsp.patches.generators import rustc  # noqa: E402
@@ -69,12 +79,14 @@ from rusta_lsp.patches.shadow import ShadowSlots  # noqa: E402
 from rusta_lsp.patches.testing import GreenRecorder  # noqa: E402
 
 CRATES = ["humantime-2.1.0", "either-1.6.1", "termcolor-1.1.2", "fixedbitset-0.4.2", "scopeguard-1.1.0"]
-NO_FIX_KINDS = {"remove_field_init", "remove_argument", "remove_match_arm"}
+# What the never-rules forbid on code in progress: filling a body, editing a test's expectation,
+# deleting the author's words, renaming to a near-miss of another meaning.
+FORBIDDEN_KINDS = {"write_body", "edit_test", "delete_code", "rename_similar"}
 
 
-def workspaces(work: Path) -> list[Path]:
+def workspaces(work: Path, names: list[str]) -> list[Path]:
     out = []
-    for name in CRATES:
+    for name in [n for n in names if n != "ledger"]:
         dest = work / name
         if not dest.exists():
             if not (REGISTRY / name).is_dir():
@@ -83,6 +95,8 @@ def workspaces(work: Path) -> list[Path]:
             copy_debian_crate(name, dest)
         out.append(dest)
     ledger = work / "ledger"
+    if "ledger" not in names:
+        return out
     if not ledger.exists():
         import shutil
 
@@ -212,12 +226,6 @@ def floor_seconds(engine: PatchEngine, path: str) -> float:
         return time.monotonic() - started
 
 
-def no_fix(mutation) -> bool:
-    """No right local fix: the removed argument, field or arm cannot be known. (A removed `()`
-    argument can: `Ok()` has one right fix, `Ok(())`.)"""
-    return mutation.kind in NO_FIX_KINDS and mutation.original.strip(" ,") != "()"
-
-
 def run_case(engine: PatchEngine, root: Path, mutation, cargo_fixed: CargoFixFloor) -> dict | None:
     original = (root / mutation.path).read_bytes()
     try:
@@ -243,8 +251,10 @@ def run_case(engine: PatchEngine, root: Path, mutation, cargo_fixed: CargoFixFlo
     base["right"] = right(cand, mutated, original, mutation.path)
     return {
         "crate": root.name, "kind": mutation.kind, "code": fix.diagnostic.code or "", "line": mutation.line,
-        "no_fix": no_fix(mutation),
+        "no_fix": mutation.no_fix,
         "offered": best is not None,
+        "edit_kind": best.kind if best else "",
+        "best_kind": fix.patches[0].kind if fix.patches else "",
         "right": right(best, mutated, original, mutation.path),
         "placeholder": any(has_placeholder(p) for p in fix.patches),
         "confidence": best.confidence if best else (fix.patches[0].confidence if fix.patches else None),
@@ -255,10 +265,13 @@ def run_case(engine: PatchEngine, root: Path, mutation, cargo_fixed: CargoFixFlo
         "tests": vars(best.tests) if best is not None and best.tests is not None else None,
         "rejected_by_tests": [right(c, mutated, original, mutation.path) for c in fix.checked
                               if c.reason.startswith("breaks test")],
+        "held_back": [{"kind": c.kind, "restores": right(c, mutated, original, mutation.path), "title": c.title}
+                      for c in fix.withheld],
+        "held_back_reason": fix.held_back,
         "verified_any": bool(fix.patches),
         "patches": [
             {"features": p.extra["features"], "right": right(p, mutated, original, mutation.path),
-             "confidence": p.confidence, "rank": i, "source": p.source, "title": p.title}
+             "confidence": p.confidence, "rank": i, "source": p.source, "kind": p.kind, "title": p.title}
             for i, p in enumerate(fix.patches)
         ],
         "baseline": base,
@@ -297,17 +310,53 @@ def tests_summary(cases: list[dict], green: dict) -> dict:
 
 
 def rates(cases: list[dict], offered_key, right_key) -> dict:
+    """Fix rate and coverage over the fixable cases; precision over every offer, the no-fix
+    cases' included (an offer there is wrong), with its Wilson lower bound."""
     fixable = [c for c in cases if not c["no_fix"]]
-    offered = [c for c in fixable if offered_key(c)]
-    right = [c for c in offered if right_key(c)]
+    offered = [c for c in cases if offered_key(c)]
+    right = [c for c in offered if right_key(c) and not c["no_fix"]]
     nofix = [c for c in cases if c["no_fix"]]
     return {
+        "cases": len(cases), "fixable": len(fixable), "offered": len(offered), "right": len(right),
         "fix_rate": len(right) / max(1, len(fixable)),
         "precision": len(right) / max(1, len(offered)),
         "precision_wilson95": wilson_lower(len(right), len(offered)),
-        "coverage": len(offered) / max(1, len(fixable)),
+        "coverage": sum(offered_key(c) for c in fixable) / max(1, len(fixable)),
         "abstention_no_fix": sum(not offered_key(c) for c in nofix) / max(1, len(nofix)),
     }
+
+
+def per_mutation_kind(cases: list[dict]) -> dict[str, dict]:
+    """Rusta and the baseline per mutation kind; `lost_to_never_rules`: cases Rusta did not get
+    right although a candidate a never-rule held back gave the original text back."""
+    out = {}
+    for kind in MUTATION_KINDS:
+        mine = [c for c in cases if c["kind"] == kind]
+        if mine:
+            out[kind] = {
+                "rusta": rates(mine, lambda c: c["offered"], lambda c: c["right"]),
+                "baseline": rates(mine, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
+                "lost_to_never_rules": sum(not c["no_fix"] and not c["right"] and any(h["restores"] for h in c["held_back"])
+                                           for c in mine),
+                "held_back": sum(bool(c["held_back"]) for c in mine),
+            }
+    return out
+
+
+def per_edit_kind(cases: list[dict]) -> dict[str, dict]:
+    """Per edit kind of the offered patch: offers, right ones, precision and its Wilson bound; and
+    the cases where a never-rule held a candidate of the kind back (`restoring`: it would have
+    given the original text back where that was the right answer)."""
+    out = {}
+    for kind in EDIT_KINDS:
+        offered = [c for c in cases if c["offered"] and c["edit_kind"] == kind]
+        right = sum(c["right"] and not c["no_fix"] for c in offered)
+        held = [(h, c["no_fix"]) for c in cases for h in c["held_back"] if h["kind"] == kind]
+        if offered or held:
+            out[kind] = {"offered": len(offered), "right": right, "precision": right / max(1, len(offered)),
+                         "precision_wilson95": wilson_lower(right, len(offered)), "held_back": len(held),
+                         "held_back_restoring": sum(h["restores"] and not no_fix for h, no_fix in held)}
+    return out
 
 
 def reliability(cases: list[dict], edges=(0.5, 0.8, 0.9, 0.95, 1.0001)) -> list[dict]:
@@ -334,7 +383,7 @@ def cross_fitted(cases: list[dict], target: float) -> dict:
         x = torch.tensor([p["features"] for p in train], dtype=torch.float64)
         y = torch.tensor([float(p["right"]) for p in train], dtype=torch.float64)
         cal = Calibrator()
-        cal.linear, result = train_calibrator(x, y, Calibrator.prior().linear, TrainConfig(target_precision=target))
+        cal.net, result = train_calibrator(x, y, Calibrator.prior().net, TrainConfig(target_precision=target))
         threshold = result.threshold
         for c in folds[i]:
             fixable += not c["no_fix"]
@@ -342,26 +391,28 @@ def cross_fitted(cases: list[dict], target: float) -> dict:
                 continue
             probs = cal.predict_many([p["features"] for p in c["patches"]])
             j = max(range(len(probs)), key=probs.__getitem__)
-            if probs[j] >= threshold and not c["no_fix"]:
+            if probs[j] >= threshold:
                 offered += 1
-                right += c["patches"][j]["right"]
+                right += c["patches"][j]["right"] and not c["no_fix"]
     return {"fix_rate": right / max(1, fixable), "precision": right / max(1, offered),
-            "coverage": offered / max(1, fixable)}
+            "precision_wilson95": wilson_lower(right, offered), "coverage": offered / max(1, fixable)}
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cases", type=int, default=220)
+    parser.add_argument("--cases", type=int, default=600)
     parser.add_argument("--per-kind", type=int, default=4)
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--crates", nargs="+", default=[*CRATES, "ledger"])
+    parser.add_argument("--kinds", nargs="+", default=list(MUTATION_KINDS), choices=MUTATION_KINDS)
     parser.add_argument("--work", default=str(ROOT / "bench" / "out" / "fix-work"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "fix.json"))
     args = parser.parse_args()
     work = Path(args.work)
     config, _ = read_config({"memory": {"uri": str(work / "memory")}})
     groups = defaultdict(list)  # (kind, crate) -> mutations, in the corpus' seeded order
-    for root in workspaces(work):
-        for m in mutation_corpus(root, seed=args.seed, per_kind=args.per_kind):
+    for root in workspaces(work, args.crates):
+        for m in mutation_corpus(root, seed=args.seed, per_kind=args.per_kind, kinds=args.kinds):
             groups[(m.kind, root.name)].append((root, m))
     # Round-robin over kinds and crates, so any prefix of the run spreads over both.
     order = [x for _, x in sorted(
@@ -399,6 +450,10 @@ def main() -> None:
         "baseline_first_suggestion": rates(cases, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
         "baseline_cargo_fix": rates(cases, lambda c: c["cargo_fix"]["offered"], lambda c: c["cargo_fix"]["right"]),
         "rusta_cross_fitted": cross_fitted(cases, target),
+        "per_mutation_kind": per_mutation_kind(cases),
+        "per_edit_kind": per_edit_kind(cases),
+        "forbidden_offered_in_progress": sum(c["offered"] and c["edit_kind"] in FORBIDDEN_KINDS
+                                             for c in cases if c["kind"] in IN_PROGRESS_KINDS),
         "reliability": reliability(cases),
         "placeholders_offered": {"rusta": sum(c["placeholder"] and c["offered"] for c in cases),
                                  "baseline": sum(c["baseline"]["placeholder"] for c in cases)},
@@ -420,8 +475,10 @@ def main() -> None:
     print(f"\n{'':22}" + "".join(f"{name:>11}" for name in systems))
     for key in ("fix_rate", "precision", "precision_wilson95", "coverage", "abstention_no_fix"):
         print(f"{key:22}" + "".join(f"{r[key]:11.3f}" for r in systems.values()))
-    print("\nright / fixable (no-fix kinds: offered / cases) per kind")
-    for kind in sorted(summary["kinds"]):
+    print("\nright / fixable (no-fix kinds: offered / cases) per kind; Rusta's precision (Wilson lower bound)"
+          " and the fixable cases a never-rule cost")
+    print(f"  {'':22}" + "".join(f"{name:>11}" for name in systems) + f"{'precision':>17}{'lost':>6}")
+    for kind in sorted(summary["kinds"], key=MUTATION_KINDS.index):
         rows = [c for c in cases if c["kind"] == kind]
         nofix = all(c["no_fix"] for c in rows)
         answers = [rows, [c["baseline"] | {"no_fix": c["no_fix"]} for c in rows],
@@ -429,7 +486,15 @@ def main() -> None:
         cells = [(sum(a["offered"] for a in system), sum(a["right"] and not a["no_fix"] for a in system))
                  for system in answers]
         fixable = sum(not c["no_fix"] for c in rows)
-        print(f"  {kind:22}" + "".join(f"{(f'{o}/{len(rows)}' if nofix else f'{r}/{fixable}'):>11}" for o, r in cells))
+        mine = summary["per_mutation_kind"][kind]
+        print(f"  {kind:22}" + "".join(f"{(f'{o}/{len(rows)}' if nofix else f'{r}/{fixable}'):>11}" for o, r in cells)
+              + f"{mine['rusta']['precision']:9.3f} ({mine['rusta']['precision_wilson95']:.3f})"
+              + f"{mine['lost_to_never_rules']:6}")
+    print(f"\n{'edit kind':18}{'offered':>8}{'right':>7}{'precision':>10}{'(Wilson)':>9}{'held back':>10}{'(restoring)':>12}")
+    for kind, k in summary["per_edit_kind"].items():
+        print(f"{kind:18}{k['offered']:8}{k['right']:7}{k['precision']:10.3f}{k['precision_wilson95']:9.3f}"
+              f"{k['held_back']:10}{k['held_back_restoring']:12}")
+    print(f"\nforbidden-class patches offered on in-progress kinds: {summary['forbidden_offered_in_progress']} (goal 0)")
     t = summary["tests"]
     print(f"related tests after the check: median +{t['median_added_s']:.2f}s "
           f"({t['median_added_over_floor']:.2f}x the floor), p90 +{t['p90_added_s']:.2f}s; ran on "

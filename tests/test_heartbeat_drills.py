@@ -73,6 +73,18 @@ def test_mastered_classes_retire_after_k_rounds_and_return_on_failure():
     assert "drop_mut" not in state.retired and state.streak["drop_mut"] == 0
 
 
+def test_abstaining_on_code_in_progress_is_the_right_answer():
+    no_fix = lambda outcome, conf: {**row("empty_body", outcome, conf), "no_fix": True}  # noqa: E731
+    stats = class_stats([no_fix("abstained", None)] * 9 + [no_fix("compiled", 0.9)], DrillState())
+    assert stats["empty_body"].fix_rate == 0.9  # nine abstentions right, one compiled patch wrong
+    state = DrillState()
+    for rnd in range(1, MASTERY_ROUNDS + 1):
+        state.round = rnd
+        changes = close_round(state, [no_fix("abstained", None), row("drop_ref", "abstained", None)])
+    assert changes == {"empty_body": "retired"}  # where a fix was right, abstaining is no mastery
+    assert close_round(state, [no_fix("compiled", 0.97)]) == {"empty_body": "returned"}
+
+
 def test_holdout_is_a_stable_fifth():
     ids = [hashlib.sha1(str(i).encode()).hexdigest()[:12] for i in range(2000)]  # like Mutation.id
     share = sum(map(is_holdout, ids)) / len(ids)

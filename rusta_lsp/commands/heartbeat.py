@@ -82,6 +82,9 @@ def _report_text(report: dict) -> str:
     lines = [f"{report['drills']} drills, fix rate {report['fix_rate']}, ECE {report['ece']}"]
     for code, s in report["codes"].items():
         lines.append(f"  {code}: {s['drills']} drills, fix rate {s['fix_rate']}, calibration gap {s['calibration_gap']}")
+    for kind, e in report["edit_kinds"].items():
+        lines.append(f"  {kind}: {e['offered']} offered, {e['right']} right, fix rate {e['fix_rate']}, "
+                     f"precision {e['precision']} (Wilson lower {e['precision_lower']}), held back {e['held_back']}")
     if report["weak_spots"]:
         lines.append("weak spots: " + ", ".join(w["code"] for w in report["weak_spots"]))
     if report["retired_classes"]:

@@ -6,6 +6,10 @@ is retired and only revisited rarely; a retired class that fails again comes bac
 
 One mutation in five (by id) is held out: drills never practise on it, so `bench/learning.py`
 can measure what the drills taught on mutations they never saw.
+
+Code in progress is drilled too (mutations.IN_PROGRESS_KINDS): there, as for the removals nobody
+can undo (`Mutation.no_fix`), abstaining is the right answer, and a drill answered so counts as
+right; every verified patch of such a drill is labelled wrong for the calibrator.
 """
 
 from __future__ import annotations
@@ -69,6 +73,11 @@ def label(fix: DiagnosticFix | None, mutated: bytes, original: bytes, path: str)
     return "wrong"
 
 
+def answered_right(row: dict) -> bool:
+    """The drill's answer was right: the user's text restored, or no patch where none is right."""
+    return row["outcome"] == "restored" or (bool(row.get("no_fix")) and row["outcome"] == "abstained")
+
+
 def target_fix(report: FixReport, mutation: Mutation) -> DiagnosticFix | None:
     """The diagnostic the mutation was aimed at: an intended code in the mutated file first."""
     local = [f for f in report.fixes if f.path == mutation.path]
@@ -95,6 +104,7 @@ def labelled_patches(fix: DiagnosticFix, mutated: bytes, original: bytes, path: 
             "confidence": float(cand.confidence),
             "correct": patch_restores(cand, mutated, original, path),
             "source": cand.source,
+            "kind": cand.kind,
             "title": cand.title,
         })
     return rows
@@ -131,6 +141,10 @@ def attempt(engine: PatchEngine, root: Path, mutation: Mutation, round_: int = 0
         "on_target": fix.diagnostic.code in mutation.expected_codes,
         "outcome": label(fix, mutated, original, mutation.path),
         "abstained": fix.abstained,
+        "no_fix": mutation.no_fix,
+        # Never-rules that held candidates back: their kinds, and the reason when it decided.
+        "held_back": sorted({c.kind for c in fix.withheld}),
+        "held_back_reason": fix.held_back,
         # Whether the best patch was right, offered or not: what its confidence should predict.
         "correct": bool(best and best["correct"]),
         "source": best["source"] if best else "",
@@ -150,7 +164,7 @@ def attempt(engine: PatchEngine, root: Path, mutation: Mutation, round_: int = 0
 class ClassStats:
     kind: str
     drills: int = 0
-    restored: int = 0
+    restored: int = 0  # answered right: restored, or abstained where no fix is right
     calibration_gap: float = 0.0  # mean |confidence - right| of best patches offered
     retired: bool = False
     streak: int = 0
@@ -203,7 +217,7 @@ def class_stats(rows: list[dict], state: DrillState) -> dict[str, ClassStats]:
         stats[kind] = ClassStats(
             kind,
             drills=len(recent),
-            restored=sum(r["outcome"] == "restored" for r in recent),
+            restored=sum(answered_right(r) for r in recent),
             calibration_gap=sum(gaps) / len(gaps) if gaps else 0.0,
             retired=kind in state.retired,
             streak=state.streak.get(kind, 0),
@@ -226,8 +240,9 @@ def close_round(state: DrillState, round_rows: list[dict]) -> dict[str, str]:
         if row["outcome"] in OUTCOMES:
             by_kind.setdefault(row["kind"], []).append(row)
     for kind, rows in by_kind.items():
-        # Mastered: every drill restored, and the model was sure of it (calibrated and confident).
-        mastered = all(r["outcome"] == "restored" and (r.get("confidence") or 0) >= 0.8 for r in rows)
+        # Mastered: every drill restored, and the model was sure of it (calibrated and confident);
+        # or, where no fix is right, every drill abstained.
+        mastered = all(answered_right(r) and (r.get("no_fix") or (r.get("confidence") or 0) >= 0.8) for r in rows)
         state.streak[kind] = state.streak.get(kind, 0) + 1 if mastered else 0
         if mastered and state.streak[kind] >= MASTERY_ROUNDS and kind not in state.retired:
             state.retired[kind] = state.round
@@ -347,7 +362,8 @@ def summarize(rows: list[dict], state: DrillState, changes: dict[str, str]) -> d
         "fix_rate": round(outcomes["restored"] / len(rows), 4) if rows else None,
         "by_kind": {
             kind: {"drills": sum(r["kind"] == kind for r in rows),
-                   "restored": sum(r["kind"] == kind and r["outcome"] == "restored" for r in rows)}
+                   "restored": sum(r["kind"] == kind and r["outcome"] == "restored" for r in rows),
+                   "answered_right": sum(r["kind"] == kind and answered_right(r) for r in rows)}
             for kind in sorted({r["kind"] for r in rows})
         },
         "retired": sorted(state.retired),

@@ -4,14 +4,22 @@ A `Mutation` is one byte-range replacement in one file, with the text it replace
 codes rustc is expected to report. Mutations never touch the user's files: callers apply them to
 source text (`Mutation.apply`) and hand the result to a shadow copy (as a patch-engine overlay).
 
+Besides slips of finished code, the engine makes code in progress (IN_PROGRESS_KINDS): a body
+emptied or left at `todo!()`, a call to a function not written yet, a variable used before its
+declaration is written, an import whose users were deleted, and a name with a near-miss
+neighbour of another meaning. For those, and for the removals whose lost text nobody can guess
+(NO_FIX_KINDS), the right answer is to abstain: `Mutation.no_fix`.
+
 Sites are found with tree-sitter node by node; sampling is seeded, so a corpus is reproducible
-(`bench/fix.py` and `bench/learning.py` reuse it).
+(`bench/fix.py` and `bench/learning.py` reuse it). The in-progress kinds draw from a generator of
+their own, so adding them left the other kinds' seeded sites as they were.
 """
 
 from __future__ import annotations
 
 import hashlib
 import random
+from collections import Counter
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
@@ -19,6 +27,7 @@ from typing import Callable, Iterable, Iterator
 import tree_sitter
 import tree_sitter_rust
 
+from ..analysis.parser import ancestors, descendants
 from ..analysis.positions import LineIndex
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
@@ -40,9 +49,25 @@ EXPECTED_CODES: dict[str, tuple[str, ...]] = {
     "remove_field_init": ("E0063",),
     "remove_argument": ("E0061",),
     "remove_match_arm": ("E0004",),
+    # Code in progress.
+    "empty_body": ("E0308", "E0277"),  # `{}` or a TODO comment where a value is returned
+    "unfinished_producer": ("E0308", "E0277", "E0369", "E0599"),  # `-> Option<T> { todo!() }` a test asserts on
+    "unwritten_fn": ("E0425", "E0599", "E0433"),  # a called function's definition not written yet
+    "undeclared_local": ("E0425",),  # a `let` not written yet before the variable's uses
+    "orphan_import": ("unused_imports",),  # the import's only user deleted (the lint denied on it)
+    "near_miss_name": ("E0425",),  # `min_len` used where only `max_len` exists
 }
 MUTATION_KINDS = tuple(EXPECTED_CODES)
+IN_PROGRESS_KINDS = ("empty_body", "unfinished_producer", "unwritten_fn", "undeclared_local", "orphan_import",
+                     "near_miss_name")
+# Kinds whose right answer is no patch: what was removed cannot be known, or is not written yet.
+NO_FIX_KINDS = ("remove_field_init", "remove_argument", "remove_match_arm", *IN_PROGRESS_KINDS)
 
+_KEYWORDS = {
+    "as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false", "for",
+    "impl", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return", "self", "static", "struct",
+    "super", "trait", "true", "type", "unsafe", "use", "where", "while", "box", "try", "yield", "macro",
+}
 _INTEGER_TYPES = ("u8", "u16", "u32", "u64", "usize", "i8", "i16", "i32", "i64", "isize")
 _FLOAT_TYPES = ("f32", "f64")
 # Declarations whose `name` child names a new thing: misspelling it is a rename, not an error.
@@ -65,6 +90,12 @@ class Mutation:
     line: int  # 1-based, where the replaced text starts
     col: int  # 1-based, Unicode scalar values
     expected_codes: tuple[str, ...]
+
+    @property
+    def no_fix(self) -> bool:
+        """No right local fix: the right answer is to abstain. (A removed `()` argument has one
+        right fix: `Ok()` becomes `Ok(())`.)"""
+        return self.kind in NO_FIX_KINDS and self.original.strip(" ,") != "()"
 
     def apply(self, source: bytes) -> bytes:
         """The mutated source; raises ValueError when the file no longer holds the original text."""
@@ -298,6 +329,162 @@ def _is_catch_all(arm: tree_sitter.Node) -> bool:
     return guard is None and (text == "_" or (text.isidentifier() and text[0].islower()))
 
 
+# --- code in progress ------------------------------------------------------------------------
+
+
+def _indent(node, source: bytes) -> str:
+    line_start = source.rfind(b"\n", 0, node.start_byte) + 1
+    head = source[line_start : node.start_byte]
+    return head[: len(head) - len(head.lstrip())].decode()
+
+
+def _returns_value(fn) -> bool:
+    ret = fn.child_by_field_name("return_type")
+    return ret is not None and _text(ret) not in ("()", "!", "Self") and fn.child_by_field_name("body") is not None
+
+
+def _empty_body(node, source, rng, names) -> list[Edit]:
+    """A body emptied, or left at a TODO comment, where the function returns a value."""
+    if node.type != "function_item" or not _returns_value(node):
+        return []
+    body = node.child_by_field_name("body")
+    if not [c for c in body.named_children if c.type not in ("line_comment", "block_comment")]:
+        return []
+    indent = _indent(node, source)
+    return [(body.start_byte, body.end_byte, rng.choice(["{}", f"{{\n{indent}    // TODO\n{indent}}}"]))]
+
+
+def _unfinished_producer(node, source, rng, names) -> list[Edit]:
+    """A function a test asserts on, only started: its result made an `Option` and its body a
+    `todo!()` (the assertion states what it will return)."""
+    if node.type != "function_item" or not _returns_value(node):
+        return []
+    name, ret = _text(node.child_by_field_name("name")), node.child_by_field_name("return_type")
+    if name not in names["asserted"] or name in names["called"] or _text(ret).startswith(("Option", "Result", "impl", "&")):
+        return []
+    indent = _indent(node, source)
+    body = node.child_by_field_name("body")
+    return [(ret.start_byte, body.end_byte, f"Option<{_text(ret)}> {{\n{indent}    todo!()\n{indent}}}")]
+
+
+def _item_range(node, source: bytes) -> tuple[int, int]:
+    """An item's lines with its doc comments and attributes."""
+    first = node
+    prev = node.prev_named_sibling
+    while prev is not None and prev.type in ("attribute_item", "line_comment", "block_comment") \
+            and source[prev.end_byte : first.start_byte].count(b"\n") <= 1:
+        first, prev = prev, prev.prev_named_sibling
+    start, _ = _line_range(first, source)
+    _, end = _line_range(node, source)
+    return start, end
+
+
+def _in_trait_impl(fn: tree_sitter.Node) -> bool:
+    container = fn.parent.parent if fn.parent is not None and fn.parent.type == "declaration_list" else None
+    return container is not None and container.type in ("impl_item", "trait_item") and (
+        container.type == "trait_item" or container.child_by_field_name("trait") is not None)
+
+
+def _unwritten_fn(node, source, rng, names) -> list[Edit]:
+    """A called function whose definition is not written yet (free, or of an inherent impl)."""
+    if node.type != "function_item" or node.parent is None or _in_trait_impl(node):
+        return []
+    name = _text(node.child_by_field_name("name"))
+    if names["called"][name] == 0 or names["defined"][name] != 1 or name == "main":
+        return []
+    return [(*_item_range(node, source), "")]
+
+
+def _undeclared_local(node, source, rng, names) -> list[Edit]:
+    """A `let` not written yet while the code after it already uses the variable."""
+    if node.type != "let_declaration" or node.parent is None or node.parent.type != "block":
+        return []
+    pattern = node.child_by_field_name("pattern")
+    if pattern is not None and pattern.type == "mut_pattern":
+        pattern = pattern.named_children[0] if pattern.named_children else None
+    if pattern is None or pattern.type != "identifier" or names["bindings"][_text(pattern)] != 1:
+        return []
+    name = _text(pattern)
+    later = [n for sibling in _siblings_after(node) for n in descendants(sibling)
+             if n.type == "identifier" and _text(n) == name]
+    return [_line_range(node, source) + ("",)] if later else []
+
+
+def _siblings_after(node):
+    sibling = node.next_named_sibling
+    while sibling is not None:
+        yield sibling
+        sibling = sibling.next_named_sibling
+
+
+def _orphan_import(node, source, rng, names) -> list[Edit]:
+    """The code using an imported name deleted (the one statement, function or impl holding every
+    use), the import left for code to come; the `unused_imports` lint is denied on it, as a
+    project's `-D warnings` would."""
+    if not _remove_use(node, source, rng, names):
+        return []
+    imported = node.child_by_field_name("argument")
+    if imported is None or imported.type not in ("scoped_identifier", "identifier"):
+        return []
+    users = names["uses"].get(_text(imported).rsplit("::", 1)[-1], [])
+    holders = {_user_holder(u) for u in users}
+    if len(holders) != 1 or None in holders:
+        return []
+    holder = holders.pop()
+    name = holder.child_by_field_name("name") if holder.type == "function_item" else None
+    if holder.start_byte < node.end_byte or (name is not None and (names["called"][_text(name)] or _text(name) == "main")):
+        return []  # a function still called would leave errors of its own
+    start, end = _item_range(holder, source) if holder.type != "expression_statement" else _line_range(holder, source)
+    between = source[node.start_byte : start].decode("utf-8", "replace")
+    return [(node.start_byte, end, f"#[deny(unused_imports)]\n{_indent(node, source)}{between}")]
+
+
+def _user_holder(use: tree_sitter.Node):
+    """What deleting a use of a name takes with it: its statement (one that assigns, returns or
+    binds nothing), else its function or impl block; None when neither (a field's type)."""
+    for a in ancestors(use):
+        if a.type == "expression_statement" and _text(a).endswith(";") and not any(
+            n.type in ("assignment_expression", "compound_assignment_expr", "return_expression", "break_expression")
+            for n in descendants(a)
+        ):
+            return a
+        if a.type == "function_item" and _in_trait_impl(a):
+            continue  # the impl would lack the trait's item: the whole impl goes
+        if a.type in ("function_item", "impl_item") and a.parent is not None and a.parent.type in (
+            "source_file", "declaration_list"
+        ):
+            return a
+    return None
+
+
+def _near_miss_name(node, source, rng, names) -> list[Edit]:
+    """A use of a local renamed to a name not declared yet whose near-miss neighbour is that local:
+    one word swapped for a like-spelt word of the file (`max_len` -> `min_len`)."""
+    if not _misspell_ident(node, source, random.Random(0), names):
+        return []  # the places a local's use can be misspelt
+    name = _text(node)
+    words = name.split("_")
+    options = []
+    for i, word in enumerate(words):
+        for other in sorted(names["words"]):
+            if other != word and len(word) >= 3 and other not in _KEYWORDS and _distance(word, other) <= 2:
+                new = "_".join(words[:i] + [other] + words[i + 1 :])
+                if new not in names["all"] and 1 <= _distance(new, name) <= max(len(new), 3) // 3:
+                    options.append(new)
+    return [(node.start_byte, node.end_byte, rng.choice(options))] if options else []
+
+
+def _distance(a: str, b: str) -> int:
+    """Levenshtein distance (rustc's similar-name suggestions use it)."""
+    prev = list(range(len(b) + 1))
+    for i, ca in enumerate(a, 1):
+        row = [i]
+        for j, cb in enumerate(b, 1):
+            row.append(min(prev[j] + 1, row[j - 1] + 1, prev[j - 1] + (ca != cb)))
+        prev = row
+    return prev[-1]
+
+
 def _field_name(node: tree_sitter.Node) -> str | None:
     parent = node.parent
     if parent is None:
@@ -323,6 +510,12 @@ _FINDERS: dict[str, Callable] = {
     "remove_field_init": _remove_field_init,
     "remove_argument": _remove_argument,
     "remove_match_arm": _remove_match_arm,
+    "empty_body": _empty_body,
+    "unfinished_producer": _unfinished_producer,
+    "unwritten_fn": _unwritten_fn,
+    "undeclared_local": _undeclared_local,
+    "orphan_import": _orphan_import,
+    "near_miss_name": _near_miss_name,
 }
 
 
@@ -341,6 +534,12 @@ _NODE_TYPES: dict[str, tuple[str, ...]] = {
     "change_numeric": ("primitive_type",),
     "remove_field_init": ("field_initializer", "shorthand_field_initializer"),
     "remove_match_arm": ("match_arm",),
+    "empty_body": ("function_item",),
+    "unfinished_producer": ("function_item",),
+    "unwritten_fn": ("function_item",),
+    "undeclared_local": ("let_declaration",),
+    "orphan_import": ("use_declaration",),
+    "near_miss_name": ("identifier",),
 }
 
 
@@ -377,24 +576,61 @@ def _walk(node: tree_sitter.Node) -> Iterator[tree_sitter.Node]:
         yield from _walk(child)
 
 
-def _collect_names(root: tree_sitter.Node) -> dict[str, set[str]]:
-    """Identifiers in the file: all of them (typos must not hit one), locals and defined types."""
-    names: dict[str, set[str]] = {"all": set(), "locals": set(), "types": set()}
-    stack = [root]
+def _collect_names(root: tree_sitter.Node) -> dict:
+    """What the finders need to know of the whole file: every identifier (typos must not hit one),
+    locals, defined types; and for code in progress the calls outside tests, the functions tests
+    assert on, definitions and bindings per name, the uses of each name, and the words names are
+    made of."""
+    names: dict = {"all": set(), "locals": set(), "types": set(), "asserted": set(), "called": Counter(),
+                   "defined": Counter(), "bindings": Counter(), "uses": {}, "words": set()}
+    stack = [(root, False, False, False)]
     while stack:
-        node = stack.pop()
-        if node.type in ("identifier", "field_identifier", "type_identifier"):
-            names["all"].add(_text(node))
-        if node.type == "identifier" and node.parent is not None and node.parent.type in (
+        node, in_test, in_assert, in_use = stack.pop()
+        kind, parent = node.type, node.parent
+        if kind in ("identifier", "field_identifier", "type_identifier"):
+            text = _text(node)
+            names["all"].add(text)
+            names["words"].update(w for w in text.lower().split("_") if len(w) >= 3 and w.isalpha())
+            if not in_use:  # an import is not a use of what it imports
+                names["uses"].setdefault(text, []).append(node)
+        if kind == "identifier" and parent is not None and parent.type in (
             "let_declaration", "parameter", "mut_pattern", "tuple_pattern"
         ):
             names["locals"].add(_text(node))
-        if node.type in ("struct_item", "enum_item", "type_item", "trait_item", "union_item"):
+            names["bindings"][_text(node)] += 1
+        if kind in ("struct_item", "enum_item", "type_item", "trait_item", "union_item"):
             name = node.child_by_field_name("name")
             if name is not None:
                 names["types"].add(_text(name))
-        stack.extend(node.children)
+        if kind == "function_item" and node.child_by_field_name("name") is not None:
+            names["defined"][_text(node.child_by_field_name("name"))] += 1
+        called = _called_name(node)
+        if called and in_assert:
+            names["asserted"].add(called)
+        elif called and not in_test:
+            names["called"][called] += 1
+        in_use = in_use or kind == "use_declaration"
+        in_test = in_test or (kind in ("mod_item", "function_item") and _is_test_or_macro(node))
+        in_assert = in_assert or (kind == "macro_invocation" and _text(node.child_by_field_name("macro")).startswith(
+            ("assert", "debug_assert")))
+        stack.extend((child, in_test, in_assert, in_use) for child in node.children)
     return names
+
+
+def _called_name(node: tree_sitter.Node) -> str | None:
+    """The function a call names: `f(..)`, `x.f(..)`, `a::f(..)`, and `f` followed by `(..)` among
+    a macro's tokens."""
+    if node.type == "call_expression":
+        function = node.child_by_field_name("function")
+        if function is not None and function.type == "field_expression":
+            function = function.child_by_field_name("field")
+        elif function is not None and function.type == "scoped_identifier":
+            function = function.child_by_field_name("name")
+        return _text(function) if function is not None and function.type in ("identifier", "field_identifier") else None
+    if node.type == "identifier" and node.parent is not None and node.parent.type == "token_tree":
+        after = node.next_sibling
+        return _text(node) if after is not None and after.type == "token_tree" and _text(after).startswith("(") else None
+    return None
 
 
 def _make(kind: str, path: str, source: bytes, index: LineIndex, edit: Edit) -> Mutation:
@@ -423,8 +659,9 @@ def find_mutations(
     names["types"] |= set(extra_types)
     index = LineIndex(source)
     rng = random.Random(f"{seed}:{path}")
+    progress_rng = random.Random(f"{seed}:{path}:in-progress")
     found: list[Mutation] = []
-    seen: set[tuple[int, int]] = set()
+    seen: set[tuple[bool, int, int]] = set()
     by_type = _dispatch(kinds)
     arguments = "remove_argument" in kinds
     for node in _walk(tree.root_node):
@@ -432,9 +669,10 @@ def find_mutations(
         if arguments and node.is_named and node.parent is not None and node.parent.type == "arguments":
             todo = sorted([*todo, "remove_argument"], key=MUTATION_KINDS.index)
         for kind in todo:
-            for edit in _FINDERS[kind](node, source, rng, names):
-                if (edit[0], edit[1]) not in seen:
-                    seen.add((edit[0], edit[1]))
+            in_progress = kind in IN_PROGRESS_KINDS
+            for edit in _FINDERS[kind](node, source, progress_rng if in_progress else rng, names):
+                if (in_progress, edit[0], edit[1]) not in seen:
+                    seen.add((in_progress, edit[0], edit[1]))
                     found.append(_make(kind, path, source, index, edit))
     return found
 

@@ -1,5 +1,6 @@
 """`rusta report`: what the heartbeat learned — fix rate and calibration per error code over
-time, weak spots, retired classes, principles — as JSON or as one HTML file with PNG plots."""
+time, fix rate and precision per edit kind, weak spots, retired classes, principles — as JSON or
+as one HTML file with PNG plots."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import io
 import time
 from pathlib import Path
 
+from ..patches.candidate import EDIT_KINDS
+from ..patches.confidence import wilson_lower
 from .drills import OUTCOMES, DrillState, STATE_FILE
 from .reflection import code_stats
 
@@ -40,6 +43,25 @@ def per_code_over_rounds(drills: list[dict]) -> dict[str, list[dict]]:
             "fix_rate": _rate(sum(r["outcome"] == "restored" for r in rows), len(rows)),
             "calibration_gap": round(gap, 4) if gap is not None else None,
         })
+    return out
+
+
+def per_edit_kind(drills: list[dict]) -> dict[str, dict]:
+    """Per edit kind (`candidate.EDIT_KINDS`): drills whose best verified patch was of that kind
+    (`best`), of those the ones offered and right; fix rate = right / best, precision = right /
+    offered with its one-sided 95% Wilson lower bound; `held_back`: drills where a never-rule
+    kept a candidate of that kind from being offered."""
+    out = {}
+    for kind in EDIT_KINDS:
+        best = [r for r in drills if r.get("patches") and r["patches"][0].get("kind") == kind]
+        offered = [r for r in best if not r.get("abstained")]
+        right = sum(bool(r["patches"][0].get("correct")) for r in offered)
+        held = sum(kind in (r.get("held_back") or ()) for r in drills)
+        if best or held:
+            out[kind] = {"best": len(best), "offered": len(offered), "right": right,
+                         "fix_rate": _rate(right, len(best)), "precision": _rate(right, len(offered)),
+                         "precision_lower": round(wilson_lower(right, len(offered)), 4) if offered else None,
+                         "held_back": held}
     return out
 
 
@@ -97,6 +119,7 @@ def build_report(memory, root: Path, state_folder: Path) -> dict:
         "fix_rate": _rate(sum(r["outcome"] == "restored" for r in drills), len(drills)),
         "ece": ece,
         "codes": stats,
+        "edit_kinds": per_edit_kind(drills),
         "over_time": per_code_over_rounds(drills),
         "learning_curve": learning_curve,
         "training": training,
@@ -192,6 +215,10 @@ ECE {report['ece']}. Outcomes: {html.escape(str(report['outcomes']))}</p>
 <img alt="reliability diagram" src="data:image/png;base64,{images['reliability']}">
 <h2>Per error code</h2>
 {_table(["code", "drills", "fix rate", "mean confidence", "calibration gap", "seen", "applied", "rejected"], codes)}
+<h2>Per edit kind</h2>
+{_table(["kind", "best patch", "offered", "right", "fix rate", "precision", "precision (Wilson lower)", "held back"],
+        [[k, e["best"], e["offered"], e["right"], e["fix_rate"], e["precision"], e["precision_lower"], e["held_back"]]
+         for k, e in report["edit_kinds"].items()])}
 <h2>Weak spots</h2>
 {_table(["code", "fix rate", "drills", "calibration gap"], [[w["code"], w["fix_rate"], w["drills"], w["calibration_gap"]] for w in report["weak_spots"]])}
 <h2>Retired classes</h2><p>{html.escape(retired)}</p>
