@@ -213,8 +213,9 @@ def _changes(before: bytes, after: bytes) -> Counter:
     return Counter(line for line in list(diff)[2:] if line[:1] in "+-" and line[1:])
 
 
-def verdict(answer: dict) -> str:
-    return "right" if answer["right"] else "wrong" if answer["offered"] else "-"
+def verdict(answer: dict, no_fix: bool, silent: str = "-") -> str:
+    """An answer in one word; on a no-fix case any offer is wrong (giving the text back too)."""
+    return silent if not answer["offered"] else "right" if answer["right"] and not no_fix else "wrong"
 
 
 def floor_seconds(engine: PatchEngine, path: str) -> float:
@@ -433,8 +434,9 @@ def main() -> None:
         if case:
             cases.append(case)
             print(f"[{len(cases):3}] {case['crate']:18} {case['kind']:17} {case['code']:6} "
-                  f"rusta={'right' if case['right'] else 'wrong' if case['offered'] else 'abstain':7} "
-                  f"base={verdict(case['baseline']):5} cargo-fix={verdict(case['cargo_fix']):5} "
+                  f"rusta={verdict(case, case['no_fix'], 'abstain'):7} "
+                  f"base={verdict(case['baseline'], case['no_fix']):5} "
+                  f"cargo-fix={verdict(case['cargo_fix'], case['no_fix']):5} "
                   f"{case['seconds']:.2f}s/{case['floor']:.2f}s +{case['test_seconds']:.2f}s tests", flush=True)
     for engine in engines.values():
         engine.shadows[0].sync()

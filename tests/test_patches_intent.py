@@ -94,6 +94,8 @@ def test_edit_kinds_are_read_from_where_and_what_the_edit_changes():
     for kind, edits in cases.items():
         hint = "convert_type" if kind == "change_signature" else None
         assert candidate(ctx, *edits, hint=hint).kind == kind, kind
+    # A misspelt type in a signature is a rename, not a change of the signature.
+    assert intent.kind_of([at(text, "Either", "Eihter", "pub fn side_name")], ctx) == "rename_similar"
     # An empty `()` is not the author's words; `mut` in a signature stays a `mut`.
     src = b"fn f(x: ()) {}\nfn g(v: &Vec<u8>) { f(()) }\n"
     small = GenContext({LIB: src})
@@ -182,7 +184,8 @@ def test_near_miss_tells_a_new_name_from_a_slip():
     assert intent.near_miss("form", "from", text)  # one swap, but `form` is a word of this file
     assert not intent.near_miss("sces", "secs", text)  # one swap: a slip
     assert intent.near_miss("sces", "secs", text + " sces + sces")  # the same slip twice: meant
-    assert intent.near_miss("y", "x", "let x = 1; y")
+    assert intent.near_miss("y", "x", "let x = 1; y")  # too short to tell a slip
+    assert not intent.near_miss("wt", "wtr", "let wtr = 1; wt")  # a letter dropped
     assert not intent.near_miss("lenght", "length", text)
     assert intent.segments("isMorningHTTP2") == ["is", "morning", "http", "2"]
 

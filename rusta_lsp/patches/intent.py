@@ -64,6 +64,8 @@ TYPE_NODES = {"primitive_type", "type_identifier", "generic_type", "reference_ty
 # One token put into the author's text, and the kind that makes (tried in this order).
 INSERTIONS = (("mut ", "add_mut"), ("&mut ", "add_borrow"), ("&", "add_borrow"), ("ref ", "add_ref"),
               ("*", "add_deref"), (".clone()", "add_clone"))
+# Kinds an edit in a signature keeps: a `mut`, a misspelt type's name, a path, a borrow of `self`.
+SIGNATURE_SAFE = {"add_mut", "rename_similar", "restore_name", "add_import"}
 # Kinds that keep the values an assertion compares: allowed inside one.
 KEEPS_VALUES = {"add_borrow", "add_deref", "add_clone", "add_import", "restore_name", "rename_similar"}
 
@@ -237,8 +239,8 @@ def kind_of(edits, ctx: GenContext, hint: str | None = None) -> str:
     if any(_writes_body(p) for p in found):
         return "write_body"
     text = text_kind(found[0].old, found[0].new)
-    if any(p.in_signature() for p in found):
-        return "add_mut" if text == "add_mut" else "change_signature"
+    if any(p.in_signature() for p in found) and text not in SIGNATURE_SAFE:
+        return "change_signature"
     return hint or text or "other"
 
 
@@ -315,8 +317,10 @@ def near_miss(missing: str, existing: str, text: str) -> bool:
     slip is made once), or one of its words is a word of the file's other names that `existing`
     lacks (`form` where `form_data` is written)."""
     names = IDENTIFIER.findall(text)
-    if osa_distance(missing, existing, 2) >= 2 or len(missing) <= 2 or names.count(missing) > 1:
+    if osa_distance(missing, existing, 2) >= 2 or names.count(missing) > 1:
         return True
+    if len(missing) <= 2 and len(existing) <= len(missing):
+        return True  # `y` for `x`; but `wt` for `wtr` is a letter dropped
     words = {w for name in set(names) - {missing} for w in segments(name)}
     return any(len(w) >= 3 and w in words for w in set(segments(missing)) - set(segments(existing)))
 
