@@ -13,7 +13,7 @@ from patches_support import config_for, copy_example, settings_flags, tree_bytes
 
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.cli import main
-from rusta_lsp.patches.candidate import PLACEHOLDER
+from rusta_lsp.patches.candidate import EDIT_KINDS, PLACEHOLDER
 from rusta_lsp.patches.engine import PatchEngine
 from rusta_lsp.patches.oracle import CargoOracle
 
@@ -131,7 +131,8 @@ def test_cli_json_contract_with_non_ascii_columns(tmp_path, capsys):
         assert set(diag) == {"code", "message", "path", "start_line", "start_col", "abstained", "reason", "patches"}
         assert diag["path"] == "src/lib.rs"
         for patch in diag["patches"]:
-            assert set(patch) == {"title", "confidence", "verified", "source", "edits", "tests"}
+            assert set(patch) == {"title", "confidence", "verified", "source", "kind", "edits", "tests"}
+            assert patch["kind"] in EDIT_KINDS
             # The crate has no tests: nothing related, nothing run.
             assert patch["tests"] == {"related": 0, "passed": 0, "failed": 0, "not_run": 0, "ran": False}
             for edit in patch["edits"]:
