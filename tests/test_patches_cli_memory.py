@@ -54,7 +54,8 @@ def test_fix_beside_a_server_reads_the_memory_and_writes_no_table_version(tmp_pa
         assert set(diag) == {"code", "message", "path", "start_line", "start_col", "abstained", "reason", "patches"}
         assert (diag["code"], diag["path"]) == ("E0308", "src/store.rs") and diag["patches"]
         for patch in diag["patches"]:
-            assert set(patch) == {"title", "confidence", "verified", "source", "edits", "tests"} and patch["verified"]
+            assert set(patch) == {"title", "confidence", "verified", "source", "kind", "edits", "tests"}
+            assert patch["verified"]
         # The fixed line sits in a test: the read-only memory still tells which test to run.
         assert diag["patches"][0]["tests"] == {"related": 1, "passed": 1, "failed": 0, "not_run": 0, "ran": True}
 
