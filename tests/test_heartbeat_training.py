@@ -123,3 +123,27 @@ def test_the_mlp_calibrator_learns_an_interaction_and_is_swapped_in():
     assert result.swapped and kept is not current and result.wilson > 0.5
     assert result.after.brier < 0.12 < result.before.brier  # a linear fit stays at 0.25 here
     assert next(kept.parameters()).device.type == "cpu"
+
+
+def test_calibrate_learns_from_rows_of_todays_features_only(tmp_path):
+    from rusta_lsp.config import RustaConfig
+    from rusta_lsp.heartbeat.jobs import calibrate
+    from rusta_lsp.memory.store import Memory
+    from rusta_lsp.patches.confidence import FEATURES, CalibratorStore
+
+    (tmp_path / "ws").mkdir()
+    g = torch.Generator().manual_seed(3)
+    rows = []
+    for i in range(60):  # today's: right exactly when the patch is a rename
+        x = [0.0] * len(FEATURES)
+        x[FEATURES.index("verified")] = 1.0
+        x[FEATURES.index("kind=rename_similar" if i % 2 else "kind=convert_type")] = 1.0
+        rows.append({"features": x, "correct": bool(i % 2) != (torch.rand(1, generator=g).item() < 0.05)})
+    old = [{"features": [1.0] * 23, "correct": True}] * 40  # drills of an older Rusta, 23 features
+    store = CalibratorStore(tmp_path / "state")
+    with Memory.open(str(tmp_path / "memory"), tmp_path / "ws") as memory:
+        memory.put_rows("drills", [{"id": "new", "patches": rows}, {"id": "old", "patches": old}], "id")
+        summary = calibrate(store, RustaConfig(), memory, train_config=TrainConfig(device="cpu"))
+    assert summary["trained"] and summary["examples"] == 60  # the 40 older rows are left out
+    model = store.current()
+    assert model.trained and model.predict(rows[1]["features"]) > model.predict(rows[0]["features"])
