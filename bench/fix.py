@@ -2,7 +2,7 @@
 `cargo fix --broken-code` (what a user has: rustc's MachineApplicable suggestions, cargo-checked).
 
     python bench/fix.py [--cases 600] [--per-kind 4] [--seed 0] [--crates ...] [--kinds ...]
-                        [--out bench/out/fix.json]
+                        [--without-never-rules] [--out bench/out/fix.json]
 
 Corpus: seeded mutations (rusta_lsp.heartbeat.mutations, shared with the drills) of real crates
 (Debian librust sources: humantime, either, termcolor, fixedbitset, scopeguard) and the repo's
@@ -70,6 +70,7 @@ from rusta_lsp.heartbeat.drills import patch_restores, target_fix  # noqa: E402
 from rusta_lsp.heartbeat.mutations import IN_PROGRESS_KINDS, MUTATION_KINDS, mutation_corpus  # noqa: E402
 from rusta_lsp.patches.candidate import Candidate, Edit, has_placeholder  # noqa: E402
 from rusta_lsp.heartbeat.training import TrainConfig, train_calibrator  # noqa: E402
+from rusta_lsp.patches import intent  # noqa: E402
 from rusta_lsp.patches.candidate import EDIT_KINDS  # noqa: E402
 from rusta_lsp.patches.confidence import Calibrator, wilson_lower  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
@@ -406,9 +407,13 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--crates", nargs="+", default=[*CRATES, "ledger"])
     parser.add_argument("--kinds", nargs="+", default=list(MUTATION_KINDS), choices=MUTATION_KINDS)
+    parser.add_argument("--without-never-rules", action="store_true",
+                        help="ablation: offer what the never-rules would hold back, as before them")
     parser.add_argument("--work", default=str(ROOT / "bench" / "out" / "fix-work"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "fix.json"))
     args = parser.parse_args()
+    if args.without_never_rules:
+        intent.held_back = lambda candidate, ctx: None
     work = Path(args.work)
     config, _ = read_config({"memory": {"uri": str(work / "memory")}})
     groups = defaultdict(list)  # (kind, crate) -> mutations, in the corpus' seeded order

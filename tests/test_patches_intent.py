@@ -179,14 +179,18 @@ def test_removing_an_import_is_held_back():
 
 
 def test_near_miss_tells_a_new_name_from_a_slip():
-    text = "let max_len = 3; let secs = 4; fn is_morning() {} fn form_data() {}"
-    assert intent.near_miss("min_len", "max_len", text)  # two letters apart: another word
-    assert intent.near_miss("form", "from", text)  # one swap, but `form` is a word of this file
-    assert not intent.near_miss("sces", "secs", text)  # one swap: a slip
-    assert intent.near_miss("sces", "secs", text + " sces + sces")  # the same slip twice: meant
-    assert intent.near_miss("y", "x", "let x = 1; y")  # too short to tell a slip
-    assert not intent.near_miss("wt", "wtr", "let wtr = 1; wt")  # a letter dropped
-    assert not intent.near_miss("lenght", "length", text)
+    src = b"""// The fee of an amount: a rate off the top.
+fn fee(max_len: usize, secs: u64, wtr: u8) -> u64 { let form_data = 1; form_data + secs + off(wtr) }
+"""
+    names = intent.code_names(GenContext({LIB: src}), LIB)
+    assert "of" not in names and "form_data" in names  # the code's names, not its comments' words
+    assert intent.near_miss("min_len", "max_len", names)  # two letters apart: another word
+    assert intent.near_miss("form", "from", names)  # one swap, but `form` is a word of this file
+    assert not intent.near_miss("sces", "secs", names)  # one swap: a slip
+    assert not intent.near_miss("lenght", "length", names)
+    assert intent.near_miss("sces", "secs", names + ["sces", "sces"])  # the same slip twice: meant
+    assert intent.near_miss("y", "x", names)  # too short to tell a slip
+    assert not intent.near_miss("wt", "wtr", names) and not intent.near_miss("of", "off", names)  # a letter dropped
     assert intent.segments("isMorningHTTP2") == ["is", "morning", "http", "2"]
 
 

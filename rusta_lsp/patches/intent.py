@@ -251,7 +251,7 @@ def held_back(cand: Candidate, ctx: GenContext) -> str | None:
     """Why the candidate is never offered, in words its author understands, or None."""
     for part in parts(cand.edits, ctx):
         reason = (_expectation(part) or _unfinished_target(cand.kind, part) or _deletion(cand.kind, part, ctx)
-                  or _near_miss(cand.kind, part, ctx.text(part.path)))
+                  or _near_miss(cand.kind, part, ctx))
         if reason:
             return reason
     return None
@@ -297,11 +297,11 @@ def _deletion(kind: str, part: Part, ctx: GenContext) -> str | None:
     return f"this would delete code you wrote (`{_clip(' '.join(removed_words(part.old, part.new)))}`)"
 
 
-def _near_miss(kind: str, part: Part, text: bytes) -> str | None:
+def _near_miss(kind: str, part: Part, ctx: GenContext) -> str | None:
     missing, existing = part.old.strip(), part.new.strip()
     if kind != "rename_similar" or not (IDENTIFIER.fullmatch(missing) and IDENTIFIER.fullmatch(existing)):
         return None
-    if not near_miss(missing, existing, text.decode("utf-8", "replace")):
+    if not near_miss(missing, existing, code_names(ctx, part.path)):
         return None
     return f"`{missing}` looks like a name not declared yet; `{existing}` means something else"
 
@@ -311,12 +311,20 @@ def segments(name: str) -> list[str]:
     return [s.lower() for s in re.findall(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+|\d+", name)]
 
 
-def near_miss(missing: str, existing: str, text: str) -> bool:
+def code_names(ctx: GenContext, path: str) -> list[str]:
+    """Every name the file's code writes (identifiers, not the words of its comments), once per run."""
+    key = ("intent", "names", path)
+    if key not in ctx.lookups:
+        ctx.lookups[key] = [_text(n) for n in descendants(ctx.tree(path).root_node)
+                            if n.type in ("identifier", "field_identifier", "type_identifier")]
+    return ctx.lookups[key]
+
+
+def near_miss(missing: str, existing: str, names: list[str]) -> bool:
     """`missing` is a name of its own rather than a slip of `existing`: more than one slip apart
-    (`min_len` and `max_len`), too short to tell a slip (`x` and `y`), written more than once (a
-    slip is made once), or one of its words is a word of the file's other names that `existing`
-    lacks (`form` where `form_data` is written)."""
-    names = IDENTIFIER.findall(text)
+    (`min_len` and `max_len`), too short to tell a slip (`x` and `y`), written more than once in
+    the code (`names`: a slip is made once), or one of its words is a word of the file's other
+    names that `existing` lacks (`form` where `form_data` is written)."""
     if osa_distance(missing, existing, 2) >= 2 or names.count(missing) > 1:
         return True
     if len(missing) <= 2 and len(existing) <= len(missing):
