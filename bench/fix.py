@@ -338,8 +338,8 @@ def per_mutation_kind(cases: list[dict]) -> dict[str, dict]:
             out[kind] = {
                 "rusta": rates(mine, lambda c: c["offered"], lambda c: c["right"]),
                 "baseline": rates(mine, lambda c: c["baseline"]["offered"], lambda c: c["baseline"]["right"]),
-                "lost_to_never_rules": sum(not c["no_fix"] and not c["right"] and any(h["restores"] for h in c["held_back"])
-                                           for c in mine),
+                "lost_to_never_rules": sum(not c["no_fix"] and not c["right"]
+                                           and any(h["restores"] for h in c["held_back"]) for c in mine),
                 "held_back": sum(bool(c["held_back"]) for c in mine),
             }
     return out
@@ -497,11 +497,13 @@ def main() -> None:
         print(f"  {kind:22}" + "".join(f"{(f'{o}/{len(rows)}' if nofix else f'{r}/{fixable}'):>11}" for o, r in cells)
               + f"{mine['rusta']['precision']:9.3f} ({mine['rusta']['precision_wilson95']:.3f})"
               + f"{mine['lost_to_never_rules']:6}")
-    print(f"\n{'edit kind':18}{'offered':>8}{'right':>7}{'precision':>10}{'(Wilson)':>9}{'held back':>10}{'(restoring)':>12}")
+    print(f"\n{'edit kind':18}{'offered':>8}{'right':>7}{'precision':>10}{'(Wilson)':>9}{'held back':>10}"
+          f"{'(restoring)':>12}")
     for kind, k in summary["per_edit_kind"].items():
         print(f"{kind:18}{k['offered']:8}{k['right']:7}{k['precision']:10.3f}{k['precision_wilson95']:9.3f}"
               f"{k['held_back']:10}{k['held_back_restoring']:12}")
-    print(f"\nforbidden-class patches offered on in-progress kinds: {summary['forbidden_offered_in_progress']} (goal 0)")
+    print("\nforbidden-class patches offered on in-progress kinds: "
+          f"{summary['forbidden_offered_in_progress']} (goal 0)")
     t = summary["tests"]
     print(f"related tests after the check: median +{t['median_added_s']:.2f}s "
           f"({t['median_added_over_floor']:.2f}x the floor), p90 +{t['p90_added_s']:.2f}s; ran on "

@@ -213,7 +213,8 @@ def test_code_in_progress_gets_no_patch_and_its_reasons_in_real_crate(tmp_path):
     assert offered.pop("valeu") == ["replace `valeu` with `value`"] * len(by_text["valeu"])
     assert not any(offered.values()), offered  # nothing else: all of it is code in progress
     reasons = {text: {f.reason for f in fixes} for text, fixes in by_text.items()}
-    assert reasons["is_evening"] == {"`is_evening` looks like a name not declared yet; `is_morning` means something else"}
+    assert reasons["is_evening"] == {
+        "`is_evening` looks like a name not declared yet; `is_morning` means something else"}
     assert reasons["min_len"] == {"`min_len` looks like a name not declared yet; `max_len` means something else"}
     assert reasons["describe"] == {"this would delete code you wrote (`\"left or right\"`)"}  # E0061 at the call
     assert reasons["usize"] == {"this function is not written yet (`left_count`: its body is empty)"}  # `-> usize`

@@ -360,7 +360,8 @@ def _unfinished_producer(node, source, rng, names) -> list[Edit]:
     if node.type != "function_item" or not _returns_value(node):
         return []
     name, ret = _text(node.child_by_field_name("name")), node.child_by_field_name("return_type")
-    if name not in names["asserted"] or name in names["called"] or _text(ret).startswith(("Option", "Result", "impl", "&")):
+    if name not in names["asserted"] or name in names["called"] \
+            or _text(ret).startswith(("Option", "Result", "impl", "&")):
         return []
     indent = _indent(node, source)
     body = node.child_by_field_name("body")
@@ -432,7 +433,8 @@ def _orphan_import(node, source, rng, names) -> list[Edit]:
         return []
     holder = holders.pop()
     name = holder.child_by_field_name("name") if holder.type == "function_item" else None
-    if holder.start_byte < node.end_byte or (name is not None and (names["called"][_text(name)] or _text(name) == "main")):
+    called = name is not None and (names["called"][_text(name)] or _text(name) == "main")
+    if holder.start_byte < node.end_byte or called:
         return []  # a function still called would leave errors of its own
     start, end = _item_range(holder, source) if holder.type != "expression_statement" else _line_range(holder, source)
     between = source[node.start_byte : start].decode("utf-8", "replace")
@@ -629,7 +631,8 @@ def _called_name(node: tree_sitter.Node) -> str | None:
         return _text(function) if function is not None and function.type in ("identifier", "field_identifier") else None
     if node.type == "identifier" and node.parent is not None and node.parent.type == "token_tree":
         after = node.next_sibling
-        return _text(node) if after is not None and after.type == "token_tree" and _text(after).startswith("(") else None
+        is_call = after is not None and after.type == "token_tree" and _text(after).startswith("(")
+        return _text(node) if is_call else None
     return None
 
 

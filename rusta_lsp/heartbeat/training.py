@@ -119,7 +119,8 @@ def reliability(probs: torch.Tensor, labels: torch.Tensor, bins: int = 10) -> li
 
 
 @torch.no_grad()
-def surely_better(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor, tolerance: float) -> tuple[bool, int, int, float]:
+def surely_better(new: torch.Tensor, old: torch.Tensor, labels: torch.Tensor,
+                  tolerance: float) -> tuple[bool, int, int, float]:
     """A sign test of two models' held-out probabilities: (swap, wins, decided, Wilson bound).
     `decided`: examples where one model is nearer the label than the other by more than
     `tolerance`; `wins`: those where it is the new one. Swap when the one-sided 95% Wilson lower

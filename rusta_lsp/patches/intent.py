@@ -193,7 +193,8 @@ def removed_words(old: str, new: str) -> list[str]:
 def text_kind(old: str, new: str) -> str | None:
     """The kind a replacement of `old` by `new` reads as, from the text alone."""
     o, n = old.strip(), new.strip()
-    inserted = next((kind for token, kind in INSERTIONS if token in new and new.replace(token, "", 1).strip() == o), None)
+    inserted = next((kind for token, kind in INSERTIONS
+                     if token in new and new.replace(token, "", 1).strip() == o), None)
     if inserted:
         return inserted
     if n == f"({o}).clone()":
@@ -382,7 +383,8 @@ def recent_removals(ctx: GenContext) -> set[str]:
         names = {c["name"] for c in ctx.signature_changes}
         if ctx.memory is not None:
             try:
-                names |= {e["payload"].get("name") for e in ctx.memory.events(SIGNATURE_EVENT, since=time.time() - RECENT_S)}
+                events = ctx.memory.events(SIGNATURE_EVENT, since=time.time() - RECENT_S)
+                names |= {e["payload"].get("name") for e in events}
             except Exception:  # noqa: BLE001 — no devlog yet: no evidence either
                 pass
         ctx.lookups[key] = names

@@ -222,10 +222,13 @@ def _from_declaration(diag, ctx, path: str, node, expected: str, found: str) -> 
         decl = _binding(node)
         annotation = decl.child_by_field_name("type") if decl is not None else None
         if annotation is not None:
-            return [_replace_node(diag, ctx, path, annotation, expected, RETYPE)] if _node_text(annotation) == found else []
+            if _node_text(annotation) != found:
+                return []
+            return [_replace_node(diag, ctx, path, annotation, expected, RETYPE)]
         value = decl.child_by_field_name("value") if decl is not None and decl.type == "let_declaration" else None
         return _convert(diag, ctx, path, value, expected, found) if value is not None else []
-    return [_replace_node(diag, ctx, path, ty, expected, RETYPE) for ty in _declaration_types(node) if _node_text(ty) == found]
+    return [_replace_node(diag, ctx, path, ty, expected, RETYPE) for ty in _declaration_types(node)
+            if _node_text(ty) == found]
 
 
 def _declared_type(diag, ctx, span: DiagSpan, expected: str, found: str) -> list[Candidate]:
