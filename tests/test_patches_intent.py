@@ -132,8 +132,9 @@ def test_never_rules_hold_back_what_the_author_has_not_written_or_decided():
                 at(text, '"left"', ")", "fn side_names", start=6)) == intent.EXPECTS
     assert held(at(text, "2);", "3);", "fn side_names", end=1)) == intent.EXPECTS
     assert held(at(text, "(1));", "(1)).unwrap();", "fn side_names")) == intent.EXPECTS
-    # ...but borrowing a compared value keeps what the test expects.
+    # ...but borrowing a compared value, or making the asserted binding `mut`, keeps what it expects.
     assert held(at(text, "name,", "&name", "fn side_names", end=4)) is None
+    assert held(at(text, "let name", "let mut name", "fn side_names")) is None
 
 
 def test_unfinished_functions_are_told_by_their_body_and_comments():

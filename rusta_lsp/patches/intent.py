@@ -66,8 +66,9 @@ INSERTIONS = (("mut ", "add_mut"), ("&mut ", "add_borrow"), ("&", "add_borrow"),
               ("*", "add_deref"), (".clone()", "add_clone"))
 # Kinds an edit in a signature keeps: a `mut`, a misspelt type's name, a path, a borrow of `self`.
 SIGNATURE_SAFE = {"add_mut", "rename_similar", "restore_name", "add_import"}
-# Kinds that keep the values an assertion compares: allowed inside one.
-KEEPS_VALUES = {"add_borrow", "add_deref", "add_clone", "add_import", "restore_name", "rename_similar"}
+# Kinds that keep the values a test compares: allowed in its assertions and bindings.
+KEEPS_VALUES = {"add_borrow", "add_deref", "add_clone", "add_import", "restore_name", "rename_similar", "add_mut",
+                "add_ref"}
 
 
 # --- syntax around an edit ----------------------------------------------------------------------
@@ -260,8 +261,10 @@ def held_back(cand: Candidate, ctx: GenContext) -> str | None:
 
 def _expectation(part: Part) -> str | None:
     """An assertion's values or a test's expected value changed."""
+    if text_kind(part.old, part.new) in KEEPS_VALUES:
+        return None  # a borrow, a `mut`, a clone or a name put right compares the same values
     if assertion(part.node) is not None:
-        return None if text_kind(part.old, part.new) in KEEPS_VALUES else EXPECTS
+        return EXPECTS
     if not in_test(part.path, part.node):
         return None
     if any(LITERAL.match(w) for w in Counter(WORD.findall(part.old)) - Counter(WORD.findall(part.new))):
