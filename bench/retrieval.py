@@ -21,7 +21,7 @@ from memory_corpus import OUT, corpus_workspace, machine, ms, p50_p95, rust_line
 
 from rusta_lsp.memory.embedder import Embedder
 from rusta_lsp.memory.ingest import Ingestor
-from rusta_lsp.memory.retrieval import fts_query
+from rusta_lsp.memory.retrieval import fts_query, search
 from rusta_lsp.memory.store import Memory
 from rusta_lsp.memory.writer import sql_str
 
@@ -37,7 +37,7 @@ def first_sentence(doc: str) -> str:
 
 
 def query_set(memory: Memory) -> list[tuple[str, tuple]]:
-    rows = memory._select("items", "doc != '' AND kind != 'use'", ["path", "qualified", "start_line", "doc"])
+    rows = memory.select("items", "doc != '' AND kind != 'use'", ["path", "qualified", "start_line", "doc"])
     candidates = []
     for row in rows:
         sentence = first_sentence(row["doc"])
@@ -80,14 +80,14 @@ def latency(memory: Memory, queries: list[tuple[str, tuple]], embedder: Embedder
         embedder.embed([text])
         bare_fts(text)
 
-    for fn, args in ((memory.lookup_name, names), (memory.search, texts)):  # warm caches
+    for fn, args in ((memory.lookup_name, names), (lambda t: search(memory, t), texts)):  # warm caches
         timed(fn, args[:5])
     line("lookup_name", timed(memory.lookup_name, names), timed(bare(items, "name"), names))
     line("lookup_suffix", timed(memory.lookup_suffix, suffixes), timed(bare(items, "name"), names))
     line("references", timed(memory.references, names), timed(bare(refs, "name"), names))
     line("tests_referencing", timed(memory.tests_referencing, names), timed(bare(refs, "name"), names))
-    line("search fts", timed(lambda t: memory.search(t, k=K, mode="fts"), texts), timed(bare_fts, texts))
-    line("search hybrid", timed(lambda t: memory.search(t, k=K), texts), timed(bare_hybrid, texts))
+    line("search fts", timed(lambda t: search(memory, t, k=K, mode="fts"), texts), timed(bare_fts, texts))
+    line("search hybrid", timed(lambda t: search(memory, t, k=K), texts), timed(bare_hybrid, texts))
 
 
 def quality(memory: Memory, queries: list[tuple[str, tuple]]) -> None:
@@ -95,7 +95,7 @@ def quality(memory: Memory, queries: list[tuple[str, tuple]]) -> None:
     for mode in ("fts", "vector", "hybrid"):
         found = 0
         for text, target in queries:
-            hits = memory.search(text, k=K, mode=mode)
+            hits = search(memory, text, k=K, mode=mode)
             found += any(h.item and (h.item.path, h.item.qualified, h.item.start_line) == target for h in hits)
         recalls[mode] = found / len(queries)
     print(f"[quality] {len(queries)} queries (first sentence of a doc comment -> its item), recall@{K}: "

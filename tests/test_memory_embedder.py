@@ -10,6 +10,7 @@ from memory_support import make_tiny_model, write_ledger_crate
 from rusta_lsp.device import pick_device
 from rusta_lsp.memory.embedder import Embedder
 from rusta_lsp.memory.ingest import Ingestor
+from rusta_lsp.memory.retrieval import search
 from rusta_lsp.memory.store import Memory
 
 
@@ -51,9 +52,9 @@ def test_tiny_random_model_runs_the_real_loading_and_hybrid_path(tmp_path):
         result = Ingestor(memory, root).run()
         embeddable = [i for f in ("src/lib.rs", "src/store.rs") for i in memory.items_in_file(f) if i.kind != "use"]
         assert result.embedded == len(embeddable) > 5
-        vector_hits = memory.search("apply deposit", k=3, mode="vector")
+        vector_hits = search(memory, "apply deposit", k=3, mode="vector")
         assert len(vector_hits) == 3 and all(h.score > 0 for h in vector_hits)
-        hybrid = memory.search("apply deposit", k=5)
+        hybrid = search(memory, "apply deposit", k=5)
         # A random model ranks at random, but the best full-text match survives the fusion.
         assert "apply" in [h.item.name for h in hybrid if h.item]
         # An edit re-embeds only what changed: unchanged items keep their vectors.
@@ -69,7 +70,7 @@ def test_tiny_random_model_runs_the_real_loading_and_hybrid_path(tmp_path):
         assert Ingestor(memory, root, embedder=wider).embed_pending() >= len(embeddable)
         assert any("embedding model changed" in m for m in memory.messages)
         assert memory.vector_model() == str(tmp_path / "wider")
-        assert memory.search("apply deposit", k=3, mode="vector")
+        assert search(memory, "apply deposit", k=3, mode="vector")
 
 
 def test_missing_or_broken_model_is_a_message_and_full_text_keeps_working(tmp_path):
@@ -84,8 +85,8 @@ def test_missing_or_broken_model_is_a_message_and_full_text_keeps_working(tmp_pa
     with Memory.open(str(tmp_path / "m"), root, embedder=broken) as memory:
         result = Ingestor(memory, root).run()
         assert result.embedded == 0 and result.items > 5
-        assert memory.search("deposit", k=3)[0].item.name == "apply"
-        assert memory.search("deposit", k=3, mode="vector") == []
+        assert search(memory, "deposit", k=3)[0].item.name == "apply"
+        assert search(memory, "deposit", k=3, mode="vector") == []
 
 
 def test_pick_device_honours_the_setting_and_falls_back_to_cpu():

@@ -21,7 +21,7 @@ REGEX = "regex-1.7.1"
 
 
 def item_keys(memory: Memory) -> Counter:
-    rows = memory._query("items", lambda t: t.search().select(["path", "qualified", "start_line"]).limit(1 << 30))
+    rows = memory.select("items", "true", ["path", "qualified", "start_line"])
     return Counter((r["path"], r["qualified"], r["start_line"]) for r in rows)
 
 
@@ -141,14 +141,14 @@ KILLER = textwrap.dedent(
             os.kill(os.getpid(), signal.SIGKILL)  # mid-write: the writer has batches in flight
 
     if at < 0:  # die inside the writer: a batch's items and refs committed, its file rows not
-        committed = Writer._committed
+        committed = Writer.note_commit
 
         def dying(self, table):
             committed(self, table)
             if table == "refs" and self.total_commits > -at:
                 os.kill(os.getpid(), signal.SIGKILL)
 
-        Writer._committed = dying
+        Writer.note_commit = dying
 
     memory = Memory.open(uri, root)
     ingest.Ingestor(memory, root).run(progress=progress, embed=False)

@@ -12,6 +12,7 @@ import pytest
 from memory_support import wait_for, write_ledger_crate
 from rusta_lsp.memory import schema
 from rusta_lsp.memory.ingest import Ingestor
+from rusta_lsp.memory.retrieval import search
 from rusta_lsp.memory.store import Memory
 from rusta_lsp.memory.writer import MAX_UNOPTIMIZED, OPTIMIZE_EVERY
 
@@ -57,16 +58,16 @@ def test_lookups_on_an_indexed_crate(ledger):
 def test_full_text_search_finds_items_and_readme_passages(ledger):
     root, uri = ledger
     with Memory.open(uri, root) as memory:
-        hits = memory.search("deposit ledger", k=5, mode="fts")
+        hits = search(memory, "deposit ledger", k=5, mode="fts")
         assert hits[0].kind == "item" and hits[0].item.name == "apply"
-        readme = memory.search("one ledger per customer", k=3, mode="fts")
+        readme = search(memory, "one ledger per customer", k=3, mode="fts")
         assert readme[0].kind == "passage" and readme[0].path == "README.md"
         assert (readme[0].passage.start_line, readme[0].passage.end_line) == (5, 7)
         assert readme[0].passage.text.startswith("## Usage")
         # No embedder: hybrid degrades to full-text instead of failing.
-        assert [h.snippet for h in memory.search("deposit ledger", k=5)] == [h.snippet for h in hits]
+        assert [h.snippet for h in search(memory, "deposit ledger", k=5)] == [h.snippet for h in hits]
         # Punctuation is never parsed as query syntax.
-        assert memory.search('Ledger::apply("x) OR', k=3, mode="fts")
+        assert search(memory, 'Ledger::apply("x) OR', k=3, mode="fts")
 
 
 def test_schema_mismatch_rebuilds_from_the_workspace(ledger):
@@ -116,7 +117,7 @@ def test_readers_do_not_wait_for_the_writer(ledger):
         memory.log_event("queued", {})  # queued behind the blocked op
         try:
             assert memory.lookup_name("apply")  # answered while the writer is busy
-            assert memory.search("ledger", mode="fts")
+            assert search(memory, "ledger", mode="fts")
             assert not blocked.done()
         finally:
             release.set()

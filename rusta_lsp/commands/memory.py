@@ -7,6 +7,7 @@ import sys
 
 from ..errors import UsageError
 from ..memory.ingest import Ingestor
+from ..memory.retrieval import search
 from . import folder_root, open_memory, refuse_beside_server, say, session_for
 
 
@@ -65,7 +66,7 @@ def search_command(args) -> int:
             Ingestor(memory, session.root).run(progress=ProgressBar(), embed=False)
         if not memory.has_vectors():
             memory.embedder = None  # no vectors to compare with: don't load the model
-        hits = memory.search(args.query, k=args.k, mode=mode)
+        hits = search(memory, args.query, k=args.k, mode=mode)
     if args.json:
         print(json.dumps([{"path": h.path, "line": h.line, "kind": h.kind, "score": round(h.score, 6),
                            "snippet": h.snippet} for h in hits], ensure_ascii=False))

@@ -12,15 +12,12 @@ import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import fields
-from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .records import ItemRecord, PassageRecord, SearchHit
+from .store import Memory
 from .writer import sql_in
-
-if TYPE_CHECKING:
-    from .store import Memory
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +52,7 @@ def fts_query(query: str) -> str:
     return " ".join(dict.fromkeys(words(query)))
 
 
-def search(memory: "Memory", query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
+def search(memory: Memory, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
     if mode not in MODES:
         raise ValueError(f"mode must be one of {', '.join(MODES)}")
     depth = max(k * 3, 20)  # fuse deeper lists than we return
@@ -85,18 +82,13 @@ def _key(kind: str, record) -> tuple:
     return ("passage", record.path, record.start_line)
 
 
-def _fts_jobs(memory: "Memory", text: str, depth: int) -> list:
+def _fts_jobs(memory: Memory, text: str, depth: int) -> list:
     """BM25 over items and over passages, as (score, record) lists."""
     jobs = []
     for table, column, columns in (("items", "search_text", _ITEM_COLUMNS),
                                    ("passages", "text", _PASSAGE_COLUMNS)):
         def run(table=table, column=column, columns=columns):
-            rows = memory._query(
-                table,
-                lambda t: t.search(text, query_type="fts", fts_columns=column)
-                .select([*columns, "_score"])
-                .limit(depth),
-            )
+            rows = memory.full_text(table, column, text, columns, depth)
             return [(row["_score"], _record(table, row, columns)) for row in rows]
 
         jobs.append(_POOL.submit(run))
@@ -109,7 +101,7 @@ def _merge_by_score(lists: list[list[tuple[float, tuple]]], depth: int) -> list[
     return [record for _, record in scored[:depth]]
 
 
-def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]]:
+def _vector(memory: Memory, query: str, depth: int) -> list[tuple[str, object]]:
     embedder = memory.embedder
     if embedder is None or not memory.has_vectors_of(embedder.name) or not embedder.available:
         return []  # no vectors, or vectors of another model
@@ -132,7 +124,7 @@ def _vector(memory: "Memory", query: str, depth: int) -> list[tuple[str, object]
     rank = {hashes[i]: r for r, i in enumerate(top)}
     found: list[tuple[int, tuple[str, object]]] = []
     where = sql_in("text_hash", rank)
-    jobs = [(table, columns, _POOL.submit(memory._select, table, where, [*columns, "text_hash"]))
+    jobs = [(table, columns, _POOL.submit(memory.select, table, where, [*columns, "text_hash"]))
             for table, columns in (("items", _ITEM_COLUMNS), ("passages", _PASSAGE_COLUMNS))]
     for table, columns, job in jobs:
         for row in job.result():

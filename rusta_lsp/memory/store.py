@@ -25,7 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from . import schema
-from .records import ItemRecord, PassageRecord, RefRecord, SearchHit
+from .records import ItemRecord, PassageRecord, RefRecord
 from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
 
 log = logging.getLogger(__name__)
@@ -40,8 +40,8 @@ def column_of(table: Any, column: str) -> pa.ChunkedArray:
     return table.search().select([column]).limit(_NO_LIMIT).to_arrow().column(column)
 
 
-class MemoryError(Exception):
-    """Raised for writes on a read-only memory."""
+class ReadOnlyMemoryError(Exception):
+    """Raised for writes on a memory opened read-only."""
 
 
 class Memory:
@@ -278,13 +278,22 @@ class Memory:
                     log.warning("memory: query on %s failed: %s", name, err)
         return []
 
-    def _select(self, name: str, where: str, columns: list[str]) -> list[dict]:
+    def select(self, name: str, where: str, columns: list[str]) -> list[dict]:
+        """`columns` of every row of table `name` matching the SQL `where` ([] without the table)."""
         return self._query(
             name, lambda t: t.search().where(where).select(columns).limit(_NO_LIMIT)
         )
 
+    def full_text(self, name: str, column: str, text: str, columns: list[str], limit: int) -> list[dict]:
+        """The `limit` rows of table `name` whose full-text `column` best matches `text` (BM25),
+        best first, with `columns` and the score as `_score`."""
+        return self._query(
+            name,
+            lambda t: t.search(text, query_type="fts", fts_columns=column).select([*columns, "_score"]).limit(limit),
+        )
+
     def _items(self, where: str) -> list[ItemRecord]:
-        rows = self._select("items", where, _ITEM_FIELDS)
+        rows = self.select("items", where, _ITEM_FIELDS)
         rows.sort(key=lambda r: (r["path"], r["start_line"]))
         return [ItemRecord(**row) for row in rows]
 
@@ -310,13 +319,13 @@ class Memory:
         where = f"name = {sql_str(name)}"
         if qualifier is not None:
             where += f" AND qualifier = {sql_str(qualifier)}"
-        rows = self._select("refs", where, _REF_FIELDS)
+        rows = self.select("refs", where, _REF_FIELDS)
         rows.sort(key=lambda r: (r["path"], r["line"], r["col"]))
         return [RefRecord(**row) for row in rows]
 
     def tests_referencing(self, name: str) -> list[ItemRecord]:
         """Test functions (and items inside #[cfg(test)]) whose body mentions `name`."""
-        rows = self._select("refs", f"name = {sql_str(name)} AND in_test", ["enclosing"])
+        rows = self.select("refs", f"name = {sql_str(name)} AND in_test", ["enclosing"])
         enclosing = sorted({r["enclosing"] for r in rows})
         if not enclosing:
             return []
@@ -341,7 +350,7 @@ class Memory:
         return self._items(f"{sql_in('qualified', tests)} AND is_test AND {sql_in('kind', ('fn', 'method'))}")
 
     def passages_in_file(self, path: str) -> list[PassageRecord]:
-        rows = self._select("passages", f"path = {sql_str(path)}", [f.name for f in fields(PassageRecord)])
+        rows = self.select("passages", f"path = {sql_str(path)}", [f.name for f in fields(PassageRecord)])
         rows.sort(key=lambda r: r["start_line"])
         return [PassageRecord(**row) for row in rows]
 
@@ -395,7 +404,7 @@ class Memory:
         if among is not None:
             if not among:
                 return set()
-            rows = self._select("vectors", sql_in("text_hash", among), ["text_hash"])
+            rows = self.select("vectors", sql_in("text_hash", among), ["text_hash"])
         else:
             rows = self._query("vectors", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
         return {r["text_hash"] for r in rows}
@@ -405,7 +414,7 @@ class Memory:
         done = self.embedded_hashes()
         todo: dict[str, str] = {}
         for name, column in (("items", "embed_text"), ("passages", "text")):
-            rows = self._select(name, "text_hash != ''", ["text_hash", column])
+            rows = self.select(name, "text_hash != ''", ["text_hash", column])
             for row in rows:
                 if row["text_hash"] not in done:
                     todo.setdefault(row["text_hash"], row[column])
@@ -422,9 +431,7 @@ class Memory:
 
     def compact(self):
         """Compact the tables now (the heartbeat's reflection); a Future, done when compacted."""
-        if self._writer is None:
-            raise MemoryError("the memory is read-only")
-        return self._writer.compact()
+        return self._require_writer().compact()
 
     def table_versions(self) -> dict[str, int]:
         """How many versions each table keeps on disk (bounded by compaction)."""
@@ -441,18 +448,11 @@ class Memory:
                     self._read_tables.pop(name, None)
         return out
 
-    # --- search --------------------------------------------------------------------------
-
-    def search(self, query: str, k: int = 10, mode: str = "hybrid") -> list[SearchHit]:
-        from .retrieval import search
-
-        return search(self, query, k=k, mode=mode)
-
     # --- writing (all through the writer thread) -----------------------------------------
 
     def _require_writer(self) -> Writer:
         if self._writer is None:
-            raise MemoryError("this memory is open read-only")
+            raise ReadOnlyMemoryError("this memory is open read-only")
         return self._writer
 
     def write_files(self, changes: dict[str, FileRows | None]):
@@ -487,12 +487,12 @@ class Memory:
         if not rows:
             return 0
         table.add(pa.Table.from_pylist(rows, schema=expected))
-        self._writer._committed("vectors")
+        self._writer.note_commit("vectors")
         return len(rows)
 
     def vector_model(self) -> str | None:
         """Name of the model the stored vectors came from (None before any)."""
-        rows = self._select("meta", "key = 'vector_model'", ["value"])
+        rows = self.select("meta", "key = 'vector_model'", ["value"])
         return rows[0]["value"] if rows else None
 
     def use_vector_model(self, name: str) -> None:
@@ -525,7 +525,7 @@ class Memory:
             stale = stored - used
             if stale:
                 table.delete(sql_in("text_hash", stale))
-                self._writer._committed("vectors")
+                self._writer.note_commit("vectors")
             return len(stale)
 
         return self._require_writer().submit("call", "", prune)
@@ -554,7 +554,7 @@ class Memory:
         if since is not None:
             clauses.append(f"ts >= {float(since)!r}")
         where = " AND ".join(clauses) or "true"
-        rows = self._select("devlog", where, ["ts", "kind", "path", "line", "payload"])
+        rows = self.select("devlog", where, ["ts", "kind", "path", "line", "payload"])
         rows.sort(key=lambda r: r["ts"])
         for row in rows:
             row["payload"] = json.loads(row["payload"])
@@ -590,7 +590,7 @@ class Memory:
         """Documents of a generic table; `where` is SQL over its columns key, ts, payload."""
         if table not in schema.KEYED_TABLES:
             raise ValueError(f"unknown table {table!r}; one of {', '.join(schema.KEYED_TABLES)}")
-        found = self._select(table, where or "true", ["key", "ts", "payload"])
+        found = self.select(table, where or "true", ["key", "ts", "payload"])
         found.sort(key=lambda r: r["ts"])
         return [json.loads(r["payload"]) for r in found]
 

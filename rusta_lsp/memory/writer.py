@@ -201,7 +201,7 @@ class Writer:
             )
         else:  # append, vectors
             table.add(rows)
-        self._committed(group[0].table)
+        self.note_commit(group[0].table)
         return len(rows)
 
     def _write_files(self, changes: dict[str, FileRows | None]) -> int:
@@ -209,12 +209,12 @@ class Writer:
         if replaced:
             files = self._open_table("files")
             files.delete(sql_in("path", replaced))
-            self._committed("files")
+            self.note_commit("files")
             for name in ("items", "refs", "passages"):
                 paths = [p for p in replaced if name != "passages" or p in self._with_passages]
                 if paths:
                     self._open_table(name).delete(sql_in("path", paths))
-                    self._committed(name)
+                    self.note_commit(name)
             self._known.difference_update(replaced)
             self._with_passages.difference_update(replaced)
         written = [rows for rows in changes.values() if rows is not None]
@@ -223,15 +223,17 @@ class Writer:
             if new_rows:
                 table = self._open_table(name)
                 table.add(pa.Table.from_pylist(new_rows, schema=table.schema))
-                self._committed(name)
+                self.note_commit(name)
         if written:
             self._open_table("files").add([rows.file for rows in written])
-            self._committed("files")
+            self.note_commit("files")
             self._known.update(rows.file["path"] for rows in written)
             self._with_passages.update(rows.file["path"] for rows in written if rows.passages)
         return len(changes)
 
-    def _committed(self, table: str) -> None:
+    def note_commit(self, table: str) -> None:
+        """Count a commit on `table` towards its compaction (writer thread; `call` ops that write
+        a table themselves say so here)."""
         self._commits[table] = self._commits.get(table, 0) + 1
         self.total_commits += 1
 
@@ -255,7 +257,7 @@ class Writer:
             for column in btree:
                 table.create_index(column, config=BTree(), replace=True)
             self._indexed.add(name)
-            self._committed(name)
+            self.note_commit(name)
 
     def mark_indexed(self, name: str) -> None:
         self._indexed.add(name)

@@ -7,11 +7,12 @@ import logging
 
 def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
     from .app import RustaServer
+    from .features import all_features
 
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     # pygls logs every message it sends at INFO, payload included: far too much for a huge document.
     logging.getLogger("pygls").setLevel(logging.WARNING)
-    server = RustaServer()
+    server = RustaServer(all_features())
     if tcp:
         server.start_tcp(host, port)
     else:

@@ -17,7 +17,7 @@ from ...explain.engine import Explainer, explainer_for
 from ...explain.render import HOVER_CLAIMS, file_uri_link, markdown, to_json
 from .. import convert
 from ..documents import Document
-from .base import Feature
+from ..app import Feature
 
 log = logging.getLogger(__name__)
 

@@ -37,7 +37,7 @@ from ...patches.testing import checked_phrase
 from ...cancel import Cancelled, CancelToken
 from .. import convert
 from ..documents import path_to_uri
-from .base import Feature
+from ..app import Feature
 
 log = logging.getLogger(__name__)
 DEBOUNCE_S = 0.3

@@ -14,7 +14,7 @@ from ...heartbeat.loop import Heartbeat
 from ...heartbeat.report import build_report, render_html
 from ...memory.store import Memory
 from ..documents import Document
-from .base import Feature
+from ..app import Feature
 
 log = logging.getLogger(__name__)
 

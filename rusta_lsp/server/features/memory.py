@@ -13,7 +13,7 @@ from ...cancel import Cancelled, CancelToken
 from ...memory.ingest import Ingestor
 from ...memory.watcher import Watcher
 from ..documents import Document
-from .base import Feature
+from ..app import Feature
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from ...analysis.symbols import SymbolTable
 from ...analysis.workspace import DiskSource, analyze_workspace
 from .. import convert
 from ..documents import Document, path_to_uri
-from .base import Feature
+from ..app import Feature
 
 log = logging.getLogger(__name__)
 
