@@ -59,7 +59,7 @@ def test_edit_cancels_the_running_job_quickly(tmp_path: Path):
         started.set()
         try:
             while True:
-                ctx.check()
+                ctx.cancel.check()
                 time.sleep(0.01)
         finally:
             stopped.set()

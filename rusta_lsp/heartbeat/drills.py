@@ -21,8 +21,8 @@ import re
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
+from ..cancel import CancelToken
 from ..config import RustaConfig
 from ..patches.candidate import Candidate, apply_edits, has_placeholder
 from ..patches.confidence import OUTCOME_EVENT
@@ -277,9 +277,9 @@ class Driller:
         self.seed = seed
         self._corpus: list[Mutation] | None = None
 
-    def corpus(self, check: Callable[[], None] = lambda: None) -> list[Mutation]:
+    def corpus(self, cancel: CancelToken | None = None) -> list[Mutation]:
         if self._corpus is None:
-            corpus = mutation_corpus(self.root, seed=self.seed, check=check)
+            corpus = mutation_corpus(self.root, seed=self.seed, cancel=cancel)
             self._corpus = [m for m in corpus if not is_holdout(m.id)]
         return self._corpus
 
@@ -307,7 +307,7 @@ class Driller:
         if baseline.fixes or baseline.cargo_error:
             reason = baseline.cargo_error or f"the workspace has {len(baseline.fixes)} error(s) of its own"
             return {**summarize([], self.state, {}), "skipped": f"no drills: {reason}"}
-        self.corpus(ctx.check)  # parsing a big workspace takes seconds: stop between files on an edit
+        self.corpus(ctx.cancel)  # parsing a big workspace takes seconds: stop between files on an edit
         self.state.round += 1
         rng = random.Random(f"{self.seed}:{self.state.round}")
         rows = self.history()
@@ -315,7 +315,7 @@ class Driller:
         done: list[dict] = []
         try:
             while not ctx.over_budget() and (max_drills is None or len(done) < max_drills):
-                ctx.check()
+                ctx.cancel.check()
                 mutation = self.next_mutation(stats, rng)
                 if mutation is None:
                     break
@@ -336,7 +336,7 @@ class Driller:
     def drill(self, mutation: Mutation, ctx: JobContext) -> dict | None:
         """One drill, stored and logged; None when the mutation no longer applies or broke nothing."""
         row = attempt(self.engine, self.root, mutation, self.state.round, ctx.cancel)
-        ctx.check()
+        ctx.cancel.check()
         if row is None:
             self._log("drill_skipped", {"mutation": mutation.id, "kind": mutation.kind}, mutation)
             return None

@@ -106,7 +106,7 @@ class WorkspaceJobs:
 
     def reflect(self, ctx: JobContext) -> dict:
         ctx.progress("reflecting on the devlog", None)
-        summary = reflect(self.memory(), self.root, ctx.check)
+        summary = reflect(self.memory(), self.root, ctx.cancel)
         summary.pop("stats")
         return job_result(**summary)
 

@@ -45,9 +45,6 @@ class JobContext:
         if self.started < 0:
             self.started = self.meter()
 
-    def check(self) -> None:
-        self.cancel.check()
-
     def spent(self) -> float:
         return self.meter() - self.started
 

@@ -29,6 +29,7 @@ import tree_sitter_rust
 
 from ..analysis.parser import ancestors, descendants
 from ..analysis.positions import LineIndex
+from ..cancel import CancelToken
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
 
@@ -692,10 +693,11 @@ def workspace_sources(root: Path) -> list[Path]:
     return sorted(set(files))
 
 
-def defined_types(sources: dict[str, bytes], check: Callable[[], None] = lambda: None) -> set[str]:
+def defined_types(sources: dict[str, bytes], cancel: CancelToken | None = None) -> set[str]:
     types: set[str] = set()
     for source in sources.values():
-        check()
+        if cancel is not None:
+            cancel.check()
         types |= _collect_names(tree_sitter.Parser(_LANGUAGE).parse(source).root_node)["types"]
     return types
 
@@ -706,20 +708,21 @@ def mutation_corpus(
     kinds: Iterable[str] = MUTATION_KINDS,
     per_kind: int | None = None,
     files: Iterable[Path] | None = None,
-    check: Callable[[], None] = lambda: None,
+    cancel: CancelToken | None = None,
 ) -> list[Mutation]:
     """Mutations across a workspace, sampled per kind with a seeded generator.
 
     Sorted by kind then a seeded shuffle, so `per_kind` keeps a reproducible, spread-out sample.
-    `check` is called between files (the heartbeat raises from it when the user types).
+    `cancel` is checked between files (the heartbeat's token: the user typed).
     """
     root = Path(root)
     paths = list(files) if files is not None else workspace_sources(root)
     sources = {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
-    types = defined_types(sources, check)
+    types = defined_types(sources, cancel)
     by_kind: dict[str, list[Mutation]] = {}
     for rel, source in sorted(sources.items()):
-        check()
+        if cancel is not None:
+            cancel.check()
         for m in find_mutations(source, rel, kinds, seed=seed, extra_types=types):
             by_kind.setdefault(m.kind, []).append(m)
     rng = random.Random(seed)

@@ -11,8 +11,8 @@ from __future__ import annotations
 import hashlib
 import time
 from pathlib import Path
-from typing import Callable
 
+from ..cancel import CancelToken
 from ..patches.confidence import OUTCOME_EVENT
 from .drills import OUTCOMES
 
@@ -179,14 +179,15 @@ def stale_reason(row: dict, root: Path, cache: dict) -> str | None:
     return None
 
 
-def reflect(memory, root: Path, check: Callable[[], None] = lambda: None) -> dict:
+def reflect(memory, root: Path, cancel: CancelToken | None = None) -> dict:
     """One reflection pass: statistics, principles (with self-diffs), re-verification, compaction."""
     root = Path(root)
+    cancel = cancel or CancelToken()
     started = time.monotonic()
     events = memory.events()
     drills = _rows(memory, DRILLS)
     stats = code_stats(events, drills)
-    check()
+    cancel.check()
 
     # Principles: re-derive, and say so where the new view differs from the stored one.
     stored = {p["id"]: p for p in _rows(memory, PRINCIPLES)}
@@ -200,7 +201,7 @@ def reflect(memory, root: Path, check: Callable[[], None] = lambda: None) -> dic
                 "table": PRINCIPLES, "id": p["id"], "before": old.get("text"),
                 "after": None if p["retired"] else p["text"], "reason": p.get("retired_reason"),
                 "agree": not p["retired"] and _same_verdict(old, p)}, p["path"])
-    check()
+    cancel.check()
 
     # Recurrence: stored rows that the current code no longer supports retire.
     cache: dict[str, list[str] | None] = {}
@@ -218,7 +219,7 @@ def reflect(memory, root: Path, check: Callable[[], None] = lambda: None) -> dic
     for table, rows in ((PRINCIPLES, fresh + retired[PRINCIPLES]), (EXEMPLARS, retired[EXEMPLARS])):
         if rows:
             memory.put_rows(table, rows, "id")
-    check()
+    cancel.check()
 
     compacted = not memory.read_only
     if compacted:

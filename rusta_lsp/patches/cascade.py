@@ -67,10 +67,10 @@ def follow_ons(fixes: list[DiagnosticFix], fresh: set[int], verifier: Verifier, 
         # Verification's own run of a unit alone this run already says what vanished with it.
         known = [u[0].patches[0].extra.get("gone") if id(u[0]) in fresh else None for u in wave]
         todo = [i for i, gone in enumerate(known) if gone is None]
-        outcomes = verifier.outcomes([list(wave[i][0].patches[0].edits) for i in todo], errors, cancel, built)
+        deltas = verifier.deltas([list(wave[i][0].patches[0].edits) for i in todo], errors, cancel, built)
         checks += len(todo)
-        for i, outcome in zip(todo, outcomes):
-            known[i] = outcome.gone
+        for i, delta in zip(todo, deltas):
+            known[i] = delta.gone
         for owners, gone in zip(wave, known):
             if any(f.follows is not None for f in owners):
                 continue  # marked by a unit before it in this wave: a follow-on's patch explains nothing

@@ -42,7 +42,7 @@ BORROWCK_CODES = frozenset({
 
 
 @dataclass
-class Outcome:
+class ErrorDelta:
     gone: set  # keys (of the errors before) that vanished
     new: list[Diagnostic]  # errors after that were not there before
     errors_after: int
@@ -60,7 +60,7 @@ def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
 
 
 def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], built: set[str] | None = None,
-            contents: dict[str, bytes] | None = None) -> Outcome:
+            contents: dict[str, bytes] | None = None) -> ErrorDelta:
     """What the edits changed. Errors of targets that were not built before (`built`: the targets
     the run before compiled) are not the edit's doing as far as anyone can tell: a test or bench
     target only compiles once the library does. Nor are borrow errors the edits revealed (see
@@ -77,7 +77,7 @@ def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], bui
     if after.success is False and not after.errors and after.stderr:
         # cargo failed without a compiler message (a broken manifest): nothing is verified.
         gone = set()
-    return Outcome(gone, new, len(after.errors), len(unmasked))
+    return ErrorDelta(gone, new, len(after.errors), len(unmasked))
 
 
 def revealed(new: list[Diagnostic], vanished: list[Diagnostic], edits: list[Edit],
@@ -233,7 +233,7 @@ class Verifier:
             for future in [pool.submit(job) for job in jobs]:
                 future.result()  # re-raises Cancelled
 
-    def _run(self, edits: list[Edit], before: list[Diagnostic], cancel, revealing: bool = False) -> Outcome:
+    def _run(self, edits: list[Edit], before: list[Diagnostic], cancel, revealing: bool = False) -> ErrorDelta:
         """`revealing`: borrow errors the edits revealed are unmasked, not new (see above)."""
         shadow = self._free.get()
         try:
@@ -243,12 +243,12 @@ class Verifier:
             self._free.put(shadow)
         return compare(before, result, edits, self._built, shadow.contents if revealing else None)
 
-    def outcomes(self, edit_sets: list[list[Edit]], before: list[Diagnostic], cancel: CancelToken | None = None,
-                 built: set[str] | None = None, revealing: bool = False) -> list[Outcome]:
+    def deltas(self, edit_sets: list[list[Edit]], before: list[Diagnostic], cancel: CancelToken | None = None,
+                 built: set[str] | None = None, revealing: bool = False) -> list[ErrorDelta]:
         """What each edit set, applied on its own, changes (as many checked at once as there are
         ready shadows)."""
         self._built = built
-        results: list[Outcome | None] = [None] * len(edit_sets)
+        results: list[ErrorDelta | None] = [None] * len(edit_sets)
 
         def run(i: int) -> None:
             results[i] = self._run(edit_sets[i], before, cancel, revealing)
@@ -257,29 +257,29 @@ class Verifier:
         return results
 
     def together(self, cands: list[Candidate], before: list[Diagnostic], cancel: CancelToken | None = None,
-                 built: set[str] | None = None) -> tuple[list[Candidate], list[tuple[Candidate, str]], Outcome | None]:
+                 built: set[str] | None = None) -> tuple[list[Candidate], list[tuple[Candidate, str]], ErrorDelta | None]:
         """Candidates verified one by one, checked all at once (what `rusta fix --apply` writes).
         Those whose error remains, or on whose edits a new error lands, are left out and the rest
         checked again, until cargo accepts the set. Returns the accepted candidates, the ones left
-        out with the reason, and the accepted run's outcome (None when none was left)."""
+        out with the reason, and the accepted run's delta (None when none was left)."""
         kept, left = list(cands), []
         while kept:
             edits = merge(kept)
-            [outcome] = self.outcomes([edits], before, cancel, built, revealing=True)
+            [delta] = self.deltas([edits], before, cancel, built, revealing=True)
             texts = patched(self.shadows[0].contents, edits)
             out = []
             for cand in kept:
-                landed = [d for d in outcome.new if _lands_on(d, cand.edits, edits, texts)]
-                if error_key(cand.diagnostic) not in outcome.gone:
+                landed = [d for d in delta.new if _lands_on(d, cand.edits, edits, texts)]
+                if error_key(cand.diagnostic) not in delta.gone:
                     out.append((cand, "with the other patches in, its error remains"))
                 elif landed:
                     out.append((cand, "with the other patches in, it " + _brings(landed[0])))
-            if not out and outcome.new:
+            if not out and delta.new:
                 weakest = min(kept, key=lambda c: c.confidence)
-                out.append((weakest, f"cargo rejects the patches together ({_brings(outcome.new[0])}); "
+                out.append((weakest, f"cargo rejects the patches together ({_brings(delta.new[0])}); "
                                      "the least confident one is left out"))
             if not out:
-                return kept, left, outcome
+                return kept, left, delta
             left += out
             dropped = {id(c) for c, _ in out}
             kept = [c for c in kept if id(c) not in dropped]
@@ -292,17 +292,17 @@ class Verifier:
             for cand in batch:
                 cand.reason = OUT_OF_TIME
             return
-        outcome = self._run(merge(batch), before, cancel)
+        delta = self._run(merge(batch), before, cancel)
         hopeful = []
         # One unit alone in the run (one edit set): what vanished is its doing (the cascade pass
         # reads it instead of checking the unit on its own again).
         alone = len({frozenset(merge([c])) for c in batch}) == 1
         for cand in batch:
-            cand.errors_after = outcome.errors_after
-            cand.extra["unmasked"] = outcome.unmasked
+            cand.errors_after = delta.errors_after
+            cand.extra["unmasked"] = delta.unmasked
             if alone:
-                cand.extra["gone"] = outcome.gone
-            if error_key(cand.diagnostic) not in outcome.gone:
+                cand.extra["gone"] = delta.gone
+            if error_key(cand.diagnostic) not in delta.gone:
                 cand.reason = "the error remains"
             else:
                 hopeful.append(cand)
@@ -310,22 +310,22 @@ class Verifier:
         units: dict[frozenset, list[Candidate]] = {}
         for cand in hopeful:
             units.setdefault(frozenset(merge([cand])), []).append(cand)
-        if not outcome.new:
+        if not delta.new:
             for key, unit in units.items():
                 # Alone, the errors the other units fixed in this batch would still be there.
                 others = sum(len(u) for k, u in units.items() if k != key)
                 for cand in unit:
                     cand.verified = True
-                    cand.errors_after = outcome.errors_after + others
+                    cand.errors_after = delta.errors_after + others
         elif len(units) <= 1 and len(hopeful) == len(batch):
             for cand in hopeful:
-                cand.reason = _brings(outcome.new[0])
+                cand.reason = _brings(delta.new[0])
         else:
             groups = list(units.values())
             edits = merge(batch)
             texts = patched(self.shadows[0].contents, edits)
-            blame = {id(g): [d for d in outcome.new if _lands_on(d, g[0].edits, edits, texts)] for g in groups}
-            if all(any(d in blame[id(g)] for g in groups) for d in outcome.new):
+            blame = {id(g): [d for d in delta.new if _lands_on(d, g[0].edits, edits, texts)] for g in groups}
+            if all(any(d in blame[id(g)] for g in groups) for d in delta.new):
                 # Every new error sits on some candidate's own edit: those are the culprits, and
                 # one run tells whether the rest are clean (no bisection).
                 for g in groups:
