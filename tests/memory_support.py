@@ -61,22 +61,6 @@ def write_ledger_crate(root: Path) -> Path:
     return root
 
 
-def make_tiny_model(folder: Path, hidden: int = 32) -> Path:
-    """A randomly initialised BERT with its own word-piece vocabulary, saved like a hub model."""
-    from transformers import BertConfig, BertModel, BertTokenizer
-
-    folder.mkdir(parents=True, exist_ok=True)
-    words = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", "fn", "ledger", "apply", "add", "new",
-             "struct", "deposit", "balance", "crate", "store", "pub", "u64", "the", "a", ":", "(", ")"]
-    vocab = folder / "vocab.txt"
-    vocab.write_text("\n".join(words) + "\n")
-    BertTokenizer(vocab_file=str(vocab)).save_pretrained(folder)
-    config = BertConfig(vocab_size=len(words), hidden_size=hidden, num_hidden_layers=1,
-                        num_attention_heads=2, intermediate_size=2 * hidden, max_position_embeddings=64)
-    BertModel(config).save_pretrained(folder)
-    return folder
-
-
 def wait_for(condition: Callable[[], object], timeout: float = 15.0, interval: float = 0.1):
     """Poll until `condition()` is truthy; returns its value (the watcher works asynchronously)."""
     deadline = time.monotonic() + timeout

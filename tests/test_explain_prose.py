@@ -6,6 +6,7 @@ import json
 import pytest
 
 from explain_support import position, write_shop
+from model_support import tiny_causal_lm
 from rusta_lsp.cli import main
 from rusta_lsp.explain.claims import Anchor, Claim, Explanation
 from rusta_lsp.explain.prose import Prose, prompt, tie_sentences
@@ -15,20 +16,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_model(tmp_path_factory):
-    """A randomly initialised two-layer GPT-2 with a byte-level BPE tokenizer, saved like a real model."""
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    path = tmp_path_factory.mktemp("tiny-gpt2")
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(["Ledger::new is a method of Ledger. Creates an empty ledger. Used by ring_up."] * 20,
-                            vocab_size=300, min_frequency=1, special_tokens=["<|endoftext|>"])
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=bpe, eos_token="<|endoftext|>")
-    tokenizer.save_pretrained(path)
-    config = GPT2Config(vocab_size=len(tokenizer), n_positions=256, n_embd=32, n_layer=2, n_head=2,
-                        eos_token_id=tokenizer.eos_token_id, bos_token_id=tokenizer.eos_token_id)
-    GPT2LMHeadModel(config).save_pretrained(path)
-    return path
+    return tiny_causal_lm(tmp_path_factory.mktemp("tiny-gpt2"),
+                          ["Ledger::new is a method of Ledger. Creates an empty ledger. Used by ring_up."], layers=2)
 
 
 def claims():

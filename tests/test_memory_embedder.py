@@ -6,7 +6,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from memory_support import make_tiny_model, write_ledger_crate
+from memory_support import write_ledger_crate
+from model_support import tiny_encoder
 from rusta_lsp.device import pick_device
 from rusta_lsp.memory.embedder import Embedder
 from rusta_lsp.memory.ingest import Ingestor
@@ -36,7 +37,7 @@ def test_packaged_minilm_embeds_offline_with_meaning(minilm, monkeypatch):
 
 
 def test_batches_give_the_same_vectors_as_one_by_one(tmp_path):
-    tiny = Embedder(str(make_tiny_model(tmp_path / "tiny")), batch_size=2)
+    tiny = Embedder(str(tiny_encoder(tmp_path / "tiny")), batch_size=2)
     texts = ["fn apply", "pub struct ledger store with a much longer text than the rest", "add", "new u64"]
     batched = tiny.embed(texts)
     single = np.concatenate([tiny.embed([t]) for t in texts])
@@ -44,7 +45,7 @@ def test_batches_give_the_same_vectors_as_one_by_one(tmp_path):
 
 
 def test_tiny_random_model_runs_the_real_loading_and_hybrid_path(tmp_path):
-    model = make_tiny_model(tmp_path / "tiny", hidden=32)
+    model = tiny_encoder(tmp_path / "tiny", hidden=32)
     embedder = Embedder(str(model))
     assert embedder.available and embedder.dim == 32 and embedder.max_length == 64
     root = write_ledger_crate(tmp_path / "ledger")
@@ -65,7 +66,7 @@ def test_tiny_random_model_runs_the_real_loading_and_hybrid_path(tmp_path):
         after = memory.embedded_hashes()
         assert before < after and len(after - before) == 1  # only `double` was embedded
         # A model with another width replaces the vectors instead of mixing them.
-        wider = Embedder(str(make_tiny_model(tmp_path / "wider", hidden=48)))
+        wider = Embedder(str(tiny_encoder(tmp_path / "wider", hidden=48)))
         memory.embedder = wider
         assert Ingestor(memory, root, embedder=wider).embed_pending() >= len(embeddable)
         assert any("embedding model changed" in m for m in memory.messages)

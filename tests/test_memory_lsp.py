@@ -13,7 +13,8 @@ from lsprotocol import types
 from pytest_lsp import ClientServerConfig, LanguageClient
 
 from lsp_support import SERVER_COMMAND, init_params, open_document, wait_for_progress
-from memory_support import make_tiny_model, write_ledger_crate
+from memory_support import write_ledger_crate
+from model_support import tiny_encoder
 from rusta_lsp.memory.store import Memory
 
 REGEX = Path("/usr/share/cargo/registry/regex-1.7.1")
@@ -23,7 +24,7 @@ pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="function")]
 def options(tmp: Path) -> dict:
     # A tiny random model keeps the vector stage real but quick.
     return {"memory": {"uri": str(tmp / "memory")}, "heartbeat": {"enabled": False},
-            "model": {"embedding": str(make_tiny_model(tmp / "tiny"))}}
+            "model": {"embedding": str(tiny_encoder(tmp / "tiny"))}}
 
 
 async def eventually(check, timeout: float = 20.0):

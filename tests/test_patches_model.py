@@ -4,6 +4,7 @@ its output is garbage, and verification must reject every bit of it (the abstent
 from __future__ import annotations
 
 import pytest
+from model_support import tiny_causal_lm
 from patches_support import config_for, copy_example
 
 from rusta_lsp.patches.engine import PatchEngine
@@ -14,21 +15,8 @@ pytestmark = pytest.mark.slow
 
 @pytest.fixture(scope="module")
 def tiny_gpt2(tmp_path_factory):
-    import torch
-    from tokenizers import Tokenizer, models, pre_tokenizers, trainers
-    from transformers import GPT2Config, GPT2LMHeadModel, PreTrainedTokenizerFast
-
-    folder = tmp_path_factory.mktemp("tiny-gpt2")
-    tok = Tokenizer(models.BPE(unk_token="<unk>"))
-    tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    corpus = ["fn main() { let x: u64 = y.into(); shout(&name); }", "error[E0308]: mismatched types"] * 20
-    tok.train_from_iterator(corpus, trainers.BpeTrainer(vocab_size=300, special_tokens=["<unk>", "<eos>"]))
-    fast = PreTrainedTokenizerFast(tokenizer_object=tok, eos_token="<eos>", unk_token="<unk>", pad_token="<eos>")
-    fast.save_pretrained(folder)
-    torch.manual_seed(0)
-    config = GPT2Config(vocab_size=fast.vocab_size, n_positions=1024, n_embd=32, n_layer=1, n_head=2)
-    GPT2LMHeadModel(config).save_pretrained(folder)
-    return folder
+    corpus = ["fn main() { let x: u64 = y.into(); shout(&name); }", "error[E0308]: mismatched types"]
+    return tiny_causal_lm(tmp_path_factory.mktemp("tiny-gpt2"), corpus, pad=True)
 
 
 def test_random_model_output_is_never_verified(tmp_path, tiny_gpt2):

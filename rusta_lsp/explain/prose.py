@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 import threading
 
-from ..device import pick_device
+from ..models import CAUSAL, load_model, pad_token_id
 from .claims import Claim, Explanation
 
 MAX_NEW_TOKENS = 64
@@ -83,12 +83,8 @@ class Prose:
 
     @classmethod
     def load(cls, name_or_path: str, device_setting: str = "auto") -> "Prose":
-        from transformers import AutoModelForCausalLM, AutoTokenizer
-
-        device = pick_device(device_setting)
-        tokenizer = AutoTokenizer.from_pretrained(name_or_path)
+        tokenizer, model, device = load_model(name_or_path, CAUSAL, device_setting)
         tokenizer.truncation_side = "left"  # keep the instruction at the end of the prompt
-        model = AutoModelForCausalLM.from_pretrained(name_or_path).to(device).eval()
         return cls(model, tokenizer, device)
 
     def generate(self, text: str, max_new_tokens: int = MAX_NEW_TOKENS) -> str:
@@ -98,12 +94,9 @@ class Prose:
             self.model.config, "max_position_embeddings", 1024)
         inputs = self.tokenizer(text, return_tensors="pt", truncation=True,
                                 max_length=max(8, limit - max_new_tokens)).to(self.device)
-        pad = self.tokenizer.pad_token_id
-        if pad is None:
-            pad = self.tokenizer.eos_token_id if self.tokenizer.eos_token_id is not None else 0
         with self._lock, torch.no_grad():
             output = self.model.generate(**inputs, max_new_tokens=max_new_tokens, do_sample=False,
-                                         pad_token_id=pad)
+                                         pad_token_id=pad_token_id(self.tokenizer))
         new_tokens = output[0, inputs["input_ids"].shape[1]:]
         return self.tokenizer.decode(new_tokens, skip_special_tokens=True)
 

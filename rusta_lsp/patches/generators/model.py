@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import threading
 
-from ...device import pick_device
+from ...models import CAUSAL, load_model, pad_token_id
 from ..candidate import Candidate, Edit, describe
 from ..intent import kind_of
 from ..diagnostics import Diagnostic
@@ -24,11 +24,7 @@ def load(name: str, device: str):
     """The tokenizer and model for `name` (a local folder or a cached hub id), loaded once."""
     with _lock:
         if name not in _loaded:
-            from transformers import AutoModelForCausalLM, AutoTokenizer
-
-            tokenizer = AutoTokenizer.from_pretrained(name, local_files_only=True)
-            model = AutoModelForCausalLM.from_pretrained(name, local_files_only=True)
-            model.to(pick_device(device)).eval()
+            tokenizer, model, _ = load_model(name, CAUSAL, device)
             _loaded[name] = (tokenizer, model)
         return _loaded[name]
 
@@ -65,7 +61,7 @@ def generate(diag: Diagnostic, ctx: GenContext) -> list[Candidate]:
     with torch.no_grad():
         outputs = model.generate(
             **inputs, do_sample=True, num_return_sequences=SAMPLES, max_new_tokens=MAX_NEW_TOKENS,
-            pad_token_id=tokenizer.pad_token_id or tokenizer.eos_token_id or 0,
+            pad_token_id=pad_token_id(tokenizer),
         )
     out = []
     for seq in outputs:
