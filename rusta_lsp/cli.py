@@ -40,12 +40,22 @@ def _settings_args(p: argparse.ArgumentParser) -> None:
     p.add_argument("--memory", metavar="DIR", help="memory location (LanceDB URI or folder); sets memory.uri")
     p.add_argument("--device", choices=["auto", "cuda", "mps", "cpu"], help="torch device for models")
     p.add_argument("--set", dest="settings", action="append", default=[], metavar="KEY=VALUE",
-                   help="any setting of DESIGN.md, e.g. --set abstain.targetPrecision=0.9 (repeatable)")
+                   help="any setting of docs/contracts.md, e.g. --set abstain.targetPrecision=0.9 (repeatable)")
+
+
+def _command(sub, name: str, help: str, *, json: bool = True) -> argparse.ArgumentParser:
+    """A subcommand that takes the settings flags (and --json unless told otherwise)."""
+    p = sub.add_parser(name, help=help)
+    if json:
+        p.add_argument("--json", action="store_true", help="print the result as JSON (docs/contracts.md)")
+    _settings_args(p)
+    return p
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="rusta", description="Rusta: a memory, cited explanations and "
-                     "cargo-verified fixes for Rust workspaces.")
+                     "cargo-verified fixes for Rust workspaces.",
+                     epilog="Settings, JSON output, exit codes and positions: docs/contracts.md.")
     parser.add_argument("--version", action="version", version=f"rusta {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
@@ -55,66 +65,49 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--host", default="127.0.0.1", help="TCP address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="TCP port (default: 2087)")
 
-    p = sub.add_parser("demo", help="show what Rusta does on an example crate")
+    p = _command(sub, "demo", "show what Rusta does on an example crate", json=False)
     p.add_argument("path", nargs="?", default=None, help="crate to use (default: examples/ledger)")
-    _settings_args(p)
 
-    p = sub.add_parser("doctor", help="check Python, torch and device, cargo, memory and models")
+    p = _command(sub, "doctor", "check Python, torch and device, cargo, memory and models")
     p.add_argument("path", nargs="?", default=".", help="workspace whose memory location to show")
-    p.add_argument("--json", action="store_true")
-    _settings_args(p)
 
-    p = sub.add_parser("index", help="bring the workspace memory up to date")
+    p = _command(sub, "index", "bring the workspace memory up to date")
     p.add_argument("path", help="workspace or crate root")
-    p.add_argument("--json", action="store_true")
     p.add_argument("--no-embed", action="store_true", help="skip filling vectors")
-    _settings_args(p)
 
-    p = sub.add_parser("search", help="hybrid search over the workspace memory")
+    p = _command(sub, "search", "hybrid search over the workspace memory")
     p.add_argument("query")
     p.add_argument("path", nargs="?", default=".")
     p.add_argument("-k", type=int, default=10, help="number of hits")
     p.add_argument("--mode", choices=["hybrid", "fts", "vector"], default="hybrid", help="retrieval mode")
-    p.add_argument("--json", action="store_true")
-    _settings_args(p)
 
-    p = sub.add_parser("explain", help="explain the symbol at FILE:LINE:COL with cited evidence")
+    p = _command(sub, "explain", "explain the symbol at FILE:LINE:COL with cited evidence")
     p.add_argument("target", metavar="FILE:LINE:COL", help="1-based line and column")
-    p.add_argument("--json", action="store_true")
-    _settings_args(p)
 
-    p = sub.add_parser("fix", help="cargo-verified patches for the workspace's errors")
+    p = _command(sub, "fix", "cargo-verified patches for the workspace's errors")
     p.add_argument("path", help="crate or workspace root")
-    p.add_argument("--json", action="store_true")
     p.add_argument("--apply", action="store_true",
                    help="write the patches that clear the threshold, once cargo accepted them together "
                         "(exit code 3: a file was not written)")
     p.add_argument("--test-budget", type=float, default=60.0, metavar="SECONDS",
                    help="wall seconds for the tests related to the patches (0: do not run tests)")
-    _settings_args(p)
 
-    p = sub.add_parser("drill", help="practise on mutations of the workspace's own code")
+    p = _command(sub, "drill", "practise on mutations of the workspace's own code")
     p.add_argument("path")
-    p.add_argument("--json", action="store_true")
     p.add_argument("--budget", type=float, required=True, metavar="SECONDS")
-    _settings_args(p)
 
-    p = sub.add_parser("report", help="fix rate, calibration and principles learned so far")
+    p = _command(sub, "report", "fix rate, calibration and principles learned so far")
     p.add_argument("path")
-    p.add_argument("--json", action="store_true")
     p.add_argument("--html", metavar="OUT", help="write an HTML report with plots")
-    _settings_args(p)
 
-    p = sub.add_parser("clean", help="remove the shadow workspace's copies and build outputs")
+    p = _command(sub, "clean", "remove the shadow workspace's copies and build outputs")
     p.add_argument("path", nargs="?", default=".")
-    p.add_argument("--json", action="store_true")
-    _settings_args(p)
     return parser
 
 
 def config_from_args(args: argparse.Namespace) -> RustaConfig:
     raw: dict = {}
-    for setting in getattr(args, "settings", []):
+    for setting in args.settings:
         key, sep, value = setting.partition("=")
         if not sep or not key:
             raise UsageError(f"--set expects KEY=VALUE, got {setting!r}")
@@ -122,9 +115,9 @@ def config_from_args(args: argparse.Namespace) -> RustaConfig:
             raw[key] = json.loads(value)
         except json.JSONDecodeError:
             raw[key] = value
-    if getattr(args, "memory", None):
+    if args.memory:
         raw["memory.uri"] = args.memory
-    if getattr(args, "device", None):
+    if args.device:
         raw["device"] = args.device
     config, problems = read_config(raw)
     if problems:

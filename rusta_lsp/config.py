@@ -1,7 +1,7 @@
 """One tree of defaulted settings, read from LSP initializationOptions or CLI flags.
 
-Keys follow DESIGN.md (`memory.uri`, `abstain.targetPrecision`, ...): camelCase on the wire,
-snake_case here. Reading never fails: a bad value is reported and its default kept.
+Keys follow docs/contracts.md (`memory.uri`, `abstain.targetPrecision`, ...): camelCase on the
+wire, snake_case here. Reading never fails: a bad value is reported and its default kept.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""The editors' settings mirror the server's: same keys, same defaults (DESIGN.md "Settings").
+"""The editors' settings mirror the server's: same keys, same defaults (docs/contracts.md "Settings").
 
 VS Code declares them in editors/vscode/package.json; the Neovim plugin's unit test compares its
 own defaults with that file, so the three stay one contract.

@@ -17,6 +17,7 @@ import sys
 from pathlib import Path
 
 from ..errors import UsageError
+from ..memory.ingest import Ingestor
 from ..memory.store import Memory
 from ..session import WorkspaceSession
 
@@ -58,6 +59,14 @@ def open_memory(session: WorkspaceSession, command: str, *, embed: bool = True, 
     for message in memory.messages:
         say(command, message)
     return memory
+
+
+def index_if_empty(memory: Memory, session: WorkspaceSession, command: str, progress=None) -> None:
+    """A command that reads the memory fills an empty one first (full text only: quick), unless
+    it only reads it (beside a server, which indexes on its own)."""
+    if memory.is_empty() and not memory.read_only:
+        say(command, "memory is empty, indexing the workspace (full text only) first")
+        Ingestor(memory, session.root).run(progress=progress, embed=False)
 
 
 def refuse_beside_server(session: WorkspaceSession, why: str) -> None:

@@ -12,8 +12,7 @@ from ..analysis.workspace import find_workspace_root
 from ..errors import UsageError
 from ..explain.engine import explainer_for
 from ..explain.render import terminal, to_json
-from ..memory.ingest import Ingestor
-from . import open_memory, say, session_for
+from . import index_if_empty, open_memory, session_for
 
 _TARGET = re.compile(r"^(?P<file>.+):(?P<line>\d+):(?P<col>\d+)$")
 
@@ -50,15 +49,13 @@ def explain_command(args) -> int:
 
         generator = Prose.load(config.model.generator, config.device)
     with open_memory(session, "explain", embed=False) as memory:
-        if memory.is_empty() and not memory.read_only:
-            say("explain", "memory is empty, indexing the workspace first")
-            Ingestor(memory, session.root).run(embed=False)
+        index_if_empty(memory, session, "explain")
         # The server's path: the same catalog snapshot, the same entry, a byte offset.
         explainer = explainer_for(memory, session.root, session.discover(), generator=generator)
         data = path.read_bytes()
         offset = explainer.parse(rel, data).lines.offset(Pos(line, col))
         explanation = explainer.explain(rel, data, offset, prose=generator is not None)
-    if getattr(args, "json", False):
+    if args.json:
         print(json.dumps(to_json(explanation), ensure_ascii=False))
     else:
         sys.stdout.write(terminal(explanation))

@@ -8,7 +8,7 @@ import sys
 from ..errors import UsageError
 from ..memory.ingest import Ingestor
 from ..memory.retrieval import search
-from . import folder_root, open_memory, refuse_beside_server, say, session_for
+from . import folder_root, index_if_empty, open_memory, refuse_beside_server, say, session_for
 
 
 class ProgressBar:
@@ -38,7 +38,7 @@ def index_command(args) -> int:
     session = session_for(args, folder_root(args.path))
     refuse_beside_server(session, "a running Rusta server keeps this memory current (its one writer); "
                                   "stop it to index from the command line")
-    embed = not getattr(args, "no_embed", False)
+    embed = not args.no_embed
     bar = ProgressBar()
     with open_memory(session, "index", embed=embed) as memory:
         result = Ingestor(memory, session.root).run(progress=bar, embed=embed)
@@ -59,14 +59,11 @@ def search_command(args) -> int:
     session = session_for(args, folder_root(args.path))
     if args.k < 1:
         raise UsageError("-k must be at least 1")
-    mode = getattr(args, "mode", "hybrid")
-    with open_memory(session, "search", embed=mode != "fts") as memory:
-        if memory.is_empty() and not memory.read_only:
-            say("search", "memory is empty, indexing (full-text only) first")
-            Ingestor(memory, session.root).run(progress=ProgressBar(), embed=False)
+    with open_memory(session, "search", embed=args.mode != "fts") as memory:
+        index_if_empty(memory, session, "search", ProgressBar())
         if not memory.has_vectors():
             memory.embedder = None  # no vectors to compare with: don't load the model
-        hits = search(memory, args.query, k=args.k, mode=mode)
+        hits = search(memory, args.query, k=args.k, mode=args.mode)
     if args.json:
         print(json.dumps([{"path": h.path, "line": h.line, "kind": h.kind, "score": round(h.score, 6),
                            "snippet": h.snippet} for h in hits], ensure_ascii=False))

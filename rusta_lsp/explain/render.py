@@ -1,4 +1,4 @@
-"""Explanations as Markdown (hover, CLI JSON), terminal text, and the JSON contract of DESIGN.md.
+"""Explanations as Markdown (hover, CLI JSON), terminal text, and the JSON of docs/contracts.md.
 
 Everything shown is a claim with its anchors: the renderers add links and layout, never facts.
 """

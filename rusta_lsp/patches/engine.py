@@ -84,7 +84,7 @@ class FixReport:
                 "end_line": end.line, "end_col": end.col, "new_text": edit.new_text}
 
     def to_json(self) -> dict:
-        """DESIGN.md's `rusta fix --json` contract."""
+        """The `rusta fix --json` contract (docs/contracts.md)."""
         return {"diagnostics": [
             {
                 "code": f.diagnostic.code, "message": f.diagnostic.message, "path": f.path,

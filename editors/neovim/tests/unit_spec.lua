@@ -11,18 +11,8 @@ vim.notify = function(message, level)
   table.insert(notifications, { message = message, level = level })
 end
 
-t.test('defaults are the DESIGN.md settings tree in camelCase', function()
-  t.eq({
-    memory = { uri = '' },
-    model = { embedding = '', generator = '' },
-    device = 'auto',
-    abstain = { targetPrecision = 0.95 },
-    heartbeat = { enabled = true, idleSeconds = 20, cpuSecondsPerHour = 300 },
-    cargo = { checkArgs = { 'check', '--workspace', '--all-targets' }, targetDir = '', enable = true, shadowMaxGigabytes = 10 },
-  }, config.resolve().settings)
-end)
-
-t.test('defaults equal the VS Code extension\'s (editors/vscode/package.json)', function()
+-- The VS Code manifest is the oracle: tests/test_editor_settings.py holds it to the server's config.py.
+t.test('defaults are the server\'s settings, camelCase, as editors/vscode/package.json declares them', function()
   local manifest = vim.json.decode(table.concat(vim.fn.readfile(vim.fs.joinpath(here, '..', '..', 'vscode', 'package.json')), '\n'))
   local expected = {}
   for key, spec in pairs(manifest.contributes.configuration.properties) do

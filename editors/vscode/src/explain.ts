@@ -1,4 +1,4 @@
-// Pure: DESIGN.md's explain JSON -> Markdown whose anchors are links, and those links back to
+// Pure: the explain JSON of docs/contracts.md -> Markdown whose anchors are links, and those links back to
 // anchors. Links are relative to the workspace root (`src/lib.rs#L3-L9`, as the server writes
 // them): Markdown renderers refuse file: URIs, so the view resolves them itself.
 

@@ -1,4 +1,4 @@
-// Pure: VS Code settings -> the server's initializationOptions (DESIGN.md "Settings").
+// Pure: VS Code settings -> the server's initializationOptions (docs/contracts.md "Settings").
 // No `vscode` import, so unit tests run under plain node.
 
 /** Settings the server reads, as dotted keys below `rusta.`; the wire tree nests them. */

@@ -1,5 +1,5 @@
 -- Options of require('rusta').setup(): defaults, validation with dotted paths, and the
--- server's initializationOptions (DESIGN.md "Settings", camelCase on the wire).
+-- server's initializationOptions (docs/contracts.md "Settings", camelCase on the wire).
 local M = {}
 
 local DEVICES = { auto = true, cuda = true, mps = true, cpu = true }

@@ -80,7 +80,7 @@ local function attached_client()
 end
 
 --- Location list items for the anchors of an explanation, one per distinct anchor.
----@param result table DESIGN.md explain JSON
+---@param result table docs/contracts.md explain JSON
 ---@param root string workspace root the anchor paths are relative to
 function M.anchor_items(result, root)
   local items, seen = {}, {}
