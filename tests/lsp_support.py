@@ -66,6 +66,15 @@ async def wait_for_progress(client, title_prefix: str = "", timeout: float = 120
         await asyncio.sleep(0.05)
 
 
+def plain(value):
+    """pygls hands untyped params and results over as namedtuples: turn them back into JSON-like dicts."""
+    if hasattr(value, "_asdict"):
+        return {k: plain(v) for k, v in value._asdict().items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    return value
+
+
 async def wait_until(predicate, timeout: float = 120.0) -> None:
     """Poll `predicate` until it holds; TimeoutError after `timeout` seconds."""
     deadline = asyncio.get_running_loop().time() + timeout

@@ -9,33 +9,35 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, init_params, open_document, wait_until
+from lsp_support import EXAMPLES, SERVER_COMMAND, init_params, open_document, plain, wait_until
 
 pytestmark = pytest.mark.slow
 
 
-@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
-async def client(lsp_client: LanguageClient, tmp_path: Path):
+async def start(client: LanguageClient, tmp_path: Path, heartbeat: dict) -> None:
     root = tmp_path / "ledger"
     shutil.copytree(EXAMPLES / "ledger", root, ignore=shutil.ignore_patterns("target"))
-    lsp_client.heartbeats = []
-    lsp_client.feature("rusta/heartbeat")(lambda params: lsp_client.heartbeats.append(plain(params)))
-    options = {"memory": {"uri": str(tmp_path / "memory")},
-               "heartbeat": {"idleSeconds": 0, "cpuSecondsPerHour": 8},
+    client.heartbeats = []
+    client.feature("rusta/heartbeat")(lambda params: client.heartbeats.append(plain(params)))
+    options = {"memory": {"uri": str(tmp_path / "memory")}, "heartbeat": heartbeat,
                "cargo": {"checkArgs": ["check", "--lib"]}}
-    lsp_client.root = root
-    await lsp_client.initialize_session(init_params(root, options))
+    client.root = root
+    await client.initialize_session(init_params(root, options))
+
+
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def client(lsp_client: LanguageClient, tmp_path: Path):
+    await start(lsp_client, tmp_path, {"idleSeconds": 0, "cpuSecondsPerHour": 8})
     yield
     await lsp_client.shutdown_session()
 
 
-def plain(value):
-    """pygls hands untyped params over as namedtuples: turn them back into JSON-like dicts."""
-    if hasattr(value, "_asdict"):
-        return {k: plain(v) for k, v in value._asdict().items()}
-    if isinstance(value, (list, tuple)):
-        return [plain(v) for v in value]
-    return value
+@pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
+async def resting_client(lsp_client: LanguageClient, tmp_path: Path):
+    """A heartbeat that never works on its own: whatever runs, a command asked for."""
+    await start(lsp_client, tmp_path, {"enabled": False, "cpuSecondsPerHour": 8})
+    yield
+    await lsp_client.shutdown_session()
 
 
 def field(status, name):
@@ -67,12 +69,16 @@ async def test_jobs_report_status_progress_and_yield_to_edits(client: LanguageCl
     assert 0 <= budget <= 8
 
 
-async def test_commands(client: LanguageClient):
+async def test_commands(resting_client: LanguageClient):
+    client = resting_client
     folder = [from_fs_path(str(client.root))]  # what the editors send along
-    await wait_until(lambda: client.heartbeats)
     status = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="rusta.drillNow", arguments=folder))
-    assert field(status, "state") in ("idle", "running", "waiting", "over-budget")
+    # It answers at once, with the heartbeat's status (or before the heartbeat started) ...
+    assert field(status, "state") in ("disabled", "starting")
+    # ... and the drill runs, though the heartbeat is off: nothing else does.
+    await wait_until(lambda: any(field(s, "job") == "drill" for s in client.heartbeats), timeout=60)
+    assert {field(s, "job") for s in client.heartbeats} <= {"drill", None}
     result = await client.workspace_execute_command_async(
         types.ExecuteCommandParams(command="rusta.showReport", arguments=folder))
     path = Path(field(result, "path"))

@@ -4,7 +4,9 @@ over the disk, the watcher after the ingest, and a client cancelling a cold inge
 from __future__ import annotations
 
 import asyncio
+import json
 import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -15,9 +17,11 @@ from pytest_lsp import ClientServerConfig, LanguageClient
 from lsp_support import SERVER_COMMAND, init_params, open_document, wait_for_progress
 from memory_support import write_ledger_crate
 from model_support import tiny_encoder
+from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
 
 REGEX = Path("/usr/share/cargo/registry/regex-1.7.1")
+CLI = [sys.executable, "-m", "rusta_lsp.cli"]
 pytestmark = [pytest.mark.slow, pytest.mark.asyncio(loop_scope="function")]
 
 
@@ -95,3 +99,31 @@ async def test_client_cancels_a_cold_ingest(client: LanguageClient, tmp_path):
     assert memory_progress(client)[0][-1].message == "cancelled"
     with Memory.open(str(tmp_path / "memory"), root, read_only=True) as memory:
         assert memory.stats()["files"] < 60  # regex has 68 indexed files
+
+
+async def test_commands_beside_a_server_in_its_start_up_window(client: LanguageClient, tmp_path):
+    """A command that writes the memory as the server starts (a `rusta index` begun a moment
+    earlier): the server waits for it instead of writing beside it, then becomes the memory's one
+    writer, so the commands after it read only or refuse."""
+    root = write_ledger_crate(tmp_path / "ledger")
+    uri = str(tmp_path / "memory")
+    command = Memory.open_for_cli(uri, root)
+    assert not command.read_only  # no server yet: the command is the writer
+    await client.initialize_session(init_params(root, options(tmp_path)))
+    loop = asyncio.get_running_loop()
+    await loop.run_in_executor(None, lambda: Ingestor(command, root).run(embed=False))
+    assert not memory_progress(client) or not isinstance(memory_progress(client)[0][-1], types.WorkDoneProgressEnd)
+    command.close()
+
+    await wait_for_progress(client, "Rusta: memory")
+    assert memory_progress(client)[0][-1].message == "done"
+    assert Memory.writer_busy(uri)  # the server holds the writer lock now
+    index = await asyncio.create_subprocess_exec(*CLI, "index", "--json", "--no-embed", "--memory", uri, str(root),
+                                                 stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    _, err = await index.communicate()
+    assert index.returncode == 2 and b"a running Rusta server keeps this memory current" in err
+    search = await asyncio.create_subprocess_exec(*CLI, "search", "--json", "--mode", "fts", "--memory", uri,
+                                                  "deposit", str(root),
+                                                  stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE)
+    out, err = await search.communicate()
+    assert search.returncode == 0 and json.loads(out) and b"reading it only" in err

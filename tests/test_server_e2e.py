@@ -1,5 +1,6 @@
 """End to end: the real server over stdio, a real client (pytest-lsp), good and bad requests."""
 
+import asyncio
 import shutil
 
 import pytest
@@ -8,8 +9,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import (EXAMPLES, SERVER_COMMAND, init_params, insert_text, open_document, send_raw_request,
-                         wait_for_progress)
+from lsp_support import (EXAMPLES, SERVER_COMMAND, init_params, insert_text, open_document, plain,
+                         send_raw_request, wait_for_progress)
 
 
 @pytest.fixture(scope="module")
@@ -21,8 +22,8 @@ def workspace(tmp_path_factory):
 
 @pytest_lsp.fixture(config=ClientServerConfig(server_command=SERVER_COMMAND))
 async def client(lsp_client: LanguageClient, workspace, tmp_path):
-    options = {"memory": {"uri": str(tmp_path / "memory")}, "heartbeat": {"enabled": False},
-               "abstain": {"targetPrecision": 2}}  # one bad option on purpose
+    options = {"memory": {"uri": str(tmp_path / "memory")},  # two bad options on purpose
+               "heartbeat": {"enabled": False, "cpuSecondsPerHour": -5}, "abstain": {"targetPrecision": 2}}
     lsp_client.init_result = await lsp_client.initialize_session(init_params(workspace, options))
     await wait_for_progress(lsp_client, "Rusta: symbols")
     yield
@@ -31,6 +32,16 @@ async def client(lsp_client: LanguageClient, workspace, tmp_path):
 
 async def test_bad_option_is_reported_and_default_used(client: LanguageClient):
     assert any("abstain.targetPrecision" in m.message for m in client.messages)
+    assert any("heartbeat.cpuSecondsPerHour" in m.message for m in client.messages)
+    # The heartbeat runs on the default budget (with -5 it would be over budget and never drill).
+    status = {}
+    for _ in range(100):  # until the heartbeat has started (the command may beat it)
+        status = plain(await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="rusta.drillNow", arguments=[])))
+        if "budgetPerHourSeconds" in status:
+            break
+        await asyncio.sleep(0.1)
+    assert status["budgetPerHourSeconds"] == 300 and status["budgetLeftSeconds"] > 0, status
 
 
 async def test_document_symbols_are_hierarchical(client: LanguageClient, workspace):

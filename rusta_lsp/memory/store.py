@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..cancel import Cancelled, CancelToken
 from . import schema
 from .records import ItemRecord, PassageRecord, RefRecord
 from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
@@ -33,6 +34,7 @@ log = logging.getLogger(__name__)
 _ITEM_FIELDS = [f.name for f in fields(ItemRecord)]
 _REF_FIELDS = [f.name for f in schema.REFS]
 _NO_LIMIT = 1 << 30
+LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
 
 
 def column_of(table: Any, column: str) -> pa.ChunkedArray:
@@ -63,8 +65,12 @@ class Memory:
 
     @classmethod
     def open(
-        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False
+        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False,
+        wait_for_writer: CancelToken | None = None,
     ) -> "Memory":
+        """`wait_for_writer` (the server's): while another process holds the writer lock (a
+        command started a moment earlier), wait for it, until the token is cancelled, instead of
+        writing beside it: the memory then has this one writer."""
         if "://" not in uri:
             Path(uri).mkdir(parents=True, exist_ok=True)
         memory = cls(uri, workspace_root, embedder, read_only)
@@ -72,7 +78,7 @@ class Memory:
             # Only the first writable process on a memory may drop tables or delete rows it
             # thinks are orphans: a second one (a CLI command beside the server) would see the
             # first one's writes in flight.
-            primary = memory._lock_writer()
+            primary = memory._lock_writer(wait_for_writer)
             memory._heal(repair=primary)
             memory._writer = Writer(memory._write_table, memory._paths_with_rows(),
                                     memory._distinct_paths("passages"))
@@ -91,16 +97,31 @@ class Memory:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
-    def _lock_writer(self) -> bool:
-        """Take the memory's writer lock (local memories); the OS drops it if we crash."""
+    def _lock_writer(self, wait: CancelToken | None = None) -> bool:
+        """Take the memory's writer lock (local memories); the OS drops it if we crash. With
+        `wait`, poll for it until the token is cancelled (raises `Cancelled`)."""
         if "://" in self.uri:
             return True
         self._lock_file = open(Path(self.uri) / "writer.lock", "a+")
-        try:
-            fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            return True
-        except OSError:
-            return False
+        started = time.monotonic()
+        while True:
+            try:
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except OSError:
+                if wait is None:
+                    return False
+            try:
+                wait.check()
+            except Cancelled:
+                self._lock_file.close()
+                self._lock_file = None
+                raise
+            time.sleep(LOCK_POLL_S)
+        waited = time.monotonic() - started
+        if waited >= 1.0:
+            self._say(f"waited {waited:.0f} s for another Rusta process to finish writing this memory")
+        return True
 
     @classmethod
     def open_for_cli(cls, uri: str, workspace_root: Path, *, embedder: Any = None) -> "Memory":

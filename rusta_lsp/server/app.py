@@ -315,7 +315,10 @@ class RustaServer(LanguageServer):
     async def _open_memory(self, session: WorkspaceSession) -> None:
         """The session's memory, opened once, in the background; its healing messages shown."""
         try:
-            memory = await self.run_blocking(session.open_memory)
+            # A command writing the memory as we start (`rusta index`) finishes first: one writer.
+            memory = await self.run_blocking(lambda: session.open_memory(wait_for_writer=self.stopping))
+        except Cancelled:  # shut down while waiting for another writer
+            return
         except Exception as err:  # noqa: BLE001 — explanations and fixes work on without it
             log.exception("the workspace memory could not be opened")
             self.show_message(f"the workspace memory could not be opened ({err}); "
