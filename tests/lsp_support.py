@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import sys
 from pathlib import Path
+from typing import BinaryIO
 
 from lsprotocol import types
 from pygls.uris import from_fs_path
@@ -111,3 +113,20 @@ async def send_raw_request(client, method: str, params, timeout: float = 30.0):
     client.protocol._request_futures[msg_id] = future
     client.protocol._send_data({"jsonrpc": "2.0", "id": msg_id, "method": method, "params": params})
     return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
+
+
+def frame(payload: dict) -> bytes:
+    """One JSON-RPC message with its LSP header, for tests that talk to the server by hand."""
+    body = json.dumps(payload).encode()
+    return b"Content-Length: %d\r\n\r\n" % len(body) + body
+
+
+def read_message(stream: BinaryIO) -> dict:
+    """The next message from a buffered binary stream (a pipe, or a socket's makefile("rb"))."""
+    length = None
+    while (line := stream.readline()) not in (b"\r\n", b""):
+        name, _, value = line.partition(b":")
+        if name.strip().lower() == b"content-length":
+            length = int(value)
+    assert length is not None, "the stream ended before a message"
+    return json.loads(stream.read(length))

@@ -2,6 +2,7 @@
 
 import asyncio
 import shutil
+import subprocess
 
 import pytest
 import pytest_lsp
@@ -9,8 +10,8 @@ from lsprotocol import types
 from pygls.exceptions import JsonRpcException
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import (EXAMPLES, SERVER_COMMAND, init_params, insert_text, open_document, plain,
-                         send_raw_request, wait_for_progress)
+from lsp_support import (EXAMPLES, SERVER_COMMAND, frame, init_params, insert_text, open_document, plain,
+                         read_message, send_raw_request, wait_for_progress)
 
 
 @pytest.fixture(scope="module")
@@ -137,3 +138,28 @@ async def test_commands_accept_any_number_of_arguments(client: LanguageClient, w
         result = await client.workspace_execute_command_async(
             types.ExecuteCommandParams(command="rusta.drillNow", arguments=arguments))
         assert isinstance(result, dict) and "state" in result
+
+
+@pytest.mark.parametrize(("shut_down", "code"), [(True, 0), (False, 1)])
+def test_the_exit_code_says_whether_shutdown_came_first(workspace, tmp_path, shut_down, code):
+    server = subprocess.Popen(SERVER_COMMAND, stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              stderr=subprocess.DEVNULL)
+    try:
+        options = {"memory": {"uri": str(tmp_path / "memory")}, "heartbeat": {"enabled": False}}
+        server.stdin.write(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize", "params": {
+            "capabilities": {}, "rootUri": workspace.as_uri(), "initializationOptions": options}}))
+        server.stdin.flush()
+        assert read_message(server.stdout)["id"] == 1
+        messages = [{"jsonrpc": "2.0", "method": "initialized", "params": {}}]
+        if shut_down:
+            messages.append({"jsonrpc": "2.0", "id": 2, "method": "shutdown"})
+        server.stdin.write(b"".join(map(frame, messages)))
+        server.stdin.flush()
+        if shut_down:
+            while read_message(server.stdout).get("id") != 2:
+                pass  # notifications and requests of the server's own come first
+        server.stdin.write(frame({"jsonrpc": "2.0", "method": "exit"}))
+        server.stdin.flush()
+        assert server.wait(timeout=120) == code
+    finally:
+        server.kill()

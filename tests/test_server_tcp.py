@@ -1,32 +1,17 @@
 """`rusta serve --tcp` listens on 127.0.0.1 by default and speaks LSP."""
 
-import json
 import socket
 import subprocess
 import sys
 import time
+
+from lsp_support import frame, read_message
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
-
-
-def frame(payload: dict) -> bytes:
-    body = json.dumps(payload).encode()
-    return b"Content-Length: %d\r\n\r\n" % len(body) + body
-
-
-def read_message(sock: socket.socket) -> dict:
-    data = b""
-    while b"\r\n\r\n" not in data:
-        data += sock.recv(4096)
-    head, rest = data.split(b"\r\n\r\n", 1)
-    length = int(next(line for line in head.split(b"\r\n") if line.lower().startswith(b"content-length")).split(b":")[1])
-    while len(rest) < length:
-        rest += sock.recv(4096)
-    return json.loads(rest[:length])
 
 
 def test_tcp_server_binds_loopback_and_initializes(tmp_path):
@@ -46,7 +31,7 @@ def test_tcp_server_binds_loopback_and_initializes(tmp_path):
         with sock:
             sock.sendall(frame({"jsonrpc": "2.0", "id": 1, "method": "initialize",
                                 "params": {"capabilities": {}, "rootUri": tmp_path.as_uri()}}))
-            reply = read_message(sock)
+            reply = read_message(sock.makefile("rb"))
             assert reply["id"] == 1
             caps = reply["result"]["capabilities"]
             assert caps["documentSymbolProvider"] and caps["workspaceSymbolProvider"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 
 
 def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
@@ -17,3 +18,9 @@ def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087) -> None:
         server.start_tcp(host, port)
     else:
         server.start_io()
+    code = server.end()
+    logging.shutdown()
+    # Work still running in our executor (a model loading for the vector pass, say) has no one
+    # left to answer. Python would join those threads before exiting, and an editor that stops
+    # the server would wait for them, for seconds under load: end the process now.
+    os._exit(code)

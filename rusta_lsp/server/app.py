@@ -176,6 +176,7 @@ class RustaServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
         self.stopping = CancelToken()  # cancelled at shutdown: every job's token is linked to it
+        self.shut_down = False  # the client sent `shutdown` (and the session is closed)
         self._progress_ids = itertools.count(1)
         self._feature_classes = features
         self.features: list[Feature] = []  # constructed with the session at `initialize`
@@ -300,12 +301,22 @@ class RustaServer(LanguageServer):
             log.exception("feature %s failed in %s", feature.name, hook)
             return None
 
-    async def _dispatch(self, hook: str, *args: Any) -> None:
+    async def _dispatch(self, hook: str, call: Callable[[Feature], Awaitable[None]]) -> None:
+        """`call` every feature's lifecycle `hook`, in order; a feature that raises is logged."""
         for feature in self.features:
             try:
-                await getattr(feature, hook)(*args)
+                await call(feature)
             except Exception:
                 log.exception("feature %s failed in %s", feature.name, hook)
+
+    def end(self) -> int:
+        """The LSP session is over: close what `shutdown` would have (a client that went away
+        without it); returns the exit code LSP asks for, 0 after `shutdown`, else 1."""
+        if not self.shut_down:
+            self.stopping.cancel()
+            if self.session is not None:
+                self.session.close()
+        return 0 if self.shut_down else 1
 
     def _report_setting_problems(self, problems: list[str]) -> None:
         for problem in problems:
@@ -351,7 +362,7 @@ class RustaServer(LanguageServer):
             if self.session is not None:
                 self.spawn(self._open_memory(self.session), "session: open the memory")
                 await self.run_blocking(self.session.discover)
-            await self._dispatch("on_initialized")
+            await self._dispatch("on_initialized", lambda f: f.on_initialized())
 
         @self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
         async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
@@ -366,37 +377,39 @@ class RustaServer(LanguageServer):
             for key in sorted(changed & set(FIXED_KEYS)):
                 self.show_message(f"setting {key} takes effect when the server restarts")
             if changed:
-                await self._dispatch("on_config_changed", changed)
+                await self._dispatch("on_config_changed", lambda f: f.on_config_changed(changed))
 
         @self.feature(types.TEXT_DOCUMENT_DID_OPEN)
         async def did_open(params: types.DidOpenTextDocumentParams) -> None:
             item = params.text_document
             doc = self.documents[item.uri] = self._make_document(item.uri, item.text, item.version)
-            await self._dispatch("on_document_opened", doc)
+            await self._dispatch("on_document_opened", lambda f: f.on_document_opened(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_CHANGE)
         async def did_change(params: types.DidChangeTextDocumentParams) -> None:
             uri = params.text_document.uri
             source = self.workspace.get_text_document(uri).source  # pygls applied the edits
             doc = self.documents[uri] = self._make_document(uri, source, params.text_document.version)
-            await self._dispatch("on_document_changed", doc)
+            await self._dispatch("on_document_changed", lambda f: f.on_document_changed(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
         async def did_save(params: types.DidSaveTextDocumentParams) -> None:
-            await self._dispatch("on_document_saved", self.document(params.text_document.uri))
+            doc = self.document(params.text_document.uri)
+            await self._dispatch("on_document_saved", lambda f: f.on_document_saved(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_CLOSE)
         async def did_close(params: types.DidCloseTextDocumentParams) -> None:
             doc = self.documents.pop(params.text_document.uri, None)
             if doc is not None:
-                await self._dispatch("on_document_closed", doc)
+                await self._dispatch("on_document_closed", lambda f: f.on_document_closed(doc))
 
         @self.feature(types.SHUTDOWN)
         async def shutdown(params: Any) -> None:
             self.stopping.cancel()
-            await self._dispatch("on_shutdown")
+            await self._dispatch("on_shutdown", lambda f: f.on_shutdown())
             if self.session is not None:
                 await self.run_blocking(self.session.close)
             for task in list(self.tasks):
                 task.cancel()
             self.executor.shutdown(wait=False, cancel_futures=True)
+            self.shut_down = True
