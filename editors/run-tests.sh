@@ -69,19 +69,8 @@ vscode_e2e() {
   export RUSTA_VSIX=$REPO/editors/vscode/rusta.vsix
   [[ -f $RUSTA_VSIX ]] || { echo "$RUSTA_VSIX missing: the unit step packages it"; return 1; }
   cd "$REPO/editors/vscode" || return 1
-  timeout 900 npm run --silent e2e && return 0
-  # Driving a real VS Code UI through a headless browser is occasionally flaky on a loaded 2-core
-  # machine (one "Restart server" run in ~10 saw a single start line). One rerun; the failure
-  # above stays in the log, and a second failure fails the step.
-  echo "=== vscode e2e failed once; running it again to tell a flaky UI step from a real failure"
+  # No rerun: a flaky step is a bug to find, and a rerun would hide it.
   timeout 900 npm run --silent e2e
-}
-
-nvim_e2e() {
-  nvim_spec e2e_spec.lua && return 0
-  # As for VS Code: one rerun tells a flake (seen once, not reproduced in six runs) from a failure.
-  echo "=== nvim e2e failed once; running it again"
-  nvim_spec e2e_spec.lua
 }
 
 tools_args=()
@@ -98,7 +87,7 @@ if [[ $MODE == e2e || $MODE == all ]]; then
   step "server" find_server
   [[ $MODE == e2e ]] && { [[ -f $REPO/editors/vscode/rusta.vsix ]] || step "vscode: package" vscode_unit; }
   step "vscode: end to end in code-server" vscode_e2e
-  step "neovim: end to end in nvim" nvim_e2e
+  step "neovim: end to end in nvim" nvim_spec e2e_spec.lua
 fi
 
 if ((${#failed[@]})); then

@@ -88,14 +88,26 @@ class Rusta {
     const { command, args, source } = found.server;
     this.output.appendLine(`[rusta] starting ${command} ${args.join(" ")} (found via ${source})`);
     const serverOptions: ServerOptions = { command, args };
+    // This start's server. A server that dies shows up twice when it dies while initialising
+    // (its initialize fails and its connection closes): it counts once against the budget, and a
+    // restart is a new client, so the old one's clean-up can never touch the new server.
+    const server = {};
     const clientOptions: LanguageClientOptions = {
       documentSelector: [{ scheme: "file", language: "rust" }],
       diagnosticCollectionName: "rusta",
       outputChannel: this.output,
       initializationOptions: this.settingsForServer(),
+      initializationFailedHandler: (error) => {
+        this.serverStopped(server, `the server failed to initialise (${String(error)})`);
+        return false; // never initialize again on the connection of a server that failed
+      },
       errorHandler: {
         error: () => ({ action: ErrorAction.Continue }),
-        closed: () => this.serverClosed(),
+        closed: () => {
+          this.serverStopped(server, "the server stopped");
+          // This client is done either way; a restart is a new client (serverStopped).
+          return { action: CloseAction.DoNotRestart, handled: true, message: "[rusta] the connection closed" };
+        },
       },
     };
     const client = new LanguageClient("rusta", "Rusta", serverOptions, clientOptions);
@@ -120,6 +132,9 @@ class Rusta {
       this.lastCompanionReport = undefined;
       this.companionChanged();
     } catch (err) {
+      if (this.budget.handled(server)) {
+        return; // it died while initialising: restarted, or given up with a message
+      }
       this.status.failed(`The server did not start: ${String(err)}`);
       this.render();
       void vscode.window
@@ -211,17 +226,24 @@ class Rusta {
     }
   }
 
-  private serverClosed() {
-    if (this.budget.allowRestart(Date.now())) {
-      this.output.appendLine("[rusta] the server stopped; restarting");
-      return { action: CloseAction.Restart };
+  /** A server stopped without being asked to: start a new client, unless the budget is spent. */
+  private serverStopped(server: object, why: string): void {
+    const verdict = this.budget.crashed(server, Date.now());
+    if (verdict === "handled") {
+      return;
+    }
+    if (verdict === "restart") {
+      this.output.appendLine(`[rusta] ${why}; restarting`);
+      void this.start();
+      return;
     }
     const message =
       `Rusta: the server stopped ${this.budget.recentCrashes} times within ${this.budget.windowMs / 60000} minutes ` +
       `and will not be restarted automatically. See "Rusta: Show logs", then run "Rusta: Restart server".`;
+    this.output.appendLine(`[rusta] ${why}; not restarting`);
     this.status.failed(message);
     this.render();
-    return { action: CloseAction.DoNotRestart, message };
+    void vscode.window.showErrorMessage(message, "Show logs").then((choice) => choice && this.output.show(true));
   }
 
   private configurationChanged(event: vscode.ConfigurationChangeEvent): void {

@@ -97,3 +97,15 @@ test("limited mode and a missing rust-analyzer are said", () => {
   ]);
   assert.equal(humanBytes(340_000_000), "340 MB");
 });
+
+test("a server that fails to initialise and closes counts as one crash", () => {
+  const budget = new RestartBudget(1, 60_000);
+  const first = {};
+  assert.equal(budget.crashed(first, 0), "restart");
+  assert.equal(budget.crashed(first, 10), "handled", "its closed connection after the failed initialize");
+  assert.equal(budget.handled(first), true);
+  const second = {};
+  assert.equal(budget.handled(second), false);
+  assert.equal(budget.crashed(second, 20), "give up");
+  assert.equal(budget.recentCrashes, 2);
+});
