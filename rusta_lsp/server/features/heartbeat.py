@@ -129,7 +129,9 @@ class HeartbeatFeature(Feature):
     def drill_now(self, params: Any) -> dict:
         if self.session is None:
             return {"state": "unavailable", "reason": "no workspace folder"}
-        if self.beat is None:  # the command beat `initialized` to us: drill as soon as we start
+        if self.beat is None or self.beat.config is not self.session.config.heartbeat:
+            # Before `initialized`, or while the heartbeat restarts for new settings (the session
+            # has them, this beat does not): the next heartbeat drills first, with the new settings.
             self._drill_pending = True
             return {"state": "starting"}
         if "drill" not in self.jobs.jobs:
