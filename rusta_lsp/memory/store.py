@@ -360,7 +360,7 @@ class Memory:
         for _ in range(depth + 1):
             if not frontier:
                 break
-            rows = self._select("refs", sql_in("name", frontier), ["enclosing", "in_test"])
+            rows = self.select("refs", sql_in("name", frontier), ["enclosing", "in_test"])
             tests |= {r["enclosing"] for r in rows if r["in_test"]}
             # Test helpers are walked too: the tests that call them reach the item as well.
             frontier = {r["enclosing"].rsplit("::", 1)[-1] for r in rows} - seen
@@ -600,7 +600,7 @@ class Memory:
         def prune() -> None:
             target = self._write_table(table)
             target.delete(f"NOT ({sql_in('key', keep)})" if keep else "true")
-            self._writer._committed(table)
+            self._writer.note_commit(table)
 
         future = self._require_writer().submit("call", "", prune)
         if wait:
