@@ -22,7 +22,7 @@ from rusta_lsp.cancel import Cancelled
 from rusta_lsp.heartbeat.loop import context_for_cli
 from rusta_lsp.patches.candidate import Candidate, Edit
 from rusta_lsp.patches.diagnostics import Diagnostic
-from rusta_lsp.patches.engine import DiagnosticFix
+from rusta_lsp.patches.candidate import DiagnosticFix
 
 from debian_crates import REGISTRY, copy_debian_crate
 

@@ -26,7 +26,8 @@ from ..cancel import CancelToken
 from ..config import RustaConfig
 from ..patches.candidate import Candidate, apply_edits, has_placeholder
 from ..patches.confidence import OUTCOME_EVENT
-from ..patches.engine import DiagnosticFix, FixReport, PatchEngine
+from ..patches.candidate import DiagnosticFix
+from ..patches.engine import FixReport, PatchEngine
 from ..patches.shadow import state_dir
 from .loop import JobContext
 from .mutations import MUTATION_KINDS, Mutation, mutation_corpus

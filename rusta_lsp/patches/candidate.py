@@ -1,10 +1,12 @@
-"""Text edits and candidate patches, in byte offsets of the files as cargo last saw them."""
+"""Text edits, candidate patches and what was found for each error (`DiagnosticFix`), in byte
+offsets of the files as cargo last saw them."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
+from ..analysis.model import Pos
 from .diagnostics import Diagnostic
 
 
@@ -71,7 +73,6 @@ class Candidate:
     @property
     def edit_key(self) -> frozenset:
         return frozenset(self.edits)
-
 
 
 # Macros and holes that compile (or nearly) without doing the job: never verified, never offered.
@@ -147,3 +148,25 @@ def describe(edits: tuple[Edit, ...], original: dict[str, bytes]) -> str:
 def _clip(text: str, limit: int = 60) -> str:
     text = " ".join(text.split())
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+@dataclass
+class DiagnosticFix:
+    """One error and what was found for it: the verified patches, or why it abstains."""
+
+    diagnostic: Diagnostic
+    path: str
+    start: Pos
+    end: Pos
+    patches: list[Candidate] = field(default_factory=list)  # verified, best first
+    abstained: bool = True
+    reason: str | None = None
+    tried: int = 0  # candidates generated
+    checked: list[Candidate] = field(default_factory=list)  # the candidates sent to verification, in rank order
+    follows: DiagnosticFix | None = None  # the error whose verified patch makes this one vanish
+    held_back: str | None = None  # the never-rule that made it abstain (intent.held_back), shown as a hint
+    withheld: list[Candidate] = field(default_factory=list)  # candidates a never-rule held back
+
+    @property
+    def best(self) -> Candidate | None:
+        return None if self.abstained or not self.patches else self.patches[0]

@@ -19,14 +19,10 @@ follow from it:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
-from .candidate import Edit
+from .candidate import DiagnosticFix, Edit
 from .diagnostics import Diagnostic
 from .verify import BORROWCK_CODES, Verifier, error_key, function_body
-
-if TYPE_CHECKING:
-    from .engine import DiagnosticFix
 
 # Errors of name resolution (imports, paths, unknown names), reported before any type error.
 RESOLVE_CODES = frozenset({

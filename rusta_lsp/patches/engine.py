@@ -18,11 +18,10 @@ from collections import Counter
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from ..analysis.model import Pos
 from ..analysis.positions import LineIndex
 from ..config import RustaConfig
 from .apply import Applied, unwritable, write_patches
-from .candidate import Candidate, Edit, TestEvidence, overlapping, patched
+from .candidate import Candidate, DiagnosticFix, Edit, TestEvidence, overlapping, patched
 from .cascade import follow_ons
 from .confidence import (
     OUTCOME_EVENT, Calibrator, CalibratorStore, ConfidenceContext, features, history_from_rows,
@@ -44,26 +43,6 @@ MAX_CHECKED = 24
 DEFAULT_WORKERS = 2 if (os.cpu_count() or 1) >= 2 else 1
 # Wall seconds the related tests of one report's verified candidates may take (build and run).
 TEST_BUDGET_S = 60.0
-
-
-@dataclass
-class DiagnosticFix:
-    diagnostic: Diagnostic
-    path: str
-    start: Pos
-    end: Pos
-    patches: list[Candidate] = field(default_factory=list)  # verified, best first
-    abstained: bool = True
-    reason: str | None = None
-    tried: int = 0  # candidates generated
-    checked: list[Candidate] = field(default_factory=list)  # the candidates sent to verification, in rank order
-    follows: DiagnosticFix | None = None  # the error whose verified patch makes this one vanish
-    held_back: str | None = None  # the never-rule that made it abstain (intent.held_back), shown as a hint
-    withheld: list[Candidate] = field(default_factory=list)  # candidates a never-rule held back
-
-    @property
-    def best(self) -> Candidate | None:
-        return None if self.abstained or not self.patches else self.patches[0]
 
 
 @dataclass

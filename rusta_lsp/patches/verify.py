@@ -244,7 +244,7 @@ class Verifier:
         return compare(before, result, edits, self._built, shadow.contents if revealing else None)
 
     def deltas(self, edit_sets: list[list[Edit]], before: list[Diagnostic], cancel: CancelToken | None = None,
-                 built: set[str] | None = None, revealing: bool = False) -> list[ErrorDelta]:
+               built: set[str] | None = None, revealing: bool = False) -> list[ErrorDelta]:
         """What each edit set, applied on its own, changes (as many checked at once as there are
         ready shadows)."""
         self._built = built

@@ -32,7 +32,8 @@ from lsprotocol import types
 from ...analysis.positions import LineIndex
 from ...patches.candidate import Candidate, patched
 from ...patches.confidence import OUTCOME_EVENT
-from ...patches.engine import DiagnosticFix, FixReport, PatchEngine
+from ...patches.candidate import DiagnosticFix
+from ...patches.engine import FixReport, PatchEngine
 from ...patches.testing import checked_phrase
 from ...cancel import Cancelled, CancelToken
 from .. import convert
