@@ -8,6 +8,7 @@ the server's cargo waits, so the first check is certainly still running when the
 
 from __future__ import annotations
 
+import asyncio
 import fcntl
 import os
 import shutil
@@ -113,3 +114,34 @@ async def test_a_new_edit_cancels_the_running_check_and_its_result_is_never_publ
         text_document=types.TextDocumentIdentifier(uri=uri), range=whole,
         context=types.CodeActionContext(diagnostics=[hint])))
     assert actions and [a.title.split(" (")[0] for a in actions] == ["Rusta: add `mut`"]
+
+
+async def test_a_change_that_arrives_after_its_save_gets_the_saved_text_checked(client: LanguageClient):
+    """Neovim debounces didChange and does not flush it before didSave: the save's check starts
+    on the old text, the change cancels it, and the saved text must still be checked. The user's
+    own cargo (its build lock held by the test) keeps the save's check waiting its turn."""
+    statuses: list[dict] = []
+    client.feature("rusta/status")(lambda params: statuses.append(params))
+    await wait_for_progress(client, CHECK)
+    path = client.root / "src" / "store.rs"
+    pristine = path.read_text()
+    broken = pristine.replace(*SECOND)
+    uri = from_fs_path(str(path))
+    client.text_document_did_open(types.DidOpenTextDocumentParams(text_document=types.TextDocumentItem(
+        uri=uri, language_id="rust", version=1, text=pristine)))
+
+    (client.root / "target" / "debug").mkdir(parents=True)
+    with open(client.root / "target" / "debug" / ".cargo-lock", "a+") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        path.write_text(broken)
+        client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+        await wait_until(lambda: any(getattr(s, "checking", None) == "cargo" for s in statuses), timeout=30)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=broken)]))
+        await asyncio.sleep(1)  # the change reaches the server while its check still waits
+        fcntl.flock(lock, fcntl.LOCK_UN)
+
+    await wait_until(lambda: client.diagnostics.get(uri), timeout=120)
+    [hint] = client.diagnostics[uri]
+    assert hint.source == "rusta" and hint.code == "E0596"

@@ -25,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from lsprotocol import types
@@ -64,6 +65,16 @@ def hint_message(fix: DiagnosticFix) -> str | None:
     return f"no fix offered: {fix.held_back}" if fix.held_back else None
 
 
+def _on_disk(path: Path, data: bytes) -> bool:
+    """Whether the regular file at `path` holds exactly `data`."""
+    try:
+        if not path.is_file() or path.stat().st_size != len(data):
+            return False
+        return path.read_bytes() == data
+    except OSError:
+        return False
+
+
 class FixesFeature(Feature):
     name = "fixes"
 
@@ -71,6 +82,7 @@ class FixesFeature(Feature):
         super().__init__(server, session)
         self.engine: PatchEngine | None = None
         self._cancel = CancelToken()  # the running check's: a newer edit or save cancels it
+        self._running: CancelToken | None = None  # the token of the check under way, None between checks
         self._generation = 0
         self._published: set[str] = set()
         self._saved_at: float | None = None  # monotonic time of the last save (None: none yet)
@@ -133,7 +145,12 @@ class FixesFeature(Feature):
             self.server.spawn(self._start(), "fixes: start the engine")
 
     async def on_document_changed(self, doc) -> None:
+        running = self._running is not None and not self._running.is_set()
         self._cancel.cancel()  # the running check answers for text that no longer exists
+        # Neovim sends a debounced didChange after the didSave of the same text: a change to the
+        # text on disk is the save's late news, and the save is checked again with it.
+        if running and doc.path is not None and await self.server.run_blocking(_on_disk, doc.path, doc.data):
+            self.schedule()
 
     async def on_document_saved(self, doc) -> None:
         self._saved_at = time.monotonic()
@@ -173,7 +190,7 @@ class FixesFeature(Feature):
         await asyncio.sleep(DEBOUNCE_S)
         if generation != self._generation or self.engine is None:
             return
-        self._cancel = cancel = CancelToken()
+        self._cancel = self._running = cancel = CancelToken()
         overlays = {d.rel: d.text for d in self.server.documents.values()}  # the shadow keeps those inside
         engine = self.engine
         report = None
@@ -199,6 +216,8 @@ class FixesFeature(Feature):
             async with self.server.progress("Rusta: checking fixes", cancel=cancel) as progress:
                 report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True)
         finally:
+            if self._running is cancel:
+                self._running = None
             self._set_checking(None)
         if report is None:
             log.info("fixes: check cancelled by a newer edit")
