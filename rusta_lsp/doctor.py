@@ -8,11 +8,12 @@ import platform
 import shutil
 import subprocess
 import sys
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
-from .analysis.workspace import find_workspace_root
+from .analysis.workspace import IGNORED_DIRS, find_workspace_root
 from .config import memory_uri
+from .safe_read import unreadable_files
 
 
 @dataclass
@@ -22,6 +23,7 @@ class Check:
     detail: str
     fix: str = ""  # what to run or set when not ok
     required: bool = True  # a failed optional check degrades a feature; a required one breaks Rusta
+    notes: list[str] = field(default_factory=list)  # one line each, printed under the check
 
 
 def _version(package: str) -> str | None:
@@ -80,6 +82,7 @@ def run_checks(config, workspace: Path) -> list[Check]:
 
     checks.append(_model_check(config))
     checks.append(_shadow_check(config, workspace))
+    checks.append(_files_check(workspace))
     return checks
 
 
@@ -99,6 +102,18 @@ def _shadow_check(config, workspace: Path) -> Check:
     return Check("shadow", not over, detail,
                  f"rusta clean {workspace} (or lower cargo.shadowMaxGigabytes: old slots go first)",
                  required=False)
+
+
+def _files_check(workspace: Path) -> Check:
+    """The workspace's files Rusta skips (devices, FIFOs, symlinks out, names that are not
+    UTF-8), one line each: the same rules every read follows."""
+    if not (workspace / "Cargo.toml").is_file():
+        return Check("workspace files", True, "no Cargo.toml here: nothing to check", required=False)
+    skipped = unreadable_files(workspace, lambda folder: folder.name not in IGNORED_DIRS
+                               and not folder.name.startswith("."))
+    detail = f"{len(skipped)} skipped" if skipped else "all readable"
+    return Check("workspace files", True, detail, required=False,
+                 notes=[f"{rel}: {reason}" for rel, reason in skipped])
 
 
 def _model_check(config) -> Check:
@@ -132,4 +147,6 @@ def doctor_command(args) -> int:
             print(f"  [{mark:4}] {c.name:16} {c.detail}")
             if not c.ok and c.fix:
                 print(f"  {'':6} {'':16} fix: {c.fix}")
+            for note in c.notes:
+                print(f"  {'':6} {'':16} {note}")
     return 0 if all(c.ok or not c.required for c in checks) else 1

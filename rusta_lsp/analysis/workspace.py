@@ -1,19 +1,20 @@
 """Cargo workspace discovery and the module tree.
 
 The analysis reads files only through a `FileSource`, so callers decide what "the file" is:
-`DiskSource` reads the disk; the memory layer overlays open editor buffers on it.
+`DiskSource` reads the disk (regular files inside the root only, through `safe_read`); the memory
+layer overlays open editor buffers on it.
 """
 
 from __future__ import annotations
 
 import fnmatch
 import logging
-import os
 import tomllib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Iterator, Protocol
 
+from ..safe_read import read_or_skip, walk_files
 from .model import Crate, FileAnalysis, SourceFile, Target, Workspace
 from .parser import analyze_source
 
@@ -34,21 +35,15 @@ class DiskSource:
     root: Path
 
     def read_bytes(self, rel: str) -> bytes | None:
-        try:
-            return (self.root / rel).read_bytes()
-        except OSError:
-            return None
+        return read_or_skip(self.root / rel, self.root)
 
     def is_file(self, rel: str) -> bool:
         return (self.root / rel).is_file()
 
     def walk_rs(self, rel_dir: str) -> Iterator[str]:
-        base = self.root / rel_dir
-        for dirpath, dirnames, filenames in os.walk(base):
-            dirnames[:] = sorted(d for d in dirnames if d not in IGNORED_DIRS)
-            for name in sorted(filenames):
-                if name.endswith(".rs"):
-                    yield Path(dirpath, name).relative_to(self.root).as_posix()
+        for path in walk_files(self.root / rel_dir, lambda d: d.name not in IGNORED_DIRS, self.root):
+            if path.name.endswith(".rs"):
+                yield path.relative_to(self.root).as_posix()
 
     def glob_dirs(self, pattern: str) -> list[str]:
         return sorted(
@@ -237,12 +232,8 @@ def find_workspace_root(path: str | Path) -> Path:
             continue
         if root is None:
             root = candidate
-        else:
-            try:
-                if "[workspace]" in manifest.read_text(errors="replace"):
-                    root = candidate
-            except OSError:
-                pass
+        elif b"[workspace]" in (read_or_skip(manifest) or b""):
+            root = candidate
     return root or here
 
 

@@ -30,6 +30,7 @@ import tree_sitter_rust
 from ..analysis.parser import ancestors, descendants
 from ..analysis.positions import LineIndex
 from ..cancel import CancelToken
+from ..safe_read import read_or_skip
 
 _LANGUAGE = tree_sitter.Language(tree_sitter_rust.language())
 
@@ -717,7 +718,7 @@ def mutation_corpus(
     """
     root = Path(root)
     paths = list(files) if files is not None else workspace_sources(root)
-    sources = {p.relative_to(root).as_posix(): p.read_bytes() for p in paths}
+    sources = {p.relative_to(root).as_posix(): data for p in paths if (data := read_or_skip(p, root)) is not None}
     types = defined_types(sources, cancel)
     by_kind: dict[str, list[Mutation]] = {}
     for rel, source in sorted(sources.items()):

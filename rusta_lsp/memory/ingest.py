@@ -21,6 +21,7 @@ from ..analysis.model import SourceFile
 from ..analysis.parser import analyze_source
 from ..analysis.workspace import IGNORED_DIRS, DiskSource, analyze_workspace
 from ..cancel import Cancelled, CancelToken
+from ..safe_read import read_or_skip, utf8_name, walk_files
 from .rows import content_hash, markdown_rows, rust_rows
 from .store import Memory
 from .writer import FileRows
@@ -83,11 +84,10 @@ class OverlaySource(DiskSource):
 
 def count_sources(root: Path) -> int:
     """Rough number of .rs files, to turn "files parsed" into a percentage."""
-    total = 0
-    for _, dirnames, filenames in os.walk(root):
-        dirnames[:] = [d for d in dirnames if d not in IGNORED_DIRS and not d.startswith(".")]
-        total += sum(1 for name in filenames if name.endswith(".rs"))
-    return max(total, 1)
+    def keep(folder: Path) -> bool:
+        return folder.name not in IGNORED_DIRS and not folder.name.startswith(".")
+
+    return max(sum(1 for path in walk_files(root, keep) if path.name.endswith(".rs")), 1)
 
 
 class Ingestor:
@@ -177,7 +177,7 @@ class Ingestor:
                 names = sorted(os.listdir(folder))
             except OSError:
                 continue
-            found.extend(f"{rel_dir}/{n}".lstrip("/") for n in names if n.lower().endswith(".md"))
+            found.extend(f"{rel_dir}/{n}".lstrip("/") for n in names if n.lower().endswith(".md") and utf8_name(n))
         return [rel for rel in found if (self.root / rel).is_file()]
 
     def _write(self, changes: dict[str, FileRows | None], pacer: Pacer, report: Callable[[int], None]) -> None:
@@ -197,10 +197,7 @@ class Ingestor:
         data = self.buffers.get(rel)
         if data is not None:
             return data
-        try:
-            return (self.root / rel).read_bytes()
-        except OSError:
-            return None
+        return read_or_skip(self.root / rel, self.root)
 
     # --- the vectors stage -----------------------------------------------------------------
 

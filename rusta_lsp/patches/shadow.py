@@ -19,11 +19,11 @@ from pathlib import Path, PurePosixPath
 from typing import Iterator
 
 from ..config import RustaConfig, cache_home, memory_uri
+from ..safe_read import read_or_skip, walk_files
 from .candidate import Edit, patched
 
 # Folders never mirrored: build output, VCS data, editor and tool state.
 SKIP_DIRS = {"target", ".git", ".hg", ".svn", "node_modules", ".rusta", ".venv", "__pycache__", ".idea", ".vscode"}
-MAX_FILE_BYTES = 8 * 1024 * 1024
 
 
 def _workspace_id(root: Path) -> str:
@@ -264,18 +264,14 @@ class ShadowWorkspace:
 
     # --- sync ------------------------------------------------------------------------------
 
+    def _mirrored(self, folder: Path) -> bool:
+        name = folder.name
+        return (name not in SKIP_DIRS and (not name.startswith(".") or name == ".cargo")
+                and not (folder / "CACHEDIR.TAG").exists() and folder.resolve() not in self._own)
+
     def _user_files(self) -> Iterator[tuple[str, Path]]:
-        for dirpath, dirnames, filenames in os.walk(self.root):
-            dirnames[:] = [
-                d for d in dirnames
-                if d not in SKIP_DIRS and (not d.startswith(".") or d == ".cargo")
-                and not (Path(dirpath) / d / "CACHEDIR.TAG").exists()
-                and (Path(dirpath) / d).resolve() not in self._own
-            ]
-            for name in filenames:
-                full = Path(dirpath) / name
-                rel = full.relative_to(self.root).as_posix()
-                yield rel, full
+        for full in walk_files(self.root, self._mirrored):
+            yield full.relative_to(self.root).as_posix(), full
 
     def sync(self, overlays: dict[str, str] | None = None) -> list[str]:
         """Bring the mirror up to date; returns the relative paths whose content changed."""
@@ -285,19 +281,22 @@ class ShadowWorkspace:
         changed = []
         present = set()
         for rel, full in self._user_files():
-            present.add(rel)
             if rel in overlays:
                 continue
             try:
                 st = full.stat()
             except OSError:
                 continue
-            if st.st_size > MAX_FILE_BYTES:
-                continue
             stamp = (st.st_size, st.st_mtime_ns)
             if self._stats.get(rel) == stamp and rel not in self._overlaid:
+                present.add(rel)
                 continue
-            data = full.read_bytes()
+            # Only regular files inside the workspace, capped: never a device, a FIFO or a
+            # symlink out of it (its mirror copy, if any, is dropped below).
+            data = read_or_skip(full, self.root)
+            if data is None:
+                continue
+            present.add(rel)
             self._stats[rel] = stamp
             self._overlaid.discard(rel)
             if self._write(rel, data):
@@ -351,7 +350,9 @@ class ShadowWorkspace:
         if found is None:
             dest.unlink(missing_ok=True)
             return
-        data = found.read_bytes()
+        data = read_or_skip(found)
+        if data is None:
+            return
         if not dest.is_file() or dest.read_bytes() != data:
             dest.parent.mkdir(parents=True, exist_ok=True)
             dest.write_bytes(data)
