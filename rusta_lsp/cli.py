@@ -8,9 +8,12 @@ the traceback).
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import json
+import math
 import os
+import re
 import sys
 import traceback
 
@@ -60,8 +63,14 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
 
     p = sub.add_parser("serve", help="run the language server (stdio by default)")
-    p.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
-    p.add_argument("--tcp", action="store_true", help="listen on TCP instead of stdio")
+    transport = p.add_mutually_exclusive_group()
+    transport.add_argument("--stdio", action="store_true", help="talk LSP over stdin/stdout (the default)")
+    transport.add_argument("--socket", metavar="PATH",
+                           help="listen on a Unix socket only you can open (mode 0600), for one client; "
+                                "the recommended local transport besides stdio")
+    transport.add_argument("--tcp", action="store_true",
+                           help="listen on TCP for one client. Risk: any local user who connects first "
+                                "drives the server as you (and cargo runs build scripts); prefer --socket")
     p.add_argument("--host", default="127.0.0.1", help="TCP address to bind (default: 127.0.0.1)")
     p.add_argument("--port", type=int, default=2087, help="TCP port (default: 2087)")
 
@@ -148,6 +157,10 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         return 0
     except Exception as err:  # one line for users; the traceback when asked
+        problem = storage_failure(err)
+        if problem is not None:  # the disk, not Rusta: bad input in the contract's sense
+            print(f"rusta {args.command}: {problem}", file=sys.stderr)
+            return 2
         if os.environ.get("RUSTA_DEBUG"):
             traceback.print_exc()
         print(f"rusta: internal error: {type(err).__name__}: {err} (RUSTA_DEBUG=1 shows details)",
@@ -155,12 +168,30 @@ def main(argv: list[str] | None = None) -> int:
         return 1
 
 
+_STORAGE_ERRORS = {errno.ENOSPC: "no space left on the device", errno.EDQUOT: "disk quota exceeded",
+                   errno.EROFS: "read-only file system", errno.EACCES: "permission denied"}
+_OS_ERROR = re.compile(r"os error (\d+)")
+
+
+def storage_failure(err: BaseException | None) -> str | None:
+    """The full or read-only disk behind an error (LanceDB reports it as text), else None."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        codes = [err.errno] if isinstance(err, OSError) and err.errno else map(int, _OS_ERROR.findall(str(err)))
+        for code in codes:
+            if code in _STORAGE_ERRORS:
+                where = f": {err.filename}" if isinstance(err, OSError) and err.filename else ""
+                return _STORAGE_ERRORS[code] + where
+        err = err.__cause__ or err.__context__
+    return None
+
+
 def _run(args: argparse.Namespace) -> int:
     if args.command == "serve":
         from .server import serve
 
-        serve(tcp=args.tcp, host=args.host, port=args.port)
-        return 0
+        return serve(tcp=args.tcp, host=args.host, port=args.port, socket_path=args.socket)
     if args.command == "doctor":
         from .doctor import doctor_command
 

@@ -201,6 +201,25 @@ def to_options(config: RustaConfig) -> dict:
     return convert(config)
 
 
+def refuse_inside_workspace(config: RustaConfig, root: Path) -> list[str]:
+    """`memory.uri` and `cargo.targetDir` never point into the workspace: Rusta would write its
+    tables, mirrors and build output among the user's sources (and watch and mirror them). Such
+    a value is reset to its default; returns one message per reset. Relative paths are taken
+    from the current folder."""
+    problems = []
+    workspace = Path(root).resolve()
+    for dotted, section, name in (("memory.uri", config.memory, "uri"), ("cargo.targetDir", config.cargo, "target_dir")):
+        value = getattr(section, name)
+        local = value.removeprefix("file://")
+        if not local or "://" in local:
+            continue
+        if Path(local).expanduser().resolve().is_relative_to(workspace):
+            problems.append(f"{dotted}: {value} is inside the workspace {workspace}; Rusta does not write "
+                            "there, using the default")
+            setattr(section, name, "")
+    return problems
+
+
 def cache_home() -> Path:
     base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
     return Path(base) / "rusta"

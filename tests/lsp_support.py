@@ -115,9 +115,10 @@ async def send_raw_request(client, method: str, params, timeout: float = 30.0):
     return await asyncio.wait_for(asyncio.wrap_future(future), timeout)
 
 
-def frame(payload: dict) -> bytes:
-    """One JSON-RPC message with its LSP header, for tests that talk to the server by hand."""
-    body = json.dumps(payload).encode()
+def frame(payload: dict | bytes) -> bytes:
+    """One JSON-RPC message (or a body as given, malformed ones too) with its LSP header, for tests
+    that talk to the server by hand."""
+    body = payload if isinstance(payload, bytes) else json.dumps(payload).encode()
     return b"Content-Length: %d\r\n\r\n" % len(body) + body
 
 

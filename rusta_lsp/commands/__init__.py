@@ -16,6 +16,7 @@ import shutil
 import sys
 from pathlib import Path
 
+from ..config import refuse_inside_workspace
 from ..errors import UsageError
 from ..memory.ingest import Ingestor
 from ..memory.store import Memory
@@ -50,12 +51,30 @@ def require_cargo(config) -> None:
 
 
 def session_for(args, root: Path) -> WorkspaceSession:
-    return WorkspaceSession(root, args.config)
+    """The session for `root`; settings that would make Rusta write into the workspace, and a
+    memory location that cannot be a folder, are refused here."""
+    problems = refuse_inside_workspace(args.config, root)
+    if problems:
+        raise UsageError(problems[0].replace("using the default", "choose a folder outside it"))
+    session = WorkspaceSession(root, args.config)
+    uri = session.memory_uri
+    if "://" not in uri:
+        if Path(uri).exists() and not Path(uri).is_dir():
+            raise UsageError(f"memory {uri}: not a folder")
+        try:
+            Path(uri).mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise UsageError(f"memory {uri}: {err.strerror or err}") from None
+    return session
 
 
 def open_memory(session: WorkspaceSession, command: str, *, embed: bool = True, mode: str = "cli") -> Memory:
     """The session's memory (see `WorkspaceSession.open_memory` for `mode`), its messages said."""
-    memory = session.open_memory(embed=embed, mode=mode)
+    try:
+        memory = session.open_memory(embed=embed, mode=mode)
+    except (OSError, ValueError) as err:  # a location LanceDB cannot use: an unknown scheme, a read-only disk
+        reason = (err.strerror if isinstance(err, OSError) else None) or str(err).splitlines()[0]
+        raise UsageError(f"memory {session.memory_uri}: {reason}") from None
     for message in memory.messages:
         say(command, message)
     return memory

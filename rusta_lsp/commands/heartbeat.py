@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import math
 from pathlib import Path
 
 from ..errors import UsageError
@@ -69,8 +68,11 @@ def report_command(args) -> int:
         out = Path(args.html)
         if out.is_dir():
             raise UsageError(f"--html {args.html}: is a folder; give a file name")
-        out.parent.mkdir(parents=True, exist_ok=True)
-        out.write_text(render_html(report), encoding="utf-8")
+        try:
+            out.parent.mkdir(parents=True, exist_ok=True)
+            out.write_text(render_html(report), encoding="utf-8")
+        except OSError as err:
+            raise UsageError(f"--html {args.html}: {err.strerror or err}") from None
     if args.json:
         print(json.dumps(report, indent=2))
     elif not args.html:

@@ -16,6 +16,7 @@ import asyncio
 import contextlib
 import inspect
 import itertools
+import json
 import logging
 import re
 from concurrent.futures import ThreadPoolExecutor
@@ -23,45 +24,113 @@ from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
 
 from lsprotocol import types
-from pygls.exceptions import JsonRpcInvalidParams
+from pygls.exceptions import JsonRpcException, JsonRpcInvalidParams
 from pygls.lsp.server import LanguageServer
 from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from ..cancel import Cancelled, CancelToken
-from ..config import read_config
+from ..config import read_config, refuse_inside_workspace
 from ..memory.store import Memory
+from ..safe_read import Unreadable, read_file
 from ..session import FIXED_KEYS, WorkspaceSession
 from .documents import Document, relative_to, uri_to_path
+from .transport import frame
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
-
-
-class _Unanswerable:
-    """Stands in for a message pygls could not deserialize (already answered with an error)."""
-
-    jsonrpc = None
+TEARDOWN_S = 30.0  # closing the session when the client left without `shutdown`
 
 
 class RustaProtocol(LanguageServerProtocol):
-    def structure_message(self, data: dict[str, Any]):
-        try:
-            return super().structure_message(data)
-        except JsonRpcInvalidParams as err:
-            # pygls logs and drops a request whose params do not fit its type: answer it instead.
-            if isinstance(data, dict) and "id" in data and "method" in data:
-                self._send_response(data["id"], None, types.ResponseError(
-                    code=types.ErrorCodes.InvalidParams,
-                    message=f"invalid params for {data['method']}",
-                ))
-                return _Unanswerable()
-            raise err
+    """pygls' protocol behind Rusta's own reader (`transport.py`), with LSP 3.17's lifecycle:
+    requests before `initialize` get ServerNotInitialized (-32002) and notifications are dropped;
+    a second `initialize`, and any request after `shutdown`, get InvalidRequest; `exit` ends the
+    connection with exit code 0 after `shutdown`, 1 without. Whatever cannot be served is
+    answered (requests) or logged (notifications), never dropped in silence."""
 
-    def handle_message(self, message):
-        if isinstance(message, _Unanswerable):
+    def __init__(self, server, converter):
+        super().__init__(server, converter)
+        self.initialize_seen = False
+        self.shutdown_seen = False
+        self.exit_code: int | None = None  # set by `exit`: the connection ends
+
+    def receive(self, body: bytes) -> bool:
+        """Handle one frame's body. False when it is not JSON (the reader may resynchronise)."""
+        try:
+            data = json.loads(body)
+        except (ValueError, RecursionError) as err:
+            log.warning("a message of %d bytes is not JSON: %s", len(body), str(err)[:200])
+            self.send_error(None, types.ErrorCodes.ParseError, "Parse error: the message is not JSON")
+            return False
+        if not isinstance(data, dict) or data.get("jsonrpc") != "2.0":
+            self.send_error(_message_id(data), types.ErrorCodes.InvalidRequest, "not a JSON-RPC 2.0 message")
+            return True
+        method = data.get("method")
+        if method == types.EXIT:
+            self.exit_code = 0 if self.shutdown_seen else 1
+            log.info("exit%s", "" if self.shutdown_seen else " without shutdown")
+            return True
+        request = "id" in data and isinstance(method, str)
+        refusal = self._lifecycle(method, request)
+        if refusal is not None:
+            if request:
+                self.send_error(_message_id(data), *refusal)
+            else:
+                log.info("dropped the notification %s: %s", method, refusal[1])
+            return True
+        try:
+            message = self.structure_message(data)
+        except JsonRpcException as err:  # params that do not fit the method's type (pygls logs why)
+            if request:
+                code = (types.ErrorCodes.InvalidParams if isinstance(err, JsonRpcInvalidParams)
+                        else types.ErrorCodes.InvalidRequest)
+                self.send_error(_message_id(data), code, f"invalid params for {method}")
+            return True
+        self.handle_message(message)
+        return True
+
+    def _lifecycle(self, method: Any, request: bool) -> tuple[int, str] | None:
+        """Why this message is refused now (code, message), or None to serve it."""
+        if method is None:  # a response to one of our requests
+            return None
+        if not self.initialize_seen:
+            if method == types.INITIALIZE and request:
+                self.initialize_seen = True
+                return None
+            return (types.ErrorCodes.ServerNotInitialized, "the server is not initialized yet")
+        if method == types.INITIALIZE:
+            return (types.ErrorCodes.InvalidRequest, "the server is already initialized")
+        if self.shutdown_seen:
+            return (types.ErrorCodes.InvalidRequest, "the server is shutting down")
+        if method == types.SHUTDOWN and request:
+            self.shutdown_seen = True
+        return None
+
+    def send_error(self, msg_id: int | str | None, code: int, message: str) -> None:
+        """Answer a request with an error, straight to the transport."""
+        if self.writer is None:
             return
-        super().handle_message(message)
+        reply = {"jsonrpc": "2.0", "id": msg_id, "error": {"code": int(code), "message": message}}
+        self.writer.write(frame(json.dumps(reply).encode()))
+
+    def tell_client(self, message: str) -> None:
+        """A window/showMessage error, straight to the transport (the connection is ending)."""
+        if self.writer is None:
+            return
+        note = {"jsonrpc": "2.0", "method": types.WINDOW_SHOW_MESSAGE,
+                "params": {"type": int(types.MessageType.Error), "message": f"Rusta: {message}"}}
+        self.writer.write(frame(json.dumps(note).encode()))
+
+
+def request_failed(message: str) -> JsonRpcException:
+    """LSP's RequestFailed: a well-formed request the server could not serve, with the reason."""
+    return JsonRpcException(message, code=types.LSPErrorCodes.RequestFailed)
+
+
+def _message_id(data: Any) -> int | str | None:
+    msg_id = data.get("id") if isinstance(data, dict) else None
+    return msg_id if isinstance(msg_id, (int, str)) and not isinstance(msg_id, bool) else None
 
 
 class ProgressReporter:
@@ -176,7 +245,6 @@ class RustaServer(LanguageServer):
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
         self.stopping = CancelToken()  # cancelled at shutdown: every job's token is linked to it
-        self.shut_down = False  # the client sent `shutdown` (and the session is closed)
         self._progress_ids = itertools.count(1)
         self._feature_classes = features
         self.features: list[Feature] = []  # constructed with the session at `initialize`
@@ -275,13 +343,24 @@ class RustaServer(LanguageServer):
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"Rusta: {message}"))
 
-    def document(self, uri: str) -> Document:
-        """The open document, or the file on disk read into a Document."""
+    async def document(self, uri: str) -> Document:
+        """The open document, or the file on disk read into a Document (off the event loop, and
+        only a regular file inside the workspace). Raises a JSON-RPC error the client sees."""
         doc = self.documents.get(uri)
         if doc is not None:
             return doc
-        text_doc = self.workspace.get_text_document(uri)
-        return self._make_document(uri, text_doc.source, text_doc.version)
+        path = uri_to_path(uri)
+        if path is None:
+            raise request_failed(f"{uri} is not open and not a file: Rusta reads file: URIs only")
+        if self.root is None:
+            raise request_failed(f"{uri} is not open, and Rusta has no workspace folder to read it from")
+        try:
+            data = await self.run_blocking(read_file, path, self.root)
+        except Unreadable as err:
+            raise request_failed(f"{uri} is not open, and Rusta does not read it: {err}") from None
+        except OSError as err:
+            raise request_failed(f"{uri} is not open and cannot be read: {err.strerror or err}") from None
+        return self._make_document(uri, data.decode("utf-8", "replace"), None)
 
     def _make_document(self, uri: str, text: str, version: int | None) -> Document:
         path = uri_to_path(uri)
@@ -308,15 +387,6 @@ class RustaServer(LanguageServer):
                 await call(feature)
             except Exception:
                 log.exception("feature %s failed in %s", feature.name, hook)
-
-    def end(self) -> int:
-        """The LSP session is over: close what `shutdown` would have (a client that went away
-        without it); returns the exit code LSP asks for, 0 after `shutdown`, else 1."""
-        if not self.shut_down:
-            self.stopping.cancel()
-            if self.session is not None:
-                self.session.close()
-        return 0 if self.shut_down else 1
 
     def _report_setting_problems(self, problems: list[str]) -> None:
         for problem in problems:
@@ -349,6 +419,8 @@ class RustaServer(LanguageServer):
             if root is None and params.root_path:
                 root = Path(params.root_path)
             config, self._setting_problems = read_config(params.initialization_options or {})
+            if root is not None:
+                self._setting_problems += refuse_inside_workspace(config, root)
             self.session = WorkspaceSession(root, config) if root is not None else None
             # pygls computes the capabilities once this returns: the features register now.
             self.features = [cls(self, self.session) for cls in self._feature_classes]
@@ -372,7 +444,7 @@ class RustaServer(LanguageServer):
             if not settings or self.session is None:
                 return
             config, problems = read_config(settings)
-            self._report_setting_problems(problems)
+            self._report_setting_problems(problems + refuse_inside_workspace(config, self.session.root))
             changed = self.session.reconfigure(config)
             for key in sorted(changed & set(FIXED_KEYS)):
                 self.show_message(f"setting {key} takes effect when the server restarts")
@@ -394,7 +466,7 @@ class RustaServer(LanguageServer):
 
         @self.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
         async def did_save(params: types.DidSaveTextDocumentParams) -> None:
-            doc = self.document(params.text_document.uri)
+            doc = await self.document(params.text_document.uri)
             await self._dispatch("on_document_saved", lambda f: f.on_document_saved(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_CLOSE)
@@ -405,11 +477,32 @@ class RustaServer(LanguageServer):
 
         @self.feature(types.SHUTDOWN)
         async def shutdown(params: Any) -> None:
-            self.stopping.cancel()
-            await self._dispatch("on_shutdown", lambda f: f.on_shutdown())
-            if self.session is not None:
-                await self.run_blocking(self.session.close)
-            for task in list(self.tasks):
-                task.cancel()
-            self.executor.shutdown(wait=False, cancel_futures=True)
-            self.shut_down = True
+            await self._teardown()
+
+    async def _teardown(self) -> None:
+        """Stop every job, close the session (the memory commits what it holds). Once: at
+        `shutdown`, or when the connection ends without one."""
+        if self.stopping.is_set():
+            return
+        self.stopping.cancel()
+        await self._dispatch("on_shutdown", lambda f: f.on_shutdown())
+        if self.session is not None:
+            await self.run_blocking(self.session.close)
+        for task in list(self.tasks):
+            task.cancel()
+        self.executor.shutdown(wait=False, cancel_futures=True)
+
+    async def serve(self, transport: Callable[[RustaProtocol], Awaitable[None]]) -> int:
+        """Serve one client over `transport` until `exit` or the end of its stream; the exit
+        code LSP asks for: 0 after `shutdown`, else 1."""
+        protocol: RustaProtocol = self.protocol
+        try:
+            await transport(protocol)
+        finally:
+            if not self.stopping.is_set():
+                try:
+                    await asyncio.wait_for(self._teardown(), TEARDOWN_S)
+                except Exception:  # noqa: BLE001 — exiting anyway; the memory survives a crash
+                    log.exception("the teardown without shutdown failed")
+        return protocol.exit_code if protocol.exit_code is not None else (0 if protocol.shutdown_seen else 1)
+

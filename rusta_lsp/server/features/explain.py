@@ -94,7 +94,7 @@ class ExplainFeature(Feature):
         explainer = self.explainer
         if explainer is None:
             return None
-        doc = self.server.document(params.text_document.uri)
+        doc = await self.server.document(params.text_document.uri)
         offset = self._offset(doc, params.position)
         explanation = await self.server.run_blocking(
             lambda: explainer.explain(doc.rel, doc.data, offset, version=doc.version, analysis=doc.analysis)
@@ -117,7 +117,7 @@ class ExplainFeature(Feature):
         explainer = self.explainer
         if explainer is None:
             raise JsonRpcInvalidParams("rusta/explain needs a workspace folder")
-        doc = self.server.document(uri)
+        doc = await self.server.document(uri)
         offset = self._offset(doc, position)
         prose = await self.server.run_blocking(self._load_prose, explainer)
         explanation = await self.server.run_blocking(

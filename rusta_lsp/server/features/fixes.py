@@ -352,8 +352,8 @@ class FixesFeature(Feature):
         report = self.engine.last if self.engine else None
         if report is None:
             return None
-        doc = self.server.document(uri)
-        if report.contents.get(doc.rel) != doc.text.encode("utf-8"):
+        doc = self.server.documents.get(uri)  # editors ask for the actions of open documents
+        if doc is None or report.contents.get(doc.rel) != doc.text.encode("utf-8"):
             return None  # edited since the check: the offsets no longer hold
         return report, doc.rel
 

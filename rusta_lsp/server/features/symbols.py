@@ -58,7 +58,7 @@ class SymbolsFeature(Feature):
         await self._refresh(doc)
 
     async def document_symbol(self, params: types.DocumentSymbolParams) -> list[types.DocumentSymbol] | None:
-        doc = self.server.document(params.text_document.uri)
+        doc = await self.server.document(params.text_document.uri)
         analysis = await self.server.run_blocking(doc.analysis)
         symbols = convert.document_symbols(analysis.items, doc.index, self.server.workspace.position_encoding)
         return symbols or None
