@@ -29,7 +29,6 @@ from typing import Any
 
 from .analysis.model import Workspace
 from .analysis.workspace import discover_workspace
-from .cancel import CancelToken
 from .config import RustaConfig, cache_home, memory_uri
 from .memory.embedder import Embedder
 from .memory.store import Memory
@@ -107,20 +106,17 @@ class WorkspaceSession:
 
     # --- the memory ----------------------------------------------------------------------
 
-    def open_memory(self, *, embed: bool = True, mode: str = "writer",
-                    wait_for_writer: CancelToken | None = None) -> Memory:
+    def open_memory(self, *, embed: bool = True, mode: str = "writer") -> Memory:
         """Open the workspace memory (blocking) and resolve `memory` with it. `embed`: with the
-        session's embedder (search, vectors). `mode`: "writer" (the server, `rusta drill`), "cli"
-        (a writer unless a server holds the writer lock, then read-only) or "read".
-        `wait_for_writer` (the server's): wait for a command writing the memory to finish, until
-        the token is cancelled, rather than write beside it."""
+        session's embedder (search, vectors). `mode`: "writer" (the server, `rusta drill`; read-only
+        while another process holds the writer lock, until `Memory.take_writer`), "cli" (a writer
+        unless a server holds the writer lock, then read-only) or "read"."""
         embedder = self.embedder if embed else None
         try:
             if mode == "cli":
                 memory = Memory.open_for_cli(self.memory_uri, self.root, embedder=embedder)
             else:
-                memory = Memory.open(self.memory_uri, self.root, embedder=embedder, read_only=mode == "read",
-                                     wait_for_writer=wait_for_writer)
+                memory = Memory.open(self.memory_uri, self.root, embedder=embedder, read_only=mode == "read")
         except BaseException as err:
             self.memory.set_exception(err)
             raise

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import io
 import json
+import shutil
 from pathlib import Path
 
 import pytest
 
-from memory_support import server_holding, write_ledger_crate
+from memory_support import make_tiny_model, server_holding, write_ledger_crate
 from rusta_lsp.cli import main
 from rusta_lsp.commands.memory import ProgressBar
 from rusta_lsp.memory.store import Memory
@@ -101,3 +102,27 @@ def test_beside_a_server_index_is_refused_and_search_only_reads(ledger, capsys):
         out = capsys.readouterr()
         assert json.loads(out.out) and "reading it only" in out.err
         assert versions() == before
+
+
+def test_a_deleted_full_text_index_is_rebuilt_at_open(ledger, capsys):
+    root, memory = ledger
+    index_json(capsys, "--no-embed", "--memory", str(memory), str(root))
+    full_text = [p for p in (memory / "items.lance" / "_indices").iterdir() if (p / "metadata.lance").exists()]
+    assert len(full_text) == 1
+    shutil.rmtree(full_text[0])  # LanceDB still lists the index; a search through it finds no items
+    assert main(["search", "--json", "--mode", "fts", "--memory", str(memory), "deposit", str(root)]) == 0
+    out = capsys.readouterr()
+    assert "memory index of 'items' is damaged: rebuilding it" in out.err
+    assert [h["path"] for h in json.loads(out.out) if h["kind"] == "item"]  # items are found again
+
+
+def test_a_model_that_does_not_load_keeps_the_stored_vectors(ledger, capsys, tmp_path):
+    root, memory = ledger
+    tiny = make_tiny_model(tmp_path / "tiny")
+    first = index_json(capsys, "--memory", str(memory), "--set", f"model.embedding={tiny}", str(root))
+    assert first["embedded"] > 5
+    assert main(["index", "--json", "--memory", str(memory), "--set", f"model.embedding={tiny}-typo", str(root)]) == 0
+    out = capsys.readouterr()
+    assert "could not be loaded" in out.err and json.loads(out.out)["embedded"] == first["embedded"]
+    with Memory.open(str(memory), root, read_only=True) as reader:
+        assert reader.vector_model() == str(tiny) and reader.has_vectors_of(str(tiny))

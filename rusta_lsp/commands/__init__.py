@@ -75,6 +75,9 @@ def open_memory(session: WorkspaceSession, command: str, *, embed: bool = True, 
     except (OSError, ValueError) as err:  # a location LanceDB cannot use: an unknown scheme, a read-only disk
         reason = (err.strerror if isinstance(err, OSError) else None) or str(err).splitlines()[0]
         raise UsageError(f"memory {session.memory_uri}: {reason}") from None
+    if mode == "writer" and memory.read_only:
+        memory.close()
+        raise UsageError("another Rusta process writes this memory; try again when it is done")
     for message in memory.messages:
         say(command, message)
     return memory

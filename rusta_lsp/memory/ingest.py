@@ -203,10 +203,12 @@ class Ingestor:
 
     def embed_pending(self, progress: Progress | None = None, cancel: CancelToken | None = None) -> int:
         """Embed every item and passage that has no vector yet. Returns how many were embedded."""
-        if self.embedder is None:
-            return 0
+        if self.embedder is None or not self.embedder.available:
+            return 0  # a model that does not load changes nothing: the stored vectors stay
         self.memory.use_vector_model(self.embedder.name)
-        return self._embed(self.memory.unembedded(), progress, cancel)
+        done = self._embed(self.memory.unembedded(), progress, cancel)
+        self.memory.finish_vector_model()
+        return done
 
     def _embed(self, todo: list[tuple[str, str]], progress: Progress | None = None,
                cancel: CancelToken | None = None) -> int:
@@ -241,7 +243,7 @@ class Ingestor:
             changes = {rel: self._rows_for(rel) for rel in paths if self._indexable(rel)}
             if changes:
                 self.memory.write_files(changes).result()
-        if embed and self.embedder is not None:
+        if embed and self.embedder is not None and self.embedder.available:
             self.memory.use_vector_model(self.embedder.name)
             self._embed(self._missing_vectors(changes.values()))
         return len(changes)

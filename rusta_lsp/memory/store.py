@@ -24,7 +24,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from ..cancel import Cancelled, CancelToken
 from . import schema
 from .records import ItemRecord, PassageRecord, RefRecord
 from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
@@ -34,7 +33,9 @@ log = logging.getLogger(__name__)
 _ITEM_FIELDS = [f.name for f in fields(ItemRecord)]
 _REF_FIELDS = [f.name for f in schema.REFS]
 _NO_LIMIT = 1 << 30
-LOCK_POLL_S = 0.2  # how often a waiting writer tries the lock again
+INDEX_CACHE_BYTES = 8 << 20
+METADATA_CACHE_BYTES = 8 << 20
+STAGED_VECTORS = "vectors_next"  # a new embedding model's vectors, until they are complete
 
 
 def column_of(table: Any, column: str) -> pa.ChunkedArray:
@@ -53,41 +54,61 @@ class Memory:
         self.embedder = embedder
         self.read_only = read_only
         self.messages: list[str] = []  # rebuilds and other things the user should hear about
-        self._reader = lancedb.connect(uri, read_consistency_interval=timedelta(0))
-        self._db = None if read_only else lancedb.connect(uri)
+        # LanceDB caches what it read per table version, by default up to 6 GB of indexes and 1 GB
+        # of metadata; every commit makes versions, so a long session only ever grew (a quarter MB
+        # a save). Queries need the latest version's: small caches hold it.
+        self._session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
+                                        metadata_cache_size_bytes=METADATA_CACHE_BYTES)
+        self._reader = lancedb.connect(uri, read_consistency_interval=timedelta(0), session=self._session)
+        self._db = None  # the write connection, once `take_writer` succeeded
         self._read_tables: dict[str, Any] = {}
         self._write_tables: dict[str, Any] = {}
         self._writer: Writer | None = None
         self._lock_file = None
         self._vectors_cache: tuple | None = None  # (table key, matrix, model name)
+        self._vector_table = "vectors"  # where new vectors go (see `use_vector_model`)
 
     # --- opening -------------------------------------------------------------------------
 
     @classmethod
     def open(
-        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False,
-        wait_for_writer: CancelToken | None = None,
+        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False
     ) -> "Memory":
-        """`wait_for_writer` (the server's): while another process holds the writer lock (a
-        command started a moment earlier), wait for it, until the token is cancelled, instead of
-        writing beside it: the memory then has this one writer."""
+        """Open the memory; as its one writer unless `read_only`. A writer that finds the writer
+        lock held (a `rusta index` running) opens read-only, says so in `messages`, and becomes
+        the writer once `take_writer()` succeeds."""
         if "://" not in uri:
             Path(uri).mkdir(parents=True, exist_ok=True)
-        memory = cls(uri, workspace_root, embedder, read_only)
-        if not read_only:
-            # Only the first writable process on a memory may drop tables or delete rows it
-            # thinks are orphans: a second one (a CLI command beside the server) would see the
-            # first one's writes in flight.
-            primary = memory._lock_writer(wait_for_writer)
-            memory._heal(repair=primary)
-            memory._writer = Writer(memory._write_table, memory._paths_with_rows(),
-                                    memory._distinct_paths("passages"))
-            if primary:
-                memory._writer.submit("call", "", memory._reconcile).result()
-            for name in INDEXES:
-                if memory._has_indexes(name):
-                    memory._writer.mark_indexed(name)
+        memory = cls(uri, workspace_root, embedder, read_only=True)
+        if not read_only and not memory.take_writer():
+            memory._say("another Rusta process is writing this memory (a `rusta index`?): "
+                        "reading it only until it is done")
         return memory
+
+    def take_writer(self) -> bool:
+        """Become the memory's one writer if no other process is: heal the tables, drop what a
+        crash left half-written, start the writer thread. False while the lock is held."""
+        if self._writer is not None:
+            return True
+        if not self._lock_writer():
+            return False
+        self._db = lancedb.connect(self.uri, session=self._session)
+        self._heal()
+        self._writer = Writer(self._write_table, self._paths_with_rows(), self._distinct_paths("passages"))
+        self._writer.submit("call", "", self._reconcile).result()
+        self.read_only = False
+        damaged = False
+        for name in INDEXES:
+            if not self._has_indexes(name):
+                continue  # built after the next bulk load
+            if self._indexes_answer(name):
+                self._writer.mark_indexed(name)
+            else:
+                self._say(f"memory index of {name!r} is damaged: rebuilding it")
+                damaged = True
+        if damaged:
+            self.build_indexes().result()
+        return True
 
     def close(self) -> None:
         if self._writer is not None:
@@ -97,30 +118,17 @@ class Memory:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
 
-    def _lock_writer(self, wait: CancelToken | None = None) -> bool:
-        """Take the memory's writer lock (local memories); the OS drops it if we crash. With
-        `wait`, poll for it until the token is cancelled (raises `Cancelled`)."""
+    def _lock_writer(self) -> bool:
+        """Take the memory's writer lock (local memories); the OS drops it if we crash."""
         if "://" in self.uri:
             return True
-        self._lock_file = open(Path(self.uri) / "writer.lock", "a+")
-        started = time.monotonic()
-        while True:
-            try:
-                fcntl.flock(self._lock_file, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except OSError:
-                if wait is None:
-                    return False
-            try:
-                wait.check()
-            except Cancelled:
-                self._lock_file.close()
-                self._lock_file = None
-                raise
-            time.sleep(LOCK_POLL_S)
-        waited = time.monotonic() - started
-        if waited >= 1.0:
-            self._say(f"waited {waited:.0f} s for another Rusta process to finish writing this memory")
+        handle = open(Path(self.uri) / "writer.lock", "a+")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._lock_file = handle
         return True
 
     @classmethod
@@ -153,14 +161,9 @@ class Memory:
     def __exit__(self, *exc) -> None:
         self.close()
 
-    def _heal(self, repair: bool = True) -> None:
-        """Create missing tables; drop and recreate mismatched or unreadable ones (`repair`)."""
+    def _heal(self) -> None:
+        """Create missing tables; drop and recreate mismatched or unreadable ones."""
         names = self._table_names()
-        if not repair:
-            for name, expected in {**schema.DERIVED, **schema.HISTORY}.items():
-                if name not in names:
-                    self._db.create_table(name, schema=expected, exist_ok=True)
-            return
         version = self._meta_value("schema_version") if "meta" in names else None
         rebuild = version is not None and version != str(schema.SCHEMA_VERSION)
         if rebuild:
@@ -170,7 +173,7 @@ class Memory:
                 self._say(f"memory table {name!r} is damaged: rebuilding the memory from the workspace")
                 rebuild = True
         if rebuild:
-            for name in [*schema.DERIVED, "vectors"]:
+            for name in [*schema.DERIVED, "vectors", STAGED_VECTORS]:
                 self._drop(name)
             names = self._table_names()
         for name, expected in schema.DERIVED.items():
@@ -183,6 +186,8 @@ class Memory:
         if "vectors" in names and not self._readable("vectors", None):
             self._say("memory vectors are damaged: embeddings will be recomputed")
             self._drop("vectors")
+        if STAGED_VECTORS in names and not self._readable(STAGED_VECTORS, None):
+            self._drop(STAGED_VECTORS)
         for name, expected in schema.HISTORY.items():
             if name in names and not self._readable(name, expected):
                 self._say(f"memory table {name!r} is damaged and was reset; its history is lost")
@@ -260,6 +265,21 @@ class Memory:
         except Exception:
             return False
         return set(fts) | set(btree) <= indexed
+
+    def _indexes_answer(self, name: str) -> bool:
+        """Whether each index of the table answers a query: LanceDB lists an index whose files
+        are gone, and a search through it then loses rows without a word."""
+        fts, btree = INDEXES[name]
+        table = self._write_table(name)
+        try:
+            for column in fts:
+                table.search("probe", query_type="fts", fts_columns=column).limit(1).to_arrow()
+            for column in btree:
+                table.search().where(f"{column} = ''").select([column]).limit(1).to_arrow()
+            return True
+        except Exception as err:
+            log.info("memory: the indexes of %s do not answer: %s", name, err)
+            return False
 
     # --- reading -------------------------------------------------------------------------
 
@@ -420,14 +440,16 @@ class Memory:
     def has_vectors(self) -> bool:
         return self._table_rows("vectors") > 0
 
-    def embedded_hashes(self, among: list[str] | None = None) -> set[str]:
-        """Text hashes that have a vector (all of them, or those of `among`)."""
+    def embedded_hashes(self, among: list[str] | None = None, table: str | None = None) -> set[str]:
+        """Text hashes that have a vector (all of them, or those of `among`) in the table the
+        embedder fills (`vectors`, or the staged table while a new model re-embeds)."""
+        table = table or self._vector_table
         if among is not None:
             if not among:
                 return set()
-            rows = self.select("vectors", sql_in("text_hash", among), ["text_hash"])
+            rows = self.select(table, sql_in("text_hash", among), ["text_hash"])
         else:
-            rows = self._query("vectors", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
+            rows = self._query(table, lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
         return {r["text_hash"] for r in rows}
 
     def unembedded(self) -> list[tuple[str, str]]:
@@ -442,7 +464,7 @@ class Memory:
         return list(todo.items())
 
     def stats(self) -> dict:
-        done = self.embedded_hashes()
+        done = self.embedded_hashes(table="vectors")
         hashes = self._query("items", lambda t: t.search().select(["text_hash"]).limit(_NO_LIMIT))
         return {
             "files": self._table_rows("files"),
@@ -484,22 +506,23 @@ class Memory:
         writer = self._require_writer()
         rows = [{"text_hash": h, "vector": list(map(float, v))} for h, v in zip(hashes, vectors)]
         dim = len(rows[0]["vector"]) if rows else 0
-        return writer.submit("call", "", lambda: self._add_vectors(rows, dim))
+        table = self._vector_table
+        return writer.submit("call", "", lambda: self._add_vectors(table, rows, dim))
 
-    def _add_vectors(self, rows: list[dict], dim: int) -> int:
-        """Writer thread. The vectors table is created with the first embedding's size; a
-        different model (another size) replaces it."""
+    def _add_vectors(self, name: str, rows: list[dict], dim: int) -> int:
+        """Writer thread. A vectors table is created with the first embedding's size; vectors of
+        another size (the model's files changed under its name) replace it."""
         if not rows:
             return 0
         names = self._table_names()
         expected = schema.vectors_schema(dim)
-        if "vectors" in names and self._write_table("vectors").schema != expected:
+        if name in names and self._write_table(name).schema != expected:
             self._say(f"stored vectors are not {dim}-dimensional: recomputing them")
-            self._drop("vectors")
-            names.discard("vectors")
-        if "vectors" not in names:
-            self._db.create_table("vectors", schema=expected)
-        table = self._write_table("vectors")
+            self._drop(name)
+            names.discard(name)
+        if name not in names:
+            self._db.create_table(name, schema=expected)
+        table = self._write_table(name)
         # Two passes may embed the same new text (a save during a full pass): store it once.
         wanted = sql_in("text_hash", [r["text_hash"] for r in rows])
         found = table.search().where(wanted).select(["text_hash"]).limit(_NO_LIMIT).to_arrow()
@@ -508,29 +531,73 @@ class Memory:
         if not rows:
             return 0
         table.add(pa.Table.from_pylist(rows, schema=expected))
-        self._writer.note_commit("vectors")
+        self._writer.note_commit(name)
         return len(rows)
 
     def vector_model(self) -> str | None:
         """Name of the model the stored vectors came from (None before any)."""
-        rows = self.select("meta", "key = 'vector_model'", ["value"])
+        return self._meta("vector_model")
+
+    def _meta(self, key: str) -> str | None:
+        rows = self.select("meta", f"key = {sql_str(key)}", ["value"])
         return rows[0]["value"] if rows else None
 
+    def _set_meta(self, key: str, value: str | None) -> None:
+        """Writer thread."""
+        meta = self._write_table("meta")
+        meta.delete(f"key = {sql_str(key)}")
+        if value is not None:
+            meta.add([{"key": key, "value": value}])
+
     def use_vector_model(self, name: str) -> None:
-        """Vectors of another model are not comparable: drop them when the model changes."""
+        """Embed with `name` from now on (call once the model has loaded). Vectors of two models
+        are not comparable, but the old ones stay until the new model has embedded everything
+        (`finish_vector_model`): new vectors go to a staged table meanwhile, so a typo in the
+        setting, a switch back or a crash loses nothing."""
         current = self.vector_model()
-        if current == name:
+        if current is None or current == name:
+            self._vector_table = "vectors"
+
+            def settle() -> None:
+                self._set_meta("vector_model", name)
+                self._set_meta("vector_model_next", None)
+                self._drop(STAGED_VECTORS)
+
+            if current is None or self._meta("vector_model_next") is not None:
+                self._require_writer().submit("call", "", settle).result()
+            return
+        self._vector_table = STAGED_VECTORS
+        staged = self._meta("vector_model_next")
+        if staged == name:
+            return  # a re-embedding that a restart or an edit interrupted goes on
+
+        def stage() -> None:
+            self._say(f"embedding model changed ({current} -> {name}): re-embedding; the old vectors "
+                      "stay until it is done, search uses full text meanwhile")
+            self._drop(STAGED_VECTORS)
+            self._set_meta("vector_model_next", name)
+
+        self._require_writer().submit("call", "", stage).result()
+
+    def finish_vector_model(self) -> None:
+        """Once the staged model has embedded everything, its vectors replace the old ones."""
+        if self._vector_table != STAGED_VECTORS or self.unembedded():
             return
 
-        def switch() -> None:
-            if current is not None:
-                self._say(f"embedding model changed ({current} -> {name}): recomputing vectors")
-                self._drop("vectors")
-            meta = self._write_table("meta")
-            meta.delete("key = 'vector_model'")
-            meta.add([{"key": "vector_model", "value": name}])
+        def promote() -> None:
+            name = self._meta("vector_model_next")
+            staged = self._write_table(STAGED_VECTORS).to_arrow()
+            self._drop("vectors")
+            self._db.create_table("vectors", data=staged, schema=staged.schema)
+            self._set_meta("vector_model", name)
+            self._set_meta("vector_model_next", None)
+            self._drop(STAGED_VECTORS)
+            self._writer.ensure_indexes()
+            self._vectors_cache = None
+            self._say(f"vectors of {name} replaced the old ones")
 
-        self._require_writer().submit("call", "", switch).result()
+        self._require_writer().submit("call", "", promote).result()
+        self._vector_table = "vectors"
 
     def prune_vectors(self) -> Any:
         """Forget vectors no item or passage uses any more (writer thread)."""

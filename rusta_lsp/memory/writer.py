@@ -282,7 +282,10 @@ class Writer:
                 log.exception("memory writer: optimize %s failed", name)
             self._commits[name] = 0
         if threshold == 1:
-            self.ensure_indexes()
+            try:
+                self.ensure_indexes()
+            except Exception:  # a full disk: the writer lives on, the next pause tries again
+                log.exception("memory writer: building indexes failed")
 
 
 def _same_group(a: _Op, b: _Op) -> bool:

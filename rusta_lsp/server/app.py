@@ -396,10 +396,9 @@ class RustaServer(LanguageServer):
     async def _open_memory(self, session: WorkspaceSession) -> None:
         """The session's memory, opened once, in the background; its healing messages shown."""
         try:
-            # A command writing the memory as we start (`rusta index`) finishes first: one writer.
-            memory = await self.run_blocking(lambda: session.open_memory(wait_for_writer=self.stopping))
-        except Cancelled:  # shut down while waiting for another writer
-            return
+            # A command writing the memory as we start (`rusta index`): read-only until it is
+            # done (the memory feature then takes the writer lock), never a second writer.
+            memory = await self.run_blocking(session.open_memory)
         except Exception as err:  # noqa: BLE001 — explanations and fixes work on without it
             log.exception("the workspace memory could not be opened")
             self.show_message(f"the workspace memory could not be opened ({err}); "

@@ -84,6 +84,8 @@ class HeartbeatFeature(Feature):
         memory = self.session.wait_memory()
         if memory is None:
             raise RuntimeError("the workspace memory could not be opened")
+        if memory.read_only:
+            raise RuntimeError("another process writes the workspace memory; the heartbeat waits for it")
         return memory
 
     # --- status and progress --------------------------------------------------------------

@@ -9,6 +9,8 @@ import asyncio
 import logging
 import time
 
+from lsprotocol import types
+
 from ...cancel import Cancelled, CancelToken
 from ...memory.ingest import Ingestor
 from ...memory.watcher import Watcher
@@ -20,6 +22,7 @@ log = logging.getLogger(__name__)
 CPU_BUDGET = 0.5  # the background ingest takes at most half a core's wall time per worker
 EMBED_IDLE_S = 8.0  # seconds without edits before the vector stage runs
 BUFFER_DEBOUNCE_S = 0.3  # typing: index the buffer once the burst of changes pauses
+WRITER_RETRY_S = 2.0  # while another process holds the memory's writer lock, try again this often
 
 
 class MemoryFeature(Feature):
@@ -44,6 +47,9 @@ class MemoryFeature(Feature):
         if memory is None:
             self.ready.set()
             return
+        if memory.read_only and not await self._become_writer(memory):
+            self.ready.set()
+            return
         self.ingestor = Ingestor(memory, self.session.root, cpu_budget=CPU_BUDGET)
         for doc in list(self.server.documents.values()):  # opened before the memory was ready
             self.ingestor.buffers[doc.rel] = doc.data
@@ -62,6 +68,17 @@ class MemoryFeature(Feature):
         self.watcher.start()
         if not result.cancelled:
             await self._fill_vectors()
+
+    async def _become_writer(self, memory) -> bool:
+        """Another process writes the memory (its opening said so): read it meanwhile, and take
+        the writer lock as soon as it is free. False when the server stops first."""
+        while not self.server.stopping.is_set():
+            await asyncio.sleep(WRITER_RETRY_S)
+            if await self.server.run_blocking(memory.take_writer):
+                self.server.show_message("the other process is done: bringing the memory up to date",
+                                         types.MessageType.Info)
+                return True
+        return False
 
     async def _fill_vectors(self) -> None:
         """Vectors only sharpen search: compute them while the user pauses, stop at any edit
