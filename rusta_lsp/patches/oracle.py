@@ -2,7 +2,8 @@
 second oracle's processes, `cargo test --no-run` and the test binaries it builds.
 
 Every process runs in its own process group, so a cancelled or timed-out run is killed with
-everything it started (cargo's rustcs, a test's children) within 50 ms.
+everything it started (cargo's rustcs, a test's children) within 50 ms, and the group dies with
+the server or CLI that started it, even by kill -9 (`dies_with_us`).
 
 Cargo runs at a lowered priority (the user's own builds and rust-analyzer's flycheck come first),
 and only where `cargo.enable` allows: a check runs the crate's build.rs and proc macros, a test
@@ -15,6 +16,7 @@ import os
 import shutil
 import signal
 import subprocess
+import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -39,6 +41,21 @@ class CargoDisabled(RuntimeError):
 # beside our threads).
 _NICE = shutil.which("nice")
 
+# The process-group leader of what we run, on Linux: `setpriv --pdeathsig` has the kernel send it
+# SIGTERM when the process that started it dies, even by kill -9, and it then kills the whole
+# group: cargo, its rustcs and build scripts, or a test binary and its children (they run in a
+# session of their own, which no signal to us reaches). No preexec hook, for the same reason.
+_SETPRIV = shutil.which("setpriv") if sys.platform == "linux" else None
+_LEADER = 'test "$PPID" = "$1" || exit 1; shift; trap "kill -KILL 0" TERM; "$@" & wait $!'
+
+
+def dies_with_us(args: list[str]) -> list[str]:
+    """`args` run so that they die with this process (Linux with util-linux; else as they are)."""
+    if _SETPRIV is None:
+        return args
+    # $1 is our pid: if we died before the leader started, it never starts the command.
+    return [_SETPRIV, "--pdeathsig", "TERM", "--", "/bin/sh", "-c", _LEADER, "rusta-cargo", str(os.getpid()), *args]
+
 
 @dataclass
 class Finished:
@@ -55,7 +72,7 @@ def run_killable(args: list[str], cwd: Path, env: dict[str, str], cancel: Cancel
     if cancel is not None:
         cancel.check()
     proc = subprocess.Popen(
-        args, cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        dies_with_us(args), cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         stdin=subprocess.DEVNULL, text=True, errors="replace", start_new_session=True,
     )
     stop = threading.Event()
