@@ -50,3 +50,11 @@ def test_vscode_device_choices_are_the_servers():
 
     properties = json.loads(PACKAGE_JSON.read_text())["contributes"]["configuration"]["properties"]
     assert tuple(properties["rusta.device"]["enum"]) == DEVICES
+
+
+def test_settings_a_repository_must_not_choose_are_machine_scoped():
+    # A workspace's .vscode/settings.json cannot set machine settings: a cloned repository must not
+    # pick cargo's arguments, the models loaded, or where Rusta writes.
+    properties = json.loads(PACKAGE_JSON.read_text())["contributes"]["configuration"]["properties"]
+    machine = {key.removeprefix("rusta.") for key, spec in properties.items() if spec.get("scope") == "machine"}
+    assert {"memory.uri", "model.embedding", "model.generator", "cargo.checkArgs", "cargo.targetDir"} <= machine
