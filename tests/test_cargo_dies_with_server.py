@@ -4,6 +4,7 @@ rustc and build-script processes — instead of building on for minutes in a ses
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import time
 from pathlib import Path
@@ -39,7 +40,8 @@ def wait_until(condition, timeout: float, what: str):
 
 
 @pytest.mark.slow
-@pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="reads /proc")
+@pytest.mark.skipif(not shutil.which("setpriv") or not Path("/proc/self/stat").exists(),
+                    reason="Linux with util-linux (setpriv) only")
 def test_kill_9_of_the_server_takes_cargo_and_its_build_script_along(tmp_path):
     root = tmp_path / "sleepy"
     (root / "src").mkdir(parents=True)
