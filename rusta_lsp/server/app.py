@@ -6,8 +6,9 @@ features register their handlers there). At `initialized` it opens the session's
 background and discovers the workspace's crates, then starts the features.
 
 Heavy work never runs on the event loop: features call `await server.run_blocking(fn, ...)`,
-which uses Rusta's own executor (pygls' thread pool also reads stdin; saturating it would stop
-the server from reading `$/cancelRequest`).
+which uses Rusta's own executor (stdin is read by a thread of its own, `transport.py`, so no
+amount of work stops the server from reading `$/cancelRequest`). Messages arrive through
+`RustaProtocol.receive`, which applies the lifecycle rules before pygls dispatches them.
 """
 
 from __future__ import annotations

@@ -258,8 +258,15 @@ async def _serve_one(protocol: Session, start: Callable[[Callable], Awaitable[as
         attached.set()
         listener.close()  # a second client is refused from now on
         log.info("client connected on %s", where)
+
+        async def read() -> bytes:
+            try:
+                return await reader.read(CHUNK)
+            except ConnectionError:  # reset by the client: the end of its stream
+                return b""
+
         try:
-            await converse(protocol, lambda: reader.read(CHUNK), ReplyWriter(writer.write, writer.close))
+            await converse(protocol, read, ReplyWriter(writer.write, writer.close))
         finally:
             writer.close()
             finished.set()
