@@ -11,7 +11,6 @@ import argparse
 import errno
 import importlib
 import json
-import math
 import os
 import re
 import sys

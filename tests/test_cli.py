@@ -74,8 +74,10 @@ def _one_line_exit_2(capsys, args: list[str], says: str) -> None:
     (["serve", "--tcp", "--host", "999.1.1.1"], "not an address"),
     (["serve", "--socket", "/nonexistent/rusta.sock"], "no folder"),
     (["serve", "--tcp", "--socket", "rusta.sock"], "not allowed with"),
-    (["drill", "--budget", "inf", "."], "not a positive number of seconds"),
-    (["drill", "--budget", "nan", "."], "not a positive number of seconds"),
+    (["drill", "--budget", "inf", "."], "--budget must be a positive number of seconds"),
+    (["drill", "--budget", "nan", "."], "--budget must be a positive number of seconds"),
+    (["drill", "--budget", "0", "."], "--budget must be a positive number of seconds"),
+    (["drill", "--budget", "-5", "."], "--budget must be a positive number of seconds"),
 ])
 def test_bad_serve_and_budget_flags_exit_2(capsys, args, says):
     _one_line_exit_2(capsys, args, says)

@@ -39,3 +39,28 @@ def test_command_table_lists_every_subcommand():
     parser = build_parser()
     subcommands = next(a for a in parser._actions if a.dest == "command").choices
     assert documented == set(subcommands)
+
+
+def test_serve_row_names_every_serve_flag():
+    parser = build_parser()
+    serve = next(a for a in parser._actions if a.dest == "command").choices["serve"]
+    flags = {s for a in serve._actions for s in a.option_strings if s.startswith("--") and s != "--help"}
+    row = next(line for line in section("Command line").splitlines() if line.startswith("| `rusta serve"))
+    command = re.match(r"\| `([^`]*)`", row)[1]
+    assert flags == set(re.findall(r"--[a-z-]+", command))
+
+
+def test_framing_limits_and_error_codes_are_the_servers():
+    from lsprotocol import types
+
+    from rusta_lsp.safe_read import MAX_FILE_BYTES
+    from rusta_lsp.server.transport import MAX_CONTENT_LENGTH, MAX_HEADER_BYTES
+
+    server = section("Language server")
+    assert f"{MAX_CONTENT_LENGTH >> 20} MiB" in server and f"{MAX_HEADER_BYTES >> 10} KiB" in server
+    for name, code in [("ServerNotInitialized", types.ErrorCodes.ServerNotInitialized),
+                       ("InvalidRequest", types.ErrorCodes.InvalidRequest),
+                       ("ParseError", types.ErrorCodes.ParseError),
+                       ("RequestFailed", types.LSPErrorCodes.RequestFailed)]:
+        assert f"`{name}` ({int(code)})" in server
+    assert f"files over {MAX_FILE_BYTES >> 20} MiB" in section("Command line")

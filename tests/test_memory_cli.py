@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from memory_support import make_tiny_model, server_holding, write_ledger_crate
+from memory_support import server_holding, write_ledger_crate
+from model_support import tiny_encoder
 from rusta_lsp.cli import main
 from rusta_lsp.commands.memory import ProgressBar
 from rusta_lsp.memory.store import Memory
@@ -118,7 +119,7 @@ def test_a_deleted_full_text_index_is_rebuilt_at_open(ledger, capsys):
 
 def test_a_model_that_does_not_load_keeps_the_stored_vectors(ledger, capsys, tmp_path):
     root, memory = ledger
-    tiny = make_tiny_model(tmp_path / "tiny")
+    tiny = tiny_encoder(tmp_path / "tiny")
     first = index_json(capsys, "--memory", str(memory), "--set", f"model.embedding={tiny}", str(root))
     assert first["embedded"] > 5
     assert main(["index", "--json", "--memory", str(memory), "--set", f"model.embedding={tiny}-typo", str(root)]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 from ..errors import UsageError
@@ -15,9 +16,9 @@ from . import crate_root, open_memory, refuse_beside_server, require_cargo, sess
 
 def drill_command(args) -> int:
     """One drill session: drill until the budget (wall seconds) is spent, then retrain."""
-    session = session_for(args, crate_root(args.path))
-    if not (args.budget > 0 and math.isfinite(args.budget)):
+    if not (args.budget > 0 and math.isfinite(args.budget)):  # inf would drill for ever
         raise UsageError("--budget must be a positive number of seconds")
+    session = session_for(args, crate_root(args.path))
     require_cargo(session.config)
     # Its heartbeat drills in the same shadow and records to the same memory: one of each.
     refuse_beside_server(session, "a running Rusta server owns this workspace's memory and drills in its "
