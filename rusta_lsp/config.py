@@ -208,7 +208,8 @@ def refuse_inside_workspace(config: RustaConfig, root: Path) -> list[str]:
     from the current folder."""
     problems = []
     workspace = Path(root).resolve()
-    for dotted, section, name in (("memory.uri", config.memory, "uri"), ("cargo.targetDir", config.cargo, "target_dir")):
+    for dotted, section, name in (("memory.uri", config.memory, "uri"),
+                                  ("cargo.targetDir", config.cargo, "target_dir")):
         value = getattr(section, name)
         local = value.removeprefix("file://")
         if not local or "://" in local:

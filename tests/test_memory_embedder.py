@@ -99,3 +99,35 @@ def test_pick_device_honours_the_setting_and_falls_back_to_cpu():
     assert pick_device("cpu") == "cpu"
     assert pick_device("cuda") == ("cuda" if torch.cuda.is_available() else "cpu")
     assert pick_device("mps") == ("mps" if torch.backends.mps.is_available() else "cpu")
+
+
+def test_a_new_model_replaces_the_vectors_only_once_it_has_embedded_everything(tmp_path, monkeypatch):
+    """Changing `model.embedding`: the old model's vectors serve until the new one has embedded
+    every text; an interrupted re-embedding keeps them, and goes on where it stopped."""
+    import rusta_lsp.memory.ingest as ingest
+    from rusta_lsp.cancel import Cancelled, CancelToken
+
+    root = write_ledger_crate(tmp_path / "ledger")
+    old = Embedder(str(tiny_encoder(tmp_path / "old", hidden=32)))
+    new = Embedder(str(tiny_encoder(tmp_path / "new", hidden=48)))
+    with Memory.open(str(tmp_path / "memory"), root, embedder=old) as memory:
+        Ingestor(memory, root).run()
+        total = len(memory.vector_matrix()[0])
+        assert memory.has_vectors_of(old.name) and total > 8
+    monkeypatch.setattr(ingest, "EMBED_BATCH", 4)
+    with Memory.open(str(tmp_path / "memory"), root, embedder=new) as memory:
+        stop = CancelToken()
+
+        def after_two_batches(_, message: str) -> None:  # an edit, say
+            if message.startswith("embedding 8/"):
+                stop.cancel()
+
+        with pytest.raises(Cancelled):
+            Ingestor(memory, root).embed_pending(after_two_batches, stop)
+        assert memory.vector_model() == old.name and memory.has_vectors_of(old.name)
+        assert len(memory.vector_matrix()[0]) == total and memory.vector_matrix()[1].shape[1] == 32
+    with Memory.open(str(tmp_path / "memory"), root, embedder=new) as memory:  # a restart goes on
+        assert Ingestor(memory, root).embed_pending() == total - 8
+        assert memory.vector_model() == new.name and memory.has_vectors_of(new.name)
+        assert memory.vector_matrix()[1].shape == (total, 48)
+        assert any("replaced the old ones" in m for m in memory.messages)
