@@ -11,7 +11,6 @@ from rusta_lsp.memory.store import Memory
 
 
 @pytest.mark.slow
-
 def test_a_server_beside_another_writer_reads_then_takes_over(tmp_path):
     """A server started while `rusta index` writes the memory opens it read-only, says so, and
     becomes its one writer once the other process is done (no second writer, ever)."""
@@ -22,6 +21,9 @@ def test_a_server_beside_another_writer_reads_then_takes_over(tmp_path):
             client.initialize(root, {"memory": {"uri": str(tmp_path / "memory")}, "heartbeat": {"enabled": False}})
             said = client.wait_for(lambda m: m.get("method") == "window/showMessage")["params"]["message"]
             assert "another Rusta process is writing this memory" in said
+            feedback = client.call("workspace/executeCommand", {"command": "rusta.feedback", "arguments": [
+                {"code": "E0425", "source": "rustc", "title": "x", "path": "src/lib.rs", "line": 1, "accepted": False}]})
+            assert feedback["result"] == {"recorded": False}  # not an error: recorded once it writes
             with Memory.open(str(tmp_path / "memory"), root, read_only=True) as memory:
                 assert memory.is_empty()  # the server did not write beside it
         taken = client.wait_for(lambda m: "the other process is done" in str(m.get("params")), timeout=60)

@@ -439,6 +439,8 @@ class FixesFeature(Feature):
         if not isinstance(args, dict):
             return {"recorded": False}
         memory = self.session.memory_now() if self.session is not None else None
+        if memory is not None and memory.read_only:  # another process writes it for now
+            memory = None
         if memory is not None:
             # With the features the model saw, the heartbeat trains the confidence on this verdict.
             memory.log_event(OUTCOME_EVENT, {"code": args.get("code", ""), "source": args.get("source", ""),
