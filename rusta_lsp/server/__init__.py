@@ -3,29 +3,17 @@
 from __future__ import annotations
 
 import asyncio
-import ctypes
 import functools
 import logging
 import os
 from pathlib import Path
 
-_M_ARENA_MAX = -8  # glibc's mallopt parameter
-
-
-def _fewer_malloc_arenas() -> None:
-    """glibc gives threads up to 8 malloc arenas per core and rarely returns their free memory: a
-    long session's resident memory stepped up by 64 MB arenas as cargo watchers, executor and
-    LanceDB threads came and went (bench/soak.py). Two arenas keep it flat; most Python objects
-    come from pymalloc's own pools, so the lock the threads share is cheap."""
-    try:
-        ctypes.CDLL("libc.so.6").mallopt(_M_ARENA_MAX, 2)
-    except (OSError, AttributeError):  # not glibc
-        pass
-
 
 def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087, socket_path: str | None = None) -> None:
     """Serve one client over stdio (default), TCP or a Unix socket, then end the process."""
-    _fewer_malloc_arenas()  # before the threads start
+    from . import heap
+
+    heap.fewer_arenas()  # before the imports below start any thread
     from . import transport
     from .app import RustaServer
     from .features import all_features

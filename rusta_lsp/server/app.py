@@ -35,6 +35,7 @@ from ..config import read_config, refuse_inside_workspace
 from ..memory.store import Memory
 from ..safe_read import Unreadable, read_file
 from ..session import FIXED_KEYS, WorkspaceSession
+from . import heap
 from .documents import Document, relative_to, uri_to_path
 from .transport import frame
 
@@ -340,6 +341,14 @@ class RustaServer(LanguageServer):
             if token is not None:
                 self.work_done_progress.end(token, types.WorkDoneProgressEnd(message=ended))
                 self.work_done_progress.tokens.pop(token, None)
+            self._give_back_memory()
+
+    def _give_back_memory(self) -> None:
+        """A job ended: what it freed goes back to the system (`heap.py`), in our executor."""
+        try:
+            self.executor.submit(heap.give_back)
+        except RuntimeError:  # shut down: the process ends anyway
+            pass
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"Rusta: {message}"))

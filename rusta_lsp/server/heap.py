@@ -1,0 +1,41 @@
+"""The server process's C heap (glibc's malloc, which LanceDB, torch and Python's large objects
+share).
+
+glibc gives threads up to 8 malloc arenas per core and returns an arena's free memory to the
+system only from its top: a long session's resident memory stepped up by 64 MB arena heaps as
+cargo watchers, executor and LanceDB threads came and went, and held the free chunks each save
+left between live ones (`bench/soak.py`; `malloc_stats` showed 120 MB free of an arena's 190).
+So the server keeps two arenas (most Python objects come from pymalloc's own pools, so the lock
+the threads share is cheap) and, when a job ends, hands the free pages of every arena back
+(`malloc_trim`, a few milliseconds). Elsewhere than glibc both do nothing.
+"""
+
+from __future__ import annotations
+
+import ctypes
+import ctypes.util
+
+_M_ARENA_MAX = -8  # glibc's mallopt parameter
+
+
+def _glibc():
+    try:
+        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
+        return libc if hasattr(libc, "malloc_trim") and hasattr(libc, "mallopt") else None
+    except OSError:
+        return None
+
+
+_LIBC = _glibc()
+
+
+def fewer_arenas() -> None:
+    """Two malloc arenas for the whole process; call before the threads start."""
+    if _LIBC is not None:
+        _LIBC.mallopt(_M_ARENA_MAX, 2)
+
+
+def give_back() -> None:
+    """Return the free pages of every arena to the system (blocking: call off the event loop)."""
+    if _LIBC is not None:
+        _LIBC.malloc_trim(0)
