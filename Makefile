@@ -62,7 +62,7 @@ bench: install bench-crates
 	@for b in ingest retrieval explain fix fix_actions cascades learning intent; do \
 	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
 	done
-	@# 1,000 saves in the real server (about half an hour): niced, so the machine stays usable.
+	@# 1,000 saves in the real server (about 20 minutes on 2 cores): niced, so the machine stays usable.
 	@echo "== bench/soak.py"; nice -n 10 $(BIN)/python bench/soak.py
 
 clean:
