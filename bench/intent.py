@@ -90,6 +90,7 @@ LOCAL_HUNKS, LOCAL_TOKENS = 3, 16
 RUN_TIMEOUT_S = 10
 JOBS = 2
 SYSTEMS = ("rusta", "first_suggestion", "cargo_fix")
+HALVES = ("held-out", "dev")
 # Errors that say a program needs a crate of its own: a Book project's library or crates.io.
 MISSING_CRATE = re.compile(
     r"(?:unlinked crate|can't find crate for|undeclared crate or module|unresolved import|"
@@ -307,6 +308,13 @@ class Run:
         return self.case.edition
 
 
+def half(name: str) -> str:
+    """The case's half, fixed before any result was seen: "dev" when the first byte of the SHA-256
+    of its name ("error-index:E0382#0") is even, else "held-out". Rules and weights are studied
+    and tuned on the dev half only; the held-out half is the headline."""
+    return "dev" if hashlib.sha256(name.encode()).digest()[0] % 2 == 0 else "held-out"
+
+
 def slug(case: corpus.Case) -> str:
     source, rest = case.name.split(":", 1)
     return re.sub(r"[^a-z0-9]+", "_", f"{'ei' if source == 'error-index' else 'book'}_{rest}".lower())
@@ -486,7 +494,7 @@ def print_report(runs: list[Run], corpus_counts: dict, summary: dict) -> None:
         res = r.result["rusta"]
         if res["offered"] and not res["right"]:
             v = res["verdict"]
-            print(f"  WRONG {r.case.name} [{r.code}] {res['title']} ({res['confidence']:.2f}, {res['source']}"
+            print(f"  WRONG ({half(r.case.name)}) {r.case.name} [{r.code}] {res['title']} ({res['confidence']:.2f}, {res['source']}"
                   f"{', ' + res['applicability'] if res['applicability'] else ''}): "
                   f"{v['why']}; {v['edit']}; compiles={v['compiles']}")
     reasons = collections.Counter(
@@ -498,12 +506,17 @@ def print_report(runs: list[Run], corpus_counts: dict, summary: dict) -> None:
         print(f"    {n:3}  {reason}")
     wrong_others = [(r, o) for r in judged for o in r.others["rusta"] if not o["right"]]
     for r, o in wrong_others:
-        print(f"  WRONG (another error) {r.case.name} {o['title']}: {o['verdict']['why']}; {o['verdict']['edit']}")
+        print(f"  WRONG (another error, {half(r.case.name)}) {r.case.name} {o['title']}: {o['verdict']['why']}; {o['verdict']['edit']}")
     offered_unpaired = [r for r in runs if r.kind == "unpaired" and r.result["rusta"]["offered"]]
     print(f"\n== Rusta's offers on unpaired cases (no corrected form: not judged), {len(offered_unpaired)}")
     for r in offered_unpaired:
         print(f"  {r.case.name} [{r.code}] {r.result['rusta']['title']} ({r.result['rusta']['confidence']:.2f})")
-    print("\n== overall (judged cases)")
+    for name, part in summary.items():
+        print_overall(name, part)
+
+
+def print_overall(name: str, summary: dict) -> None:
+    print(f"\n== overall, {name} (judged cases)")
     print(f"  {'':26}" + "".join(f"{s:>18}" for s in SYSTEMS))
     for key in ("cases", "offered", "right", "fix_rate", "fix_rate_local", "precision", "precision_wilson95",
                 "coverage", "abstention_rewrite", "offers_unpaired"):
@@ -521,6 +534,8 @@ def print_report(runs: list[Run], corpus_counts: dict, summary: dict) -> None:
 def select(cases: list[corpus.Case], args) -> list[corpus.Case]:
     if args.source:
         cases = [c for c in cases if c.source == args.source]
+    if args.half != "all":
+        cases = [c for c in cases if half(c.name) == args.half]
     if args.codes:
         cases = [c for c in cases if c.error_code in set(args.codes.split(","))]
     if args.cases and args.cases < len(cases):
@@ -534,6 +549,8 @@ def main() -> None:
     parser.add_argument("--cases", type=int, default=0, help="a subset of this many cases, evenly spread")
     parser.add_argument("--codes", default="", help="only these documented error codes, comma-separated")
     parser.add_argument("--source", choices=["book", "error-index"])
+    parser.add_argument("--half", choices=["all", *HALVES], default="all",
+                        help="only one half of the corpus (split by a hash of the case name)")
     parser.add_argument("--docs", default=str(corpus.RUST_DOC))
     parser.add_argument("--work", default=str(ROOT / "bench" / "out" / "intent-work"))
     parser.add_argument("--out", default=str(ROOT / "bench" / "out" / "intent.json"))
@@ -549,7 +566,8 @@ def main() -> None:
     rustc = Rustc(work)
     print(f"machine: {os.uname().machine}, {os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; "
           f"{rustc.version.splitlines()[0]}; docs: {args.docs}", flush=True)
-    dropped = collections.Counter(dropped_text if not (args.cases or args.codes or args.source) else {})
+    dropped = collections.Counter(dropped_text if not (args.cases or args.codes or args.source or args.half != "all")
+                                  else {})
     runs = prepare(cases, rustc, dropped)
     judge = Judge(rustc)
     kinds = collections.Counter(r.kind for r in runs)
@@ -560,7 +578,7 @@ def main() -> None:
         res = run.result["rusta"]
         state = ("abstain" if not res["offered"] else "-" if run.kind == "unpaired"
                  else "right" if res["right"] else "WRONG")
-        print(f"[{i:3}/{len(runs)}] {run.case.name:48} {run.kind:8} {str(run.code):6} rusta={state:7} "
+        print(f"[{i:3}/{len(runs)}] {run.case.name:40} {half(run.case.name):8} {run.kind:8} {str(run.code):6} rusta={state:7} "
               f"{res['seconds']:.1f}s", flush=True)
     with concurrent.futures.ThreadPoolExecutor(JOBS) as pool:
         fixed_texts = list(pool.map(lambda ir: run_cargo_fix(ir[1], work, ir[0] % JOBS), enumerate(runs)))
@@ -571,7 +589,8 @@ def main() -> None:
             result.update(right=verdict.right, verdict=verdict.to_json())
         run.result["cargo_fix"] = result
     rustc.save()
-    summary = {s: rates(runs, s) for s in SYSTEMS}
+    halves = {"whole set": runs, **{f"{h} half": [r for r in runs if half(r.case.name) == h] for h in HALVES}}
+    summary = {name: {s: rates(rs, s) for s in SYSTEMS} for name, rs in halves.items() if rs}
     by_code = collections.defaultdict(list)
     for run in runs:
         by_code[run.code or "-"].append(run)
@@ -592,7 +611,7 @@ def main() -> None:
     Path(args.out).parent.mkdir(parents=True, exist_ok=True)
     Path(args.out).write_text(json.dumps({
         "corpus": corpus_counts, "summary": summary, "per_code": per_code, "rustc": rustc.version.splitlines()[0],
-        "cases": [{"name": r.case.name, "kind": r.kind, "code": r.code, "partner": r.case.partner,
+        "cases": [{"name": r.case.name, "half": half(r.case.name), "kind": r.kind, "code": r.code, "partner": r.case.partner,
                    "similarity": round(r.case.similarity, 3), "notes": r.notes, "author_hunks": r.author_hunks,
                    "author_tokens": r.author_distance, "result": r.result, "others": r.others} for r in runs],
     }, indent=1))
