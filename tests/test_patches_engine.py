@@ -231,3 +231,27 @@ def test_a_second_shadow_is_used_once_its_dependencies_are_built(tmp_path):
     engine.close()  # the process ends; the next one takes the same, warm slots
     again = PatchEngine(root, config, workers=2)
     assert [s.mirror for s in again.verifier.ready] == [s.mirror for s in again.shadows]
+
+
+def test_a_shadow_cargo_cannot_build_in_stays_cold_and_checks_nothing(tmp_path):
+    # A target cargo cannot build into (here a file where its `debug` folder goes; in the intent
+    # benchmark a mirror deleted under a warm-up made cargo cache a failed rustc probe there)
+    # must not be marked warm: every check given to it would fail, and its candidates would read
+    # as not fixing their error.
+    root = copy_example("broken-types", tmp_path / "ws")
+    config = config_for(tmp_path / "memory", cargo={"targetDir": str(tmp_path / "own-target")})
+    engine = PatchEngine(root, config, workers=2)
+    (engine.shadows[1].target / "debug").write_text("not a folder")
+    assert engine.fix().fixes[0].patches  # the first shadow answers
+    engine.close()  # waits for the warm-up
+    assert not engine.shadows[1].warm and engine.verifier.ready == engine.shadows[:1]
+    # Marked warm all the same (by an older version), it is taken, and says what went wrong.
+    engine.shadows[1].mark_warm()
+    again = PatchEngine(root, config, workers=2)
+    try:
+        fixes = again.fix().fixes
+    finally:
+        again.close()
+    reasons = [c.reason for f in fixes for c in f.checked if not c.verified]
+    assert any(r.startswith("not checked: cargo failed") for r in reasons), reasons
+    assert "the error remains" not in reasons, reasons

@@ -19,6 +19,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
 from ..analysis.positions import LineIndex
+from ..cancel import CancelToken, Cancelled
 from ..config import RustaConfig
 from .apply import Applied, unwritable, write_patches
 from .candidate import Candidate, DiagnosticFix, Edit, TestEvidence, overlapping, patched
@@ -109,7 +110,8 @@ class PatchEngine:
         self.last: FixReport | None = None
         self._cache: dict[tuple, tuple[dict[str, str], DiagnosticFix]] = {}
         self._lock = threading.Lock()  # one fix at a time: the shadow is a single tree
-        self._warming: set[ShadowWorkspace] = set()  # shadows whose first check runs in the background
+        self._warming: dict[ShadowWorkspace, threading.Thread] = {}  # first checks running in the background
+        self._closing = CancelToken()  # stops them when the engine gives its slots back
 
     # --- the pipeline --------------------------------------------------------------------------
 
@@ -151,25 +153,41 @@ class PatchEngine:
 
     def _warm_up(self) -> None:
         """Build the other shadows' dependencies in the background; the verifier takes each one
-        once its first check has completed."""
+        once its first check has completed. A check cargo could not run (no compiler message:
+        the mirror went away, cargo cached a failed probe of rustc in that target) leaves the
+        shadow cold: a shadow marked warm on such a run would fail every check it is given, and
+        its candidates would read as not fixing their error."""
         for shadow in self.shadows[1:]:
             if shadow in self.verifier.ready or shadow in self._warming:
                 continue
-            self._warming.add(shadow)
 
             def warm(shadow=shadow) -> None:
                 try:
-                    CargoOracle(self.config.cargo.check_args, enabled=self.config.cargo.enable).check(
-                        shadow.mirror, shadow.target)
-                    shadow.mark_warm()
-                    self.verifier.add_ready(shadow)
+                    result = CargoOracle(self.config.cargo.check_args, enabled=self.config.cargo.enable).check(
+                        shadow.mirror, shadow.target, self._closing)
+                except Cancelled:
+                    return
                 except Exception:  # noqa: BLE001 — a shadow that cannot warm up just stays unused
                     log.exception("patches: warming shadow %s failed", shadow.mirror)
+                    return
+                if result.success is False and not result.errors:
+                    log.warning("patches: shadow %s stays cold, cargo failed: %s", shadow.mirror,
+                                (result.stderr.strip().splitlines() or ["no output"])[-1])
+                    return
+                shadow.mark_warm()
+                self.verifier.add_ready(shadow)
 
-            threading.Thread(target=warm, name="rusta-shadow-warm-up", daemon=True).start()
+            thread = threading.Thread(target=warm, name="rusta-shadow-warm-up", daemon=True)
+            self._warming[shadow] = thread
+            thread.start()
 
     def close(self) -> None:
-        """Give the shadow slots back (another engine may take them), once a running fix ended."""
+        """Give the shadow slots back (another engine may take them), once a running fix ended and
+        the background warm-ups stopped: a cargo run left in a slot would build into the next
+        holder's target, or into a mirror its owner deletes."""
+        self._closing.cancel()
+        for thread in self._warming.values():
+            thread.join()
         with self._lock:
             self.lease.release()
 

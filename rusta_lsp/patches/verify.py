@@ -48,6 +48,7 @@ class ErrorDelta:
     errors_after: int
     unmasked: int = 0  # errors rustc could not report before: their target did not build, or
     # (borrow errors) their function did not type-check
+    cargo_error: str | None = None  # cargo failed without a compiler message: nothing was checked
 
 
 def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
@@ -74,10 +75,12 @@ def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], bui
         vanished = [d for d in before if error_key(d) in gone]
         unmasked += revealed([d for d in new if d not in unmasked], vanished, edits, contents)
     new = [d for d in new if d not in unmasked]
+    cargo_error = None
     if after.success is False and not after.errors and after.stderr:
         # cargo failed without a compiler message (a broken manifest): nothing is verified.
         gone = set()
-    return ErrorDelta(gone, new, len(after.errors), len(unmasked))
+        cargo_error = (after.stderr.strip().splitlines() or ["cargo failed"])[-1]
+    return ErrorDelta(gone, new, len(after.errors), len(unmasked), cargo_error)
 
 
 def revealed(new: list[Diagnostic], vanished: list[Diagnostic], edits: list[Edit],
@@ -297,6 +300,10 @@ class Verifier:
         # One unit alone in the run (one edit set): what vanished is its doing (the cascade pass
         # reads it instead of checking the unit on its own again).
         alone = len({frozenset(merge([c])) for c in batch}) == 1
+        if delta.cargo_error:
+            for cand in batch:
+                cand.reason = f"not checked: cargo failed ({delta.cargo_error})"
+            return
         for cand in batch:
             cand.errors_after = delta.errors_after
             cand.extra["unmasked"] = delta.unmasked
