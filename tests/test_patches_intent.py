@@ -137,6 +137,90 @@ def test_never_rules_hold_back_what_the_author_has_not_written_or_decided():
     assert held(at(text, "let name", "let mut name", "fn side_names")) is None
 
 
+def test_what_rustc_invents_or_leaves_to_the_author_is_held_back():
+    # Shapes of the rustc error index's lessons (E0381, E0023, E0254, E0586, E0449, E0401, E0746).
+    src = b"""extern crate core;
+mod foo { pub trait core {} }
+use foo::core;
+enum Fruit { Apple(String, String), Pear(u32) }
+trait T {}
+struct S;
+impl T for S {}
+pub fn make() -> dyn T { S }
+fn outer<U>(u: U) {
+    fn inner(y: U) {}
+}
+fn main() {
+    let x: i32;
+    let y = x;
+    match Fruit::Pear(1) { Fruit::Apple(a) => {}, _ => {} }
+    let v = [1, 2, 3];
+    let w = &v[1..=];
+    let t = (1, 2);
+}
+"""
+    ctx = GenContext({LIB: src})
+
+    def edit(needle: str, new: str, start: int = 0, end: int | None = None) -> Edit:
+        lo = src.index(needle.encode()) + start
+        return Edit(LIB, lo, lo + (len(needle.encode()) if end is None else end) - start, new)
+
+    def held(*edits: Edit, code: str = "E0000") -> str | None:
+        cand = candidate(ctx, *edits)
+        cand.diagnostic = Diagnostic("error", "m", code, cand.diagnostic.spans)
+        return intent.held_back(cand, ctx)
+
+    # rustc's "consider assigning a value": `= 42` is a value nobody wrote.
+    assert held(edit("let x: i32;", " = 42", 10, 10)) == "this would invent a value you have not written (`42`)"
+    assert held(edit("(1, 2);", "(1, 2).0;")) is None  # a tuple's field is no value
+    # `Apple(a)` for a variant of two fields: `_` decides which field `a` is and drops the other.
+    assert "ignore a value with `_`" in held(edit("Apple(a)", "Apple(a, _)"))
+    # Two items named `core`: which one to rename, and to what, is the author's.
+    assert "which one to rename" in held(edit("use foo::core;", " as other_core", 13, 13))
+    # `1..=` with no end: dropping the `=` deletes what the author began to write.
+    assert held(edit("[1..=]", "", 4, 5)) == "this would delete code you wrote (`=`)"
+    assert held(edit("[1..=]", "..", 2, 5)) == "this would delete code you wrote (`=`)"  # however cut
+    # A `pub` rustc rejects where it stands (E0449) has no meaning there to lose.
+    assert held(edit("pub trait core", "", 0, 4)) is None
+    # `dyn` -> `impl` is no rename of a name, so no near miss either.
+    assert candidate(ctx, edit("dyn T", "impl", 0, 3)).kind == "change_signature"
+    assert held(edit("dyn T", "impl", 0, 3)) is None
+    # A generic the signature lacks is its own error, even in a function with an empty body...
+    lacks = Edit(LIB, src.index(b"inner(") + 5, src.index(b"inner(") + 5, "<U>")
+    t_span = src.index(b"y: U") + 3
+    cand = candidate(ctx, lacks)
+    cand.diagnostic = Diagnostic("error", "m", "E0401", (DiagSpan(LIB, t_span, t_span + 1, 1, 1, 1, 1, True),))
+    assert cand.kind == "change_signature" and intent.held_back(cand, ctx) is None
+    # ...but a mismatch with the body that is not written yet is the body's (rustc's E0308).
+    cand.diagnostic = Diagnostic("error", "m", "E0308", cand.diagnostic.spans)
+    assert "not written yet (`inner`: its body is empty)" in intent.held_back(cand, ctx)
+
+
+def test_equal_alternatives_rustc_lists_are_the_authors_choice():
+    src = b"trait G { fn create() -> u32; }\nfn main() { let c: u32 = G::create(); }\n"
+    ctx = GenContext({LIB: src})
+    at_call = src.index(b"G::create")
+
+    def rustc_says(impl: str, help_text: str, kind_hint: str | None = None) -> Candidate:
+        edits = (Edit(LIB, at_call, at_call, f"<{impl} as "), Edit(LIB, at_call + 1, at_call + 1, ">"))
+        cand = candidate(ctx, *edits, hint=kind_hint)
+        cand.extra["help"] = help_text
+        return cand
+
+    one = "use a fully-qualified path to one of the available implementations"
+    first, second = rustc_says("Impl", one), rustc_says("AnotherImpl", one)
+    assert "which one is yours to choose" in intent.alternatives(first, [first, second])
+    assert intent.alternatives(first, [first]) is None  # only one compiles: no choice left
+    assert intent.alternatives(first, [first, rustc_says("AnotherImpl", "another help")]) is None
+    # rustc's own word for a second way (E0746: `impl Trait`, "alternatively, box the return type").
+    boxed = rustc_says("Box", "alternatively, box the return type, and wrap all of the returned values")
+    assert "which one is yours to choose" in intent.alternatives(first, [first, boxed])
+    imports = [rustc_says("Impl", one, "add_import"), rustc_says("AnotherImpl", one, "add_import")]
+    for cand in imports:
+        cand.kind = "add_import"
+    assert intent.alternatives(imports[0], imports) is None  # the workspace's imports rank those
+
+
 def test_unfinished_functions_are_told_by_their_body_and_comments():
     src = b"""fn a() -> u8 {}
 fn b() -> u8 { unimplemented!("later") }

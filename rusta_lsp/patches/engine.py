@@ -133,6 +133,7 @@ class PatchEngine:
             baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
             self._warm_up()
             errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
+            warnings = [d for d in baseline.diagnostics if d.level == "warning" and d.primary]
             signatures = []
             if learn:
                 self._learn(errors, contents)
@@ -141,7 +142,7 @@ class PatchEngine:
             if baseline.success is False and not baseline.errors:
                 cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
             calibrator = self.calibrators.current()
-            fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator, signatures)
+            fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator, signatures, warnings)
             report = FixReport(fixes, contents, calibrator.threshold(self.config.abstain.target_precision),
                                cargo_error=cargo_error, built=baseline.built)
             report.seconds = time.monotonic() - started
@@ -235,7 +236,8 @@ class PatchEngine:
         return applied
 
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str],
-               calibrator: Calibrator, signatures: list[dict] = ()) -> list[DiagnosticFix]:
+               calibrator: Calibrator, signatures: list[dict] = (),
+               warnings: list[Diagnostic] = ()) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors, signature_changes=list(signatures))
         fixes, queues = [], {}
         previous, self._cache = self._cache, {}  # only the current diagnostics stay cached
@@ -256,7 +258,7 @@ class PatchEngine:
         for cands in queues.values():
             cands.sort(key=lambda c: -proposers[c.edit_key])
         if queues:
-            self.verifier.verify(queues, errors, cancel, built)
+            self.verifier.verify(queues, errors, cancel, built, warnings)
         history = self._history()
         threshold = calibrator.threshold(self.config.abstain.target_precision)
         for fix in fixes:
@@ -352,6 +354,9 @@ class PatchEngine:
             return True, f"{len(cands)} candidate(s), none verified by cargo: " + "; ".join(reasons)
         if best.confidence < threshold:
             return True, f"best verified patch has confidence {best.confidence:.2f}, below {threshold:.2f}"
+        if choice := intent.alternatives(best, fix.patches):
+            fix.held_back = choice  # rustc lists equals: the author, not the calibrator, picks
+            return True, choice
         return False, None
 
     def _new_fix(self, diag: Diagnostic, contents: dict[str, bytes]) -> DiagnosticFix:

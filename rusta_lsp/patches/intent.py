@@ -19,7 +19,12 @@ abstain when nothing else is offered. Never:
   unless the author's own recent edit is the evidence: the devlog shows they just removed a
   parameter of the function called (`SIGNATURE_EVENT`, logged by the engine on their saves);
 - rename an unknown name to a near-miss neighbour of another meaning (`min_len` used where only
-  `max_len` exists: the author is about to declare it).
+  `max_len` exists: the author is about to declare it);
+- invent a value the author did not write (`let x: i32 = 42;` for an uninitialised `x`);
+- put a `_` into a pattern where the author bound fewer values (`Apple(a)` -> `Apple(a, _)`: which
+  field `a` is, and whether the other is wanted, is theirs to say);
+- give one of two items that share a name an alias of rustc's invention (`use foo::core as
+  other_core`): which of the two to rename, and to what, is the author's choice.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ if TYPE_CHECKING:
 
 EXPECTS = "this would change what the test expects"
 IMPORT_KEPT = "this import may be for code not written yet"
+ALTERNATIVELY = re.compile(r"(?i)\s*(alternatively|or)\b")  # rustc's word for another way of the same fix
 # Devlog events the engine logs when a save removed parameters from a function; the payload is
 # {"name": str, "before": int, "after": int} (parameter counts).
 SIGNATURE_EVENT = "signature_change"
@@ -49,11 +55,24 @@ PLACEHOLDER_MACROS = ("todo", "unimplemented")
 ASSERTION = re.compile(r"(debug_)?assert(_eq|_ne|_matches)?")
 TEST_ATTRIBUTE = re.compile(r"^#\[\s*((\w+::)*test\b|cfg\s*\(\s*test\s*\))")
 WORD = re.compile(r"\"(?:[^\"\\]|\\.)*\"|'(?:[^'\\]|\\.)'|[A-Za-z_][A-Za-z0-9_]*|\d[\w.]*")
+# What an edit may remove with nothing in its place: words (above), and operators whose loss
+# changes what the code does (`..=` -> `..`); separators and borrows aside.
+OPERATOR = re.compile(r"[=!<>+\-/%^|]")  # by character; a `.` aside (`.clone()` is a conversion)
+NUMBER = re.compile(r"\d[\d_]*(?:\.\d[\d_]*)?")
+TUPLE_INDEX = re.compile(r"(?<=[A-Za-z_)\]])\.\d+")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 LITERAL = re.compile(r"\"|'.|^\d")
 # Words an edit may remove without removing the author's meaning: modifiers and conversions.
+# A visibility or `unsafe` rustc rejects where it stands has no meaning there to lose.
 MODIFIERS = {"mut", "ref", "move", "dyn", "as", "clone", "into", "to_string", "to_owned", "as_str",
-             "as_ref", "as_mut", "unwrap", "iter", "try_into", "from", "Some", "Ok", "Box", "new"}
+             "as_ref", "as_mut", "unwrap", "iter", "try_into", "from", "Some", "Ok", "Box", "new", "pub", "unsafe"}
+# Rust's keywords: never a name, so never a rename of one (`dyn` -> `impl` changes a type).
+KEYWORDS = {"as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
+            "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
+            "self", "Self", "static", "struct", "super", "trait", "true", "type", "union", "unsafe", "use", "where",
+            "while"}
+PATTERN_NODES = {"match_pattern", "tuple_struct_pattern", "tuple_pattern", "struct_pattern", "slice_pattern",
+                 "field_pattern", "parameter", "closure_parameters", "or_pattern"}
 PRIMITIVES = {"i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
               "f32", "f64", "bool", "char", "str"}
 CONVERSION = re.compile(r"\.(into|try_into|to_string|to_owned|as_str|as_ref|as_mut|unwrap|iter)\(\)"
@@ -188,7 +207,12 @@ def removed_words(old: str, new: str) -> list[str]:
     before, after = Counter(WORD.findall(old)), Counter(WORD.findall(new))
     if after - before:
         return []  # something new stands in their place: a rewrite, not a removal
-    return [w for w in (before - after).elements() if w not in MODIFIERS and w not in PRIMITIVES]
+    words = [w for w in (before - after).elements() if w not in MODIFIERS and w not in PRIMITIVES]
+    # Operators count by character, however the edit is cut (`=` removed, or `..=` written as `..`).
+    before, after = Counter(OPERATOR.findall(WORD.sub(" ", old))), Counter(OPERATOR.findall(WORD.sub(" ", new)))
+    if after - before:
+        return words  # an operator replaced (`//!` -> `///`) is not a removal either
+    return words + list((before - after).elements())
 
 
 def text_kind(old: str, new: str) -> str | None:
@@ -203,6 +227,8 @@ def text_kind(old: str, new: str) -> str | None:
     if o != n and re.sub(r"^[&*]+\s*(mut\s+)?", "", o) == n:
         return "convert_type"  # a borrow or a dereference dropped
     if IDENTIFIER.fullmatch(o) and IDENTIFIER.fullmatch(n):
+        if o in KEYWORDS or n in KEYWORDS:
+            return "other"
         return "convert_type" if o in PRIMITIVES or n in PRIMITIVES else "rename_similar"
     if IDENTIFIER.fullmatch(o) and re.fullmatch(r"[\w:.]*(::|\.)" + re.escape(o), n):
         return "restore_name"  # `self.x`, `io::Error`, `Self::new`
@@ -252,11 +278,36 @@ def kind_of(edits, ctx: GenContext, hint: str | None = None) -> str:
 def held_back(cand: Candidate, ctx: GenContext) -> str | None:
     """Why the candidate is never offered, in words its author understands, or None."""
     for part in parts(cand.edits, ctx):
-        reason = (_expectation(part) or _unfinished_target(cand.kind, part) or _deletion(cand.kind, part, ctx)
-                  or _near_miss(cand.kind, part, ctx))
+        reason = (_expectation(part) or _unfinished_target(cand, part) or _deletion(cand.kind, part, ctx)
+                  or _near_miss(cand.kind, part, ctx) or _invented_value(part) or _wildcard(part)
+                  or _clash_alias(part, ctx))
         if reason:
             return reason
     return None
+
+
+def alternatives(best: Candidate, verified: list[Candidate]) -> str | None:
+    """Why not to offer `best` when rustc lists it among equals and another of them compiles too:
+    which one is meant is the author's choice. Equals are the suggestions of one help message ("one
+    of the available implementations", "one of the following valid forms", "fully-qualified syntax
+    to disambiguate"), or of one diagnostic whose help calls one of them an alternative ("consider
+    returning an `impl Trait`", "alternatively, box the return type"). An import aside: the
+    workspace's own imports rank those, and one path is usually the item's."""
+    help_text = best.extra.get("help")
+    if best.source != "rustc" or not help_text or best.kind == "add_import":
+        return None
+
+    def equal(other: Candidate) -> bool:
+        other_help = other.extra.get("help") or ""
+        return other_help == help_text or ALTERNATIVELY.match(other_help) is not None \
+            or ALTERNATIVELY.match(help_text) is not None
+
+    others = [c for c in verified if c is not best and c.source == "rustc" and c.edit_key != best.edit_key
+              and c.diagnostic == best.diagnostic and equal(c)]
+    if not others:
+        return None
+    return (f"rustc offers several fixes here that compile ({best.title}; {others[0].title}): "
+            "which one is yours to choose")
 
 
 def _expectation(part: Part) -> str | None:
@@ -280,12 +331,66 @@ def _expectation(part: Part) -> str | None:
     return EXPECTS if names & asserted else None  # the value a test asserts on
 
 
-def _unfinished_target(kind: str, part: Part) -> str | None:
+def _unfinished_target(cand: Candidate, part: Part) -> str | None:
+    """A body written, or a signature changed to fit the body, of a function not written yet. An
+    error of the parameters' or generics' own (a generic parameter the list lacks, a bare trait for
+    a type) is not the body's: mending it leaves what the function returns as the author wrote it."""
     fn = part.function
-    if kind not in ("write_body", "change_signature") or fn is None:
+    if cand.kind not in ("write_body", "change_signature") or fn is None:
+        return None
+    returns = fn.child_by_field_name("return_type")
+    if (cand.kind == "change_signature" and cand.diagnostic.code != "E0308" and _in_signature(cand.diagnostic, part)
+            and (returns is None or part.end <= returns.start_byte or part.start >= returns.end_byte)):
         return None
     why = unfinished(fn)
     return f"this function is not written yet (`{_text(fn.child_by_field_name('name'))}`: {why})" if why else None
+
+
+def _in_signature(diag, part: Part) -> bool:
+    """The diagnostic's primary span lies between the function's name and its body."""
+    p, fn = diag.primary, part.function
+    if p is None or p.path != part.path:
+        return False
+    name, body = fn.child_by_field_name("name"), fn.child_by_field_name("body")
+    end = body.start_byte if body is not None else fn.end_byte
+    return name is not None and name.end_byte <= p.byte_start and p.byte_end <= end
+
+
+def _invented_value(part: Part) -> str | None:
+    """A literal the edit writes whose value the author's text there does not have (`= 42` for an
+    uninitialised binding, `return 42;`): the value is theirs to choose. A literal's suffix may
+    change (`5u8` -> `5usize`)."""
+    def values(text: str) -> Counter:
+        text = TUPLE_INDEX.sub("", text)  # `.0` of a tuple is a field, not a value
+        return Counter(NUMBER.match(w).group(0) if w[0].isdigit() else w for w in WORD.findall(text)
+                       if LITERAL.match(w))
+    new = values(part.new) - values(part.old)
+    if not new:
+        return None
+    return f"this would invent a value you have not written (`{_clip(next(iter(new)))}`)"
+
+
+def _wildcard(part: Part) -> str | None:
+    """A `_` put into a pattern: it ignores a value the author's pattern did not bind, and in a
+    tuple pattern it also decides which field their binding is."""
+    if Counter(WORD.findall(part.new))["_"] <= Counter(WORD.findall(part.old))["_"]:
+        return None
+    if not any(n.type in PATTERN_NODES for n in ancestors(part.node)):
+        return None
+    return "this would ignore a value with `_` where your pattern may mean to bind it"
+
+
+def _clash_alias(part: Part, ctx: GenContext) -> str | None:
+    """An `as new_name` given to an import or `extern crate` that clashes with another item: which
+    of the two to rename, and to what, is the author's choice."""
+    alias = re.search(r"\bas\s+([A-Za-z_]\w*)", part.new)
+    if alias is None or re.search(r"\bas\s+" + re.escape(alias.group(1)) + r"\b", part.old):
+        return None
+    if not any(n.type in ("use_declaration", "extern_crate_declaration") for n in ancestors(part.node)):
+        return None
+    if alias.group(1) in code_names(ctx, part.path):
+        return None  # a name the code already uses for it
+    return "two items share this name; which one to rename, and to what, is yours to choose"
 
 
 def _deletion(kind: str, part: Part, ctx: GenContext) -> str | None:

@@ -24,7 +24,7 @@ import queue
 import time
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from ..analysis.parser import parse_tree, reparse
 from ..cancel import CancelToken
@@ -49,6 +49,7 @@ class ErrorDelta:
     unmasked: int = 0  # errors rustc could not report before: their target did not build, or
     # (borrow errors) their function did not type-check
     cargo_error: str | None = None  # cargo failed without a compiler message: nothing was checked
+    warnings: list[Diagnostic] = field(default_factory=list)  # warnings after that were not there before
 
 
 def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
@@ -61,7 +62,7 @@ def error_key(diag: Diagnostic, edits: list[Edit] | None = None) -> tuple:
 
 
 def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], built: set[str] | None = None,
-            contents: dict[str, bytes] | None = None) -> ErrorDelta:
+            contents: dict[str, bytes] | None = None, warnings: list[Diagnostic] = ()) -> ErrorDelta:
     """What the edits changed. Errors of targets that were not built before (`built`: the targets
     the run before compiled) are not the edit's doing as far as anyone can tell: a test or bench
     target only compiles once the library does. Nor are borrow errors the edits revealed (see
@@ -80,7 +81,9 @@ def compare(before: list[Diagnostic], after: CargoResult, edits: list[Edit], bui
         # cargo failed without a compiler message (a broken manifest): nothing is verified.
         gone = set()
         cargo_error = (after.stderr.strip().splitlines() or ["cargo failed"])[-1]
-    return ErrorDelta(gone, new, len(after.errors), len(unmasked), cargo_error)
+    warned = {error_key(w, edits) for w in warnings}
+    fresh = [d for d in after.diagnostics if d.level == "warning" and d.primary and error_key(d) not in warned]
+    return ErrorDelta(gone, new, len(after.errors), len(unmasked), cargo_error, fresh)
 
 
 def revealed(new: list[Diagnostic], vanished: list[Diagnostic], edits: list[Edit],
@@ -149,6 +152,7 @@ class Verifier:
         self.max_verified = max_verified  # per diagnostic: a second verified one exposes ambiguity
         self.max_tries = max_tries  # per diagnostic
         self._built: set[str] | None = None
+        self._warnings: list[Diagnostic] = []  # the warnings of the run before the candidates
         self._tried: set[int] = set()  # ids of this run's candidates sent to cargo
         # Shadows that take checks: the first, and the others once warm (a cold one would build
         # every dependency first, which in a large workspace takes minutes).
@@ -163,10 +167,13 @@ class Verifier:
         self._free.put(shadow)
 
     def verify(self, queues: dict[tuple, list[Candidate]], before: list[Diagnostic], cancel: CancelToken | None = None,
-               built: set[str] | None = None) -> None:
+               built: set[str] | None = None, warnings: list[Diagnostic] = ()) -> None:
         """Mark candidates verified or not, in place. `queues` maps a diagnostic key (error_key)
-        to its candidates, best first; `built` names the targets the run before compiled."""
+        to its candidates, best first; `built` names the targets the run before compiled;
+        `warnings` are its warnings: a candidate on whose own text rustc warns anew (`drop(&x)`
+        "does nothing", an unneeded `mut`, an unused import) is not verified."""
         self._built = built
+        self._warnings = list(warnings)
         deadline = time.monotonic() + self.budget_s
         trees: dict = {}  # path -> its syntax tree before any candidate
         for cands in queues.values():
@@ -244,7 +251,7 @@ class Verifier:
                 result = self.oracle.check(shadow.mirror, shadow.target, cancel)
         finally:
             self._free.put(shadow)
-        return compare(before, result, edits, self._built, shadow.contents if revealing else None)
+        return compare(before, result, edits, self._built, shadow.contents if revealing else None, self._warnings)
 
     def deltas(self, edit_sets: list[list[Edit]], before: list[Diagnostic], cancel: CancelToken | None = None,
                built: set[str] | None = None, revealing: bool = False) -> list[ErrorDelta]:
@@ -318,10 +325,15 @@ class Verifier:
         for cand in hopeful:
             units.setdefault(frozenset(merge([cand])), []).append(cand)
         if not delta.new:
+            edits = merge(batch)
             for key, unit in units.items():
                 # Alone, the errors the other units fixed in this batch would still be there.
                 others = sum(len(u) for k, u in units.items() if k != key)
+                warned = next((w for w in delta.warnings if _on_written(w, unit[0].edits, edits)), None)
                 for cand in unit:
+                    if warned is not None:
+                        cand.reason = f"brings a warning on its own text: {warned.message}"
+                        continue
                     cand.verified = True
                     cand.errors_after = delta.errors_after + others
         elif len(units) <= 1 and len(hopeful) == len(batch):
@@ -360,6 +372,17 @@ def _lands_on(diag: Diagnostic, edits: tuple[Edit, ...], batch: list[Edit], text
         start = map_offset(e.start, [x for x in batch if x.path == e.path and x != e])
         first = _point(texts[e.path], start)[0] + 1  # 1-based, as rustc's
         if first <= p.line_start <= first + e.new_text.rstrip("\n").count("\n"):
+            return True
+    return False
+
+
+def _on_written(diag: Diagnostic, edits: tuple[Edit, ...], batch: list[Edit]) -> bool:
+    """Whether a diagnostic of the patched text has a span on text one of `edits` (as placed among
+    all the batch's edits) wrote."""
+    for e in edits:
+        start = map_offset(e.start, [x for x in batch if x.path == e.path and x != e])
+        end = start + len(e.new_text.encode("utf-8"))
+        if any(s.path == e.path and s.byte_start < end and start < s.byte_end for s in diag.spans):
             return True
     return False
 
