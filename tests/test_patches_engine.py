@@ -255,3 +255,22 @@ def test_a_shadow_cargo_cannot_build_in_stays_cold_and_checks_nothing(tmp_path):
     reasons = [c.reason for f in fixes for c in f.checked if not c.verified]
     assert any(r.startswith("not checked: cargo failed") for r in reasons), reasons
     assert "the error remains" not in reasons, reasons
+
+
+def test_a_patch_rustc_warns_about_on_its_own_text_is_not_verified(tmp_path):
+    # The error index's E0383: `drop(&x)` compiles, and rustc says it does nothing.
+    root = tmp_path / "ws"
+    (root / "src").mkdir(parents=True)
+    (root / "Cargo.toml").write_text('[package]\nname = "dropped"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / "src/main.rs").write_text(
+        "struct Foo {\n    a: u32,\n}\nimpl Drop for Foo {\n    fn drop(&mut self) {}\n}\n"
+        "fn main() {\n    let mut x = Foo { a: 1 };\n    drop(x);\n    x.a = 2;\n    println!(\"{}\", x.a);\n}\n")
+    engine = PatchEngine(root, config_for(tmp_path / "memory"))
+    try:
+        [fix] = engine.fix().fixes
+    finally:
+        engine.close()
+    borrow = next(c for c in fix.checked if c.title == "replace `x` with `&x`")
+    assert not borrow.verified
+    assert borrow.reason.startswith("brings a warning on its own text: calls to `std::mem::drop`")
+    assert fix.best is None
