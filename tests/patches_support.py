@@ -22,6 +22,14 @@ def copy_example(name: str, dest: Path) -> Path:
     return dest
 
 
+def one_file_crate(root: Path, name: str, source: str, path: str = "src/lib.rs") -> Path:
+    """A crate of one source file (edition 2021) at `root`."""
+    (root / path).parent.mkdir(parents=True)
+    (root / "Cargo.toml").write_text(f'[package]\nname = "{name}"\nversion = "0.1.0"\nedition = "2021"\n')
+    (root / path).write_text(source)
+    return root
+
+
 def config_for(memory_dir: Path, **options) -> RustaConfig:
     config, problems = read_config(
         {"memory": {"uri": str(memory_dir)}, "cargo": {"targetDir": str(SHARED_TARGET)}, **options}

@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from debian_crates import copy_debian_crate
-from patches_support import SHARED_TARGET, config_for, copy_example
+from patches_support import SHARED_TARGET, config_for, copy_example, one_file_crate
 
 from rusta_lsp.patches import cascade
 from rusta_lsp.patches.engine import PatchEngine
@@ -120,10 +120,8 @@ def test_independent_lost_imports_cost_no_check_of_their_own(tmp_path):
 def test_borrow_errors_two_type_fixes_reveal_together_are_not_blamed_on_them(tmp_path):
     # rustc borrow-checks `total` only once it type-checks: each literal's fix, verified while the
     # other type error was still there, passes; together they let rustc see that `s` was moved.
-    root = tmp_path / "ws"
-    (root / "src").mkdir(parents=True)
-    (root / "Cargo.toml").write_text('[package]\nname = "moves"\nversion = "0.1.0"\nedition = "2021"\n')
-    (root / "src/lib.rs").write_text(
+    root = one_file_crate(
+        tmp_path / "ws", "moves",
         "fn take(s: String) -> usize {\n    s.len()\n}\n\nfn double(x: u32) -> u32 {\n    x * 2\n}\n\n"
         "fn half(x: u64) -> u64 {\n    x / 2\n}\n\npub fn total() -> usize {\n    let s = String::from(\"abc\");\n"
         "    let n = take(s);\n    let d = double(5u64);\n    let h = half(6u32);\n"

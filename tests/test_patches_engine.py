@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from patches_support import config_for, copy_example, settings_flags, tree_bytes
+from patches_support import config_for, copy_example, one_file_crate, settings_flags, tree_bytes
 
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.cli import main
@@ -259,12 +259,11 @@ def test_a_shadow_cargo_cannot_build_in_stays_cold_and_checks_nothing(tmp_path):
 
 def test_a_patch_rustc_warns_about_on_its_own_text_is_not_verified(tmp_path):
     # The error index's E0383: `drop(&x)` compiles, and rustc says it does nothing.
-    root = tmp_path / "ws"
-    (root / "src").mkdir(parents=True)
-    (root / "Cargo.toml").write_text('[package]\nname = "dropped"\nversion = "0.1.0"\nedition = "2021"\n')
-    (root / "src/main.rs").write_text(
+    root = one_file_crate(
+        tmp_path / "ws", "dropped",
         "struct Foo {\n    a: u32,\n}\nimpl Drop for Foo {\n    fn drop(&mut self) {}\n}\n"
-        "fn main() {\n    let mut x = Foo { a: 1 };\n    drop(x);\n    x.a = 2;\n    println!(\"{}\", x.a);\n}\n")
+        "fn main() {\n    let mut x = Foo { a: 1 };\n    drop(x);\n    x.a = 2;\n    println!(\"{}\", x.a);\n}\n",
+        "src/main.rs")
     engine = PatchEngine(root, config_for(tmp_path / "memory"))
     try:
         [fix] = engine.fix().fixes

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from patches_support import config_for, copy_example
+from patches_support import config_for, copy_example, one_file_crate
 
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
@@ -98,10 +98,7 @@ def test_our_own_applied_patch_is_not_learned_as_the_users_fix(tmp_path, ledger_
 
 def rules_engine(tmp_path, lib_rs: str) -> PatchEngine:
     """A one-file crate and an engine with the rules alone."""
-    root = tmp_path / "ws"
-    (root / "src").mkdir(parents=True)
-    (root / "Cargo.toml").write_text('[package]\nname = "tiny"\nversion = "0.1.0"\nedition = "2021"\n')
-    (root / "src/lib.rs").write_text(lib_rs)
+    root = one_file_crate(tmp_path / "ws", "tiny", lib_rs)
     return PatchEngine(root, config_for(tmp_path / "memory"), generators=(rules,))
 
 
