@@ -185,6 +185,7 @@ fn main() {
     # `dyn` -> `impl` is no rename of a name, so no near miss either.
     assert candidate(ctx, edit("dyn T", "impl", 0, 3)).kind == "change_signature"
     assert held(edit("dyn T", "impl", 0, 3)) is None
+    assert intent.text_kind("union_with", "union") == "rename_similar"  # a weak keyword names things
     # A generic the signature lacks is its own error, even in a function with an empty body...
     lacks = Edit(LIB, src.index(b"inner(") + 5, src.index(b"inner(") + 5, "<U>")
     t_span = src.index(b"y: U") + 3

@@ -66,11 +66,11 @@ LITERAL = re.compile(r"\"|'.|^\d")
 # A visibility or `unsafe` rustc rejects where it stands has no meaning there to lose.
 MODIFIERS = {"mut", "ref", "move", "dyn", "as", "clone", "into", "to_string", "to_owned", "as_str",
              "as_ref", "as_mut", "unwrap", "iter", "try_into", "from", "Some", "Ok", "Box", "new", "pub", "unsafe"}
-# Rust's keywords: never a name, so never a rename of one (`dyn` -> `impl` changes a type).
+# Rust's strict keywords: never a name, so never a rename of one (`dyn` -> `impl` changes a type).
+# Weak ones (`union`, `default`) may name things.
 KEYWORDS = {"as", "async", "await", "break", "const", "continue", "crate", "dyn", "else", "enum", "extern", "false",
             "fn", "for", "if", "impl", "in", "let", "loop", "match", "mod", "move", "mut", "pub", "ref", "return",
-            "self", "Self", "static", "struct", "super", "trait", "true", "type", "union", "unsafe", "use", "where",
-            "while"}
+            "self", "Self", "static", "struct", "super", "trait", "true", "type", "unsafe", "use", "where", "while"}
 PATTERN_NODES = {"match_pattern", "tuple_struct_pattern", "tuple_pattern", "struct_pattern", "slice_pattern",
                  "field_pattern", "parameter", "closure_parameters", "or_pattern"}
 PRIMITIVES = {"i8", "i16", "i32", "i64", "i128", "isize", "u8", "u16", "u32", "u64", "u128", "usize",
