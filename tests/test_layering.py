@@ -24,7 +24,7 @@ ALLOWED = {
     "cli": {"server", "commands", "doctor", "demo"},
     "__main__": {"cli"},
 }
-LEAVES = {"config", "errors", "cancel", "device", "models", "safe_read", "__init__", "__version__"}
+LEAVES = {"config", "errors", "cancel", "device", "locks", "models", "safe_read", "__init__", "__version__"}
 
 
 def layer_of(path: Path) -> str:

@@ -4,7 +4,6 @@ with its confidence, apply it, and the crate compiles."""
 
 from __future__ import annotations
 
-import fcntl
 import re
 import shutil
 import subprocess
@@ -21,6 +20,7 @@ from lsp_support import (
     EXAMPLES, SERVER_COMMAND, PublishLog, client_capabilities, init_params, wait_for_progress, wait_until,
 )
 from rusta_lsp.config import read_config
+from rusta_lsp.locks import lock_held
 from rusta_lsp.patches.confidence import FEATURES
 from rusta_lsp.patches.shadow import shadow_base
 
@@ -115,13 +115,7 @@ async def test_save_broken_file_get_verified_action_apply_it_and_compile(client:
 
 def slot_held(folder: Path, slot: int) -> bool:
     """Whether an engine (in the server) holds shadow slot `slot`."""
-    with open(folder / f"slot-{slot}.lock", "a") as probe:
-        try:
-            fcntl.flock(probe, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            return True
-        fcntl.flock(probe, fcntl.LOCK_UN)
-        return False
+    return lock_held(folder / f"slot-{slot}.lock")
 
 
 async def test_a_settings_change_rebuilds_the_engine_in_the_slots_the_old_one_gave_back(client: LanguageClient):

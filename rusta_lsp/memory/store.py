@@ -24,6 +24,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..locks import lock_held
 from . import schema
 from .records import ItemRecord, PassageRecord, RefRecord
 from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
@@ -145,15 +146,7 @@ class Memory:
     def writer_busy(uri: str) -> bool:
         """Whether another opener holds this memory's writer lock (a server on the same memory):
         a command run beside it should open the memory read-only, so the memory keeps one writer."""
-        if "://" in uri or not (Path(uri) / "writer.lock").is_file():
-            return False
-        with open(Path(uri) / "writer.lock", "rb") as probe:
-            try:
-                fcntl.flock(probe, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(probe, fcntl.LOCK_UN)
-        return False
+        return "://" not in uri and lock_held(Path(uri) / "writer.lock")
 
     def __enter__(self) -> "Memory":
         return self

@@ -19,7 +19,6 @@ Without a companion nothing is skipped: only the lock is waited for.
 
 from __future__ import annotations
 
-import fcntl
 import os
 import threading
 import time
@@ -27,6 +26,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ..cancel import CancelToken
+from ..locks import lock_held
 
 # After a save, the time rust-analyzer takes to start its flycheck (cargo metadata, then the lock).
 GRACE_S = 1.5
@@ -53,18 +53,7 @@ def build_locked(target: Path) -> bool:
         profiles = [e.path for e in os.scandir(target) if e.is_dir()]
     except OSError:
         return False
-    for profile in profiles:
-        try:
-            handle = open(os.path.join(profile, ".cargo-lock"), "rb")
-        except OSError:
-            continue
-        with handle:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
-            except OSError:
-                return True
-            fcntl.flock(handle, fcntl.LOCK_UN)
-    return False
+    return any(lock_held(Path(profile) / ".cargo-lock") for profile in profiles)
 
 
 def built_since(target: Path, wall_time: float) -> bool:
