@@ -37,6 +37,7 @@ from ...patches.candidate import DiagnosticFix
 from ...patches.engine import FixReport, PatchEngine
 from ...patches.testing import checked_phrase
 from ...cancel import Cancelled, CancelToken
+from ...safe_read import Unreadable, read_file
 from .. import convert
 from ..documents import path_to_uri
 from ..app import Feature
@@ -65,13 +66,11 @@ def hint_message(fix: DiagnosticFix) -> str | None:
     return f"no fix offered: {fix.held_back}" if fix.held_back else None
 
 
-def _on_disk(path: Path, data: bytes) -> bool:
-    """Whether the regular file at `path` holds exactly `data`."""
+def _on_disk(path: Path, root: Path, data: bytes) -> bool:
+    """Whether the workspace file at `path` holds exactly `data`."""
     try:
-        if not path.is_file() or path.stat().st_size != len(data):
-            return False
-        return path.read_bytes() == data
-    except OSError:
+        return read_file(path, root, limit=len(data)) == data
+    except (OSError, Unreadable):
         return False
 
 
@@ -149,7 +148,8 @@ class FixesFeature(Feature):
         self._cancel.cancel()  # the running check answers for text that no longer exists
         # Neovim sends a debounced didChange after the didSave of the same text: a change to the
         # text on disk is the save's late news, and the save is checked again with it.
-        if running and doc.path is not None and await self.server.run_blocking(_on_disk, doc.path, doc.data):
+        if running and doc.path is not None and await self.server.run_blocking(
+                _on_disk, doc.path, self.session.root, doc.data):
             self.schedule()
 
     async def on_document_saved(self, doc) -> None:
