@@ -19,8 +19,22 @@ import cattrs
 
 @dataclass
 class MemoryConfig:
-    # LanceDB URI; empty means a folder per workspace under the user's cache directory.
+    # LanceDB URI (a folder, or s3://bucket/prefix, gs://, az://); empty means a folder per
+    # workspace under the user's cache directory.
     uri: str = ""
+    # Object storage options as LanceDB names them (endpoint, region, allow_http, ...). Credentials
+    # come from the usual environment variables (AWS_ACCESS_KEY_ID, ...); they are never logged.
+    storage_options: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class TeamConfig:
+    # LanceDB URI of the team memory: learned state (exemplars, principles, drill outcomes, the
+    # confidence model and its training rows) shared by everyone who sets it. Empty: off.
+    uri: str = ""
+    storage_options: dict[str, str] = field(default_factory=dict)
+    # Who the team sees as the author of what this Rusta learns; empty: git's user.email.
+    author: str = ""
 
 
 @dataclass
@@ -66,6 +80,7 @@ class CargoConfig:
 @dataclass
 class RustaConfig:
     memory: MemoryConfig = field(default_factory=MemoryConfig)
+    team: TeamConfig = field(default_factory=TeamConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     # Torch device for models: auto picks cuda, then mps, then cpu.
     device: str = "auto"
@@ -134,7 +149,9 @@ def _read_section(cls: type, raw: Any, prefix: str, problems: list[str]) -> Any:
         try:
             setattr(instance, name, _structure(value, ftype, default))
         except (cattrs.BaseValidationError, TypeError, ValueError) as err:
-            problems.append(f"{dotted}: {value!r} is not valid ({_reason(err)}); using {default!r}")
+            # An object of options may hold credentials: never echo it.
+            shown = "the value" if isinstance(default, dict) else repr(value)
+            problems.append(f"{dotted}: {shown} is not valid ({_reason(err)}); using {default!r}")
     return instance
 
 
@@ -151,6 +168,11 @@ def _structure(value: Any, ftype: Any, default: Any) -> Any:
         isinstance(value, list) and all(isinstance(v, str) for v in value)
     ):
         raise TypeError("expected a list of strings")
+    if isinstance(default, dict):
+        if not isinstance(value, dict) or not all(isinstance(v, (str, bool, int, float)) for v in value.values()):
+            raise TypeError("expected an object of strings")
+        # `true` and 3 as the object store reads them: "true", "3".
+        return {str(k): str(v).lower() if isinstance(v, bool) else str(v) for k, v in value.items()}
     return _converter.structure(value, type(default))
 
 

@@ -3,3 +3,8 @@
 
 class UsageError(Exception):
     """Bad usage or bad input: the CLI prints it in one line and exits with code 2."""
+
+
+class MemoryUnavailable(UsageError):
+    """The memory's storage cannot be reached or read (an object store that is down, a wrong
+    endpoint or credentials): one line for the user; the server works on from the analysis."""

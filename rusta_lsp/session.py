@@ -23,7 +23,7 @@ import json
 import logging
 import os
 from concurrent.futures import Future, TimeoutError as FutureTimeout
-from dataclasses import asdict
+from dataclasses import fields, is_dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,21 +38,22 @@ from .patches.shadow import ShadowSlots, state_dir
 
 log = logging.getLogger(__name__)
 # Settings read once, when the session is built: changing them takes a new session (a restart).
-FIXED_KEYS = ("memory.uri",)
+FIXED_KEYS = ("memory.uri", "memory.storage_options", "team.uri", "team.storage_options", "team.author")
 
 
 def _flatten(value: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(value, dict):
+    """Dotted names of the settings; an object-valued setting (storage options) is one value."""
+    if is_dataclass(value):
         out: dict[str, Any] = {}
-        for key, inner in value.items():
-            out.update(_flatten(inner, f"{prefix}{key}."))
+        for f in fields(value):
+            out.update(_flatten(getattr(value, f.name), f"{prefix}{f.name}."))
         return out
     return {prefix[:-1]: value}
 
 
 def changed_keys(old: RustaConfig, new: RustaConfig) -> set[str]:
     """The dotted setting names whose values differ (as the dataclasses name them)."""
-    before, after = _flatten(asdict(old)), _flatten(asdict(new))
+    before, after = _flatten(old), _flatten(new)
     return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
 
 
@@ -80,7 +81,7 @@ class WorkspaceSession:
         """Take new settings; returns the dotted keys that changed (the caller rebuilds what
         depends on them). Keys in FIXED_KEYS keep their old value until the next session."""
         changed = changed_keys(self.config, config)
-        config.memory.uri = self.config.memory.uri
+        config.memory, config.team = self.config.memory, self.config.team
         self.config = config
         self.slots.config = config
         return changed
@@ -112,11 +113,13 @@ class WorkspaceSession:
         while another process holds the writer lock, until `Memory.take_writer`), "cli" (a writer
         unless a server holds the writer lock, then read-only) or "read"."""
         embedder = self.embedder if embed else None
+        options = self.config.memory.storage_options
         try:
             if mode == "cli":
-                memory = Memory.open_for_cli(self.memory_uri, self.root, embedder=embedder)
+                memory = Memory.open_for_cli(self.memory_uri, self.root, embedder=embedder, storage_options=options)
             else:
-                memory = Memory.open(self.memory_uri, self.root, embedder=embedder, read_only=mode == "read")
+                memory = Memory.open(self.memory_uri, self.root, embedder=embedder, read_only=mode == "read",
+                                     storage_options=options)
         except BaseException as err:
             self.memory.set_exception(err)
             raise
@@ -140,7 +143,7 @@ class WorkspaceSession:
 
     def writer_busy(self) -> bool:
         """Whether a server holds this memory's writer lock (it indexes and drills, not us)."""
-        return Memory.writer_busy(self.memory_uri)
+        return Memory.writer_busy(self.memory_uri, self.config.memory.storage_options)
 
     def close(self) -> None:
         memory = self.memory_now()

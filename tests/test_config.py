@@ -42,3 +42,14 @@ def test_options_round_trip_and_memory_location(tmp_path, monkeypatch):
     uri = memory_uri(RustaConfig(), tmp_path / "ws")
     assert uri.startswith(str(tmp_path / "cache" / "rusta" / "memory" / "ws-"))
     assert memory_uri(RustaConfig(), tmp_path / "other") != uri
+
+
+def test_storage_options_are_strings_and_a_bad_one_is_not_echoed():
+    config, problems = read_config({"memory": {"uri": "s3://b/p", "storageOptions": {
+        "endpoint": "http://127.0.0.1:9000", "allow_http": True, "timeout": 30}}})
+    assert problems == []
+    assert config.memory.storage_options == {"endpoint": "http://127.0.0.1:9000", "allow_http": "true", "timeout": "30"}
+    config, problems = read_config({"team.storageOptions": {"aws_secret_access_key": ["s3cr3t-value"]}})
+    [problem] = problems
+    assert problem.startswith("team.storageOptions:") and "s3cr3t-value" not in problem
+    assert config.team.storage_options == {}

@@ -17,7 +17,7 @@ def _leaves(tree: dict, prefix: str = "") -> dict:
     out = {}
     for key, value in tree.items():
         dotted = f"{prefix}{key}"
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:  # an object-valued setting (storage options) defaults to {}
             out.update(_leaves(value, dotted + "."))
         else:
             out[dotted] = value

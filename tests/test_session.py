@@ -70,6 +70,11 @@ def test_reconfigure_names_the_changed_keys_and_keeps_the_memory_where_it_is(tmp
     assert session.config.memory.uri == str(tmp_path / "memory")  # takes a restart
     assert session.config.cargo.check_args == ["check", "--lib"]
     assert session.reconfigure(session.config) == set()
+    # Storage options are one setting (an object), fixed like the URI; so is the team memory.
+    remote, _ = read_config({"memory": {"storageOptions": {"endpoint": "http://a", "region": "r"}},
+                             "team": {"uri": "s3://team/rusta"}})
+    assert session.reconfigure(remote) >= {"memory.storage_options", "team.uri"}
+    assert session.config.memory.storage_options == {} and session.config.team.uri == ""
 
 
 def test_the_memory_is_a_future_every_reader_shares(tmp_path: Path):

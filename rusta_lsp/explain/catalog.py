@@ -185,3 +185,28 @@ class Catalog:
 
     def events(self, kind: str | None = None) -> list[dict]:
         return self.memory.events(kind)
+
+
+class NoMemory:
+    """The `resolve.Lookups` protocol with nothing in it: explanations from the analysis alone (the
+    open file's own items, its locals and generics) while the memory opens, or when it cannot."""
+
+    generation = 0
+
+    def lookup_name(self, name: str, kind: str | None = None) -> list[ItemRecord]:
+        return []
+
+    def lookup_path(self, qualified: str) -> list[ItemRecord]:
+        return []
+
+    def members_of(self, type_name: str) -> list[ItemRecord]:
+        return []
+
+    def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
+        return []
+
+    def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]:
+        return []
+
+    def events(self, kind: str | None = None) -> list[dict]:
+        return []

@@ -15,7 +15,6 @@ import logging
 import shutil
 import time
 from dataclasses import fields
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -24,9 +23,11 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from ..errors import MemoryUnavailable
 from ..locks import lock_held
-from . import schema
+from . import schema, storage
 from .records import ItemRecord, PassageRecord, RefRecord
+from .storage import WriterLease, is_remote, unavailable
 from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
 
 log = logging.getLogger(__name__)
@@ -49,19 +50,23 @@ class ReadOnlyMemoryError(Exception):
 
 
 class Memory:
-    def __init__(self, uri: str, workspace_root: Path, embedder: Any, read_only: bool):
+    def __init__(self, uri: str, workspace_root: Path, embedder: Any, read_only: bool,
+                 storage_options: dict | None = None):
         self.uri = uri
         self.workspace_root = Path(workspace_root)
         self.embedder = embedder
         self.read_only = read_only
+        self.storage_options = storage_options
         self.messages: list[str] = []  # rebuilds and other things the user should hear about
         # LanceDB caches what it read per table version, by default up to 6 GB of indexes and 1 GB
         # of metadata; every commit makes versions, so a long session only ever grew (a quarter MB
         # a save). Queries need the latest version's: small caches hold it.
         self._session = lancedb.Session(index_cache_size_bytes=INDEX_CACHE_BYTES,
                                         metadata_cache_size_bytes=METADATA_CACHE_BYTES)
-        self._reader = lancedb.connect(uri, read_consistency_interval=timedelta(0), session=self._session)
+        self._reader = storage.connect(uri, storage_options, read_consistency=True, session=self._session)
         self._db = None  # the write connection, once `take_writer` succeeded
+        self._lease: WriterLease | None = None  # a remote memory's writer lease, while we hold it
+        self._held_by: str | None = None  # who holds a remote memory's lease we could not take
         self._read_tables: dict[str, Any] = {}
         self._write_tables: dict[str, Any] = {}
         self._writer: Writer | None = None
@@ -73,17 +78,35 @@ class Memory:
 
     @classmethod
     def open(
-        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False
+        cls, uri: str, workspace_root: Path, *, embedder: Any = None, read_only: bool = False,
+        storage_options: dict | None = None,
     ) -> "Memory":
         """Open the memory; as its one writer unless `read_only`. A writer that finds the writer
-        lock held (a `rusta index` running) opens read-only, says so in `messages`, and becomes
-        the writer once `take_writer()` succeeds."""
-        if "://" not in uri:
+        lock held (a `rusta index` running; on object storage, another machine's lease) opens
+        read-only, says so in `messages`, and becomes the writer once `take_writer()` succeeds.
+        `storage_options` for object storage; a remote memory that cannot be reached raises
+        MemoryUnavailable (one line, no secrets)."""
+        if not is_remote(uri):
+            return cls._open(uri, workspace_root, embedder, read_only, None)
+        try:
+            return cls._open(uri, workspace_root, embedder, read_only, storage_options)
+        except MemoryUnavailable:
+            raise
+        except Exception as err:  # the object store's own error: long, nested, says the same
+            raise unavailable(uri, err) from err
+
+    @classmethod
+    def _open(cls, uri: str, workspace_root: Path, embedder: Any, read_only: bool,
+              storage_options: dict | None) -> "Memory":
+        if not is_remote(uri):
             Path(uri).mkdir(parents=True, exist_ok=True)
-        memory = cls(uri, workspace_root, embedder, read_only=True)
+        memory = cls(uri, workspace_root, embedder, read_only=True, storage_options=storage_options)
         if not read_only and not memory.take_writer():
-            memory._say("another Rusta process is writing this memory (a `rusta index`?): "
-                        "reading it only until it is done")
+            if memory._held_by:  # a remote memory's lease: which machine writes it
+                memory._say(f"{memory._held_by} writes this memory: reading it only until it is done")
+            else:
+                memory._say("another Rusta process is writing this memory (a `rusta index`?): "
+                            "reading it only until it is done")
         return memory
 
     def take_writer(self) -> bool:
@@ -93,9 +116,11 @@ class Memory:
             return True
         if not self._lock_writer():
             return False
-        self._db = lancedb.connect(self.uri, session=self._session)
+        self._db = storage.connect(self.uri, self.storage_options, session=self._session)
         self._heal()
-        self._writer = Writer(self._write_table, self._paths_with_rows(), self._distinct_paths("passages"))
+        guard = self._lease.check if self._lease is not None else None  # the lease covers each commit
+        self._writer = Writer(self._write_table, self._paths_with_rows(), self._distinct_paths("passages"),
+                              guard=guard)
         self._writer.submit("call", "", self._reconcile).result()
         self.read_only = False
         damaged = False
@@ -118,10 +143,23 @@ class Memory:
         if self._lock_file is not None:
             self._lock_file.close()  # releases the lock
             self._lock_file = None
+        if self._lease is not None:
+            self._lease.release()
+            self._lease = None
 
     def _lock_writer(self) -> bool:
-        """Take the memory's writer lock (local memories); the OS drops it if we crash."""
-        if "://" in self.uri:
+        """Take the memory's writer lock: a lock file for a local memory (the OS drops it if we
+        crash), a lease for a remote one (renewed behind; it lapses when we stop). False while
+        another process holds it."""
+        if is_remote(self.uri):
+            lease = WriterLease(storage.connect(self.uri, self.storage_options))
+            if not lease.acquire():
+                holder = lease.holder()
+                self._held_by = f"another Rusta ({holder['host']}, pid {holder['pid']})" if holder else None
+                return False
+            lease.lost = self._lease_lost
+            lease.keep()
+            self._lease = lease
             return True
         handle = open(Path(self.uri) / "writer.lock", "a+")
         try:
@@ -132,21 +170,31 @@ class Memory:
         self._lock_file = handle
         return True
 
+    def _lease_lost(self, why: str) -> None:
+        """Renewal thread: another process writes the memory now; our writes fail from here on."""
+        self._say(f"{why}: this memory is read-only from now on")
+
     @classmethod
-    def open_for_cli(cls, uri: str, workspace_root: Path, *, embedder: Any = None) -> "Memory":
+    def open_for_cli(cls, uri: str, workspace_root: Path, *, embedder: Any = None,
+                     storage_options: dict | None = None) -> "Memory":
         """A command's memory: writable, or read-only while a server holds the writer lock (one
         writer per memory), with a message saying so."""
-        if not cls.writer_busy(uri):
-            return cls.open(uri, workspace_root, embedder=embedder)
-        memory = cls.open(uri, workspace_root, embedder=embedder, read_only=True)
+        if not cls.writer_busy(uri, storage_options):
+            return cls.open(uri, workspace_root, embedder=embedder, storage_options=storage_options)
+        memory = cls.open(uri, workspace_root, embedder=embedder, read_only=True, storage_options=storage_options)
         memory.messages.append("a running Rusta server owns this memory: reading it only")
         return memory
 
     @staticmethod
-    def writer_busy(uri: str) -> bool:
+    def writer_busy(uri: str, storage_options: dict | None = None) -> bool:
         """Whether another opener holds this memory's writer lock (a server on the same memory):
         a command run beside it should open the memory read-only, so the memory keeps one writer."""
-        return "://" not in uri and lock_held(Path(uri) / "writer.lock")
+        if is_remote(uri):
+            try:
+                return WriterLease(storage.connect(uri, storage_options)).holder() is not None
+            except Exception as err:  # noqa: BLE001 — said in one line, like opening it
+                raise unavailable(uri, err) from err
+        return lock_held(Path(uri) / "writer.lock")
 
     def __enter__(self) -> "Memory":
         return self
@@ -213,7 +261,7 @@ class Memory:
         try:
             self._db.drop_table(name)
         except Exception:
-            if "://" not in self.uri:  # a table too broken to drop: remove its folder
+            if not is_remote(self.uri):  # a table too broken to drop: remove its folder
                 shutil.rmtree(Path(self.uri) / f"{name}.lance", ignore_errors=True)
 
     def _say(self, message: str) -> None:

@@ -75,8 +75,12 @@ _STOP = object()
 class Writer:
     """Owns the write connection's table handles; `tables(name)` opens them lazily."""
 
-    def __init__(self, open_table: Callable[[str], Any], known_paths: set[str], passage_paths: set[str]):
+    def __init__(self, open_table: Callable[[str], Any], known_paths: set[str], passage_paths: set[str],
+                 guard: Callable[[], None] | None = None):
         self._open_table = open_table
+        # Raises when this process may no longer write (a remote memory's lease was lost): every
+        # batch and compaction checks it first, so nothing is committed beside another writer.
+        self._guard = guard
         self._known = known_paths  # paths that have rows on disk (file row or derived rows)
         self._with_passages = passage_paths  # paths that have passages (most sources have none)
         self._queue: queue.Queue = queue.Queue()
@@ -158,6 +162,13 @@ class Writer:
                 return
 
     def _apply(self, batch: list[_Op]) -> None:
+        if self._guard is not None:
+            try:
+                self._guard()
+            except Exception as err:
+                for op in batch:
+                    op.future.set_exception(err)
+                return
         # Coalesce runs of the same kind (and table) so one commit serves many ops.
         i = 0
         while i < len(batch):
@@ -268,6 +279,11 @@ class Writer:
         self._commits.pop(name, None)
 
     def _optimize_pending(self, threshold: int) -> None:
+        if self._guard is not None:
+            try:
+                self._guard()
+            except Exception:  # noqa: BLE001 — not ours to compact any more
+                return
         for name, count in list(self._commits.items()):
             if count < threshold:
                 continue

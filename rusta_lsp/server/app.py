@@ -32,6 +32,7 @@ from pygls.protocol import LanguageServerProtocol
 from .. import __version__
 from ..cancel import Cancelled, CancelToken
 from ..config import read_config, refuse_inside_workspace
+from ..errors import MemoryUnavailable
 from ..memory.store import Memory
 from ..safe_read import Unreadable, read_file
 from ..session import FIXED_KEYS, WorkspaceSession
@@ -409,6 +410,11 @@ class RustaServer(LanguageServer):
             # A command writing the memory as we start (`rusta index`): read-only until it is
             # done (the memory feature then takes the writer lock), never a second writer.
             memory = await self.run_blocking(session.open_memory)
+        except MemoryUnavailable as err:  # already one line: no traceback to add
+            log.warning("the workspace memory could not be opened: %s", err)
+            self.show_message(f"the workspace memory could not be opened ({err}); "
+                              "working from the analysis alone")
+            return
         except Exception as err:  # noqa: BLE001 — explanations and fixes work on without it
             log.exception("the workspace memory could not be opened")
             self.show_message(f"the workspace memory could not be opened ({err}); "

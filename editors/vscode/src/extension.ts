@@ -22,7 +22,7 @@ import { changed, companionReport, CompanionReport, RUST_ANALYZER_ID } from "./c
 import { Discovery, findServer } from "./discovery";
 import { ExplainResult, explainMarkdown, explainPage, parseAnchorLink } from "./explain";
 import { RestartBudget } from "./restarts";
-import { CLIENT_SETTINGS, SERVER_SETTINGS, toServerOptions, touches } from "./settings";
+import { CLIENT_SETTINGS, SERVER_SETTINGS, redacted, toServerOptions, touches } from "./settings";
 import { HeartbeatParams, humanBytes, ProgressValue, ServerStatus, StatusModel } from "./status";
 
 let rusta: Rusta | undefined;
@@ -168,7 +168,7 @@ class Rusta {
       return;
     }
     const settings = this.settingsForServer();
-    this.output.appendLine(`[rusta] ${why}: ${JSON.stringify(settings)}`);
+    this.output.appendLine(`[rusta] ${why}: ${JSON.stringify(redacted(settings))}`);
     void this.client.sendNotification(DidChangeConfigurationNotification.type, { settings });
   }
 

@@ -4,6 +4,10 @@
 /** Settings the server reads, as dotted keys below `rusta.`; the wire tree nests them. */
 export const SERVER_SETTINGS = [
   "memory.uri",
+  "memory.storageOptions",
+  "team.uri",
+  "team.storageOptions",
+  "team.author",
   "model.embedding",
   "model.generator",
   "device",
@@ -53,4 +57,19 @@ export function toServerOptions(read: (key: string) => unknown, trusted = true):
 /** Whether a configuration change touches one of the given `rusta.` keys. */
 export function touches(affects: (section: string) => boolean, keys: readonly string[]): boolean {
   return keys.some((key) => affects(`rusta.${key}`));
+}
+
+/** The options as they may be logged: storage options may hold credentials, so only their keys show. */
+export function redacted(options: Options): Options {
+  const copy: Options = {};
+  for (const [key, value] of Object.entries(options)) {
+    if (key === "storageOptions" && value && typeof value === "object") {
+      copy[key] = Object.fromEntries(Object.keys(value as object).map((name) => [name, "***"]));
+    } else if (value && typeof value === "object" && !Array.isArray(value)) {
+      copy[key] = redacted(value as Options);
+    } else {
+      copy[key] = value;
+    }
+  }
+  return copy;
 }

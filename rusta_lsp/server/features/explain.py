@@ -13,7 +13,8 @@ from typing import Any
 from lsprotocol import types
 from pygls.exceptions import JsonRpcInvalidParams
 
-from ...explain.engine import Explainer, explainer_for
+from ...explain.catalog import Catalog, NoMemory
+from ...explain.engine import Explainer, Layout
 from ...explain.render import HOVER_CLAIMS, file_uri_link, markdown, to_json
 from .. import convert
 from ..documents import Document
@@ -43,14 +44,20 @@ class ExplainFeature(Feature):
             self.server.spawn(self._start(), "explain: load the catalog")
 
     async def _start(self) -> None:
+        # Hovers answer from the analysis at once; the memory's catalog joins once it is loaded
+        # (a large memory takes seconds to open and read; one that cannot be opened never joins).
+        self.explainer = Explainer(NoMemory(), self.session.root, Layout.of(self.session.workspace_model),
+                                   buffers=self._buffer)
         memory = await self.server.memory()
         if memory is not None:
-            self.explainer = await self.server.run_blocking(self._make_explainer, memory)
+            self.explainer.catalog = await self.server.run_blocking(self._load_catalog, memory)
+            self.explainer.invalidate()
 
-    def _make_explainer(self, memory) -> Explainer:
-        # In the executor: the catalog loads now, so the first hover answers from the snapshot.
-        return explainer_for(memory, self.session.root, self.session.workspace_model, follow=True,
-                             buffers=self._buffer)
+    @staticmethod
+    def _load_catalog(memory) -> Catalog:
+        catalog = Catalog(memory, auto_load=True)
+        catalog.load()  # in the executor: hovers then answer from the snapshot
+        return catalog
 
     def _buffer(self, rel: str) -> str | None:
         for doc in list(self.server.documents.values()):

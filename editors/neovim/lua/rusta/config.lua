@@ -15,7 +15,9 @@ function M.defaults()
     },
     -- Sent as initializationOptions and on change; mirrors the VS Code settings `rusta.*`.
     settings = {
-      memory = { uri = '' },
+      -- An empty object on the wire (an empty Lua table would be sent as a list).
+      memory = { uri = '', storageOptions = vim.empty_dict() },
+      team = { uri = '', storageOptions = vim.empty_dict(), author = '' },
       model = { embedding = '', generator = '' },
       device = 'auto',
       abstain = { targetPrecision = 0.95 },
@@ -43,6 +45,18 @@ local function is_list_of_strings(value)
   end
   for _, item in ipairs(value) do
     if type(item) ~= 'string' then
+      return false
+    end
+  end
+  return true
+end
+
+local function is_map_of_strings(value)
+  if type(value) ~= 'table' then
+    return false
+  end
+  for key, item in pairs(value) do
+    if type(key) ~= 'string' or type(item) ~= 'string' then
       return false
     end
   end
@@ -83,6 +97,8 @@ local CHECKS = {
     end,
     'non-negative number',
   },
+  ['rusta.settings.memory.storageOptions'] = { is_map_of_strings, 'table of strings' },
+  ['rusta.settings.team.storageOptions'] = { is_map_of_strings, 'table of strings' },
 }
 
 -- Options whose default is nil, with the type they must have.

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { test } from "node:test";
-import { CLIENT_SETTINGS, SERVER_SETTINGS, toServerOptions, touches } from "../../settings";
+import { CLIENT_SETTINGS, SERVER_SETTINGS, redacted, toServerOptions, touches } from "../../settings";
 
 const manifest = JSON.parse(fs.readFileSync(path.join(__dirname, "../../../package.json"), "utf8"));
 const properties: Record<string, { default: unknown }> = manifest.contributes.configuration.properties;
@@ -13,7 +13,8 @@ function fromDefaults(key: string): unknown {
 
 test("defaults become the nested camelCase tree the server reads", () => {
   assert.deepEqual(toServerOptions(fromDefaults), {
-    memory: { uri: "" },
+    memory: { uri: "", storageOptions: {} },
+    team: { uri: "", storageOptions: {}, author: "" },
     model: { embedding: "", generator: "" },
     device: "auto",
     abstain: { targetPrecision: 0.95 },
@@ -63,4 +64,14 @@ test("touches checks the rusta. prefixed section", () => {
   const changed = new Set(["rusta.server.path"]);
   assert.equal(touches((s) => changed.has(s), CLIENT_SETTINGS), true);
   assert.equal(touches((s) => changed.has(s), SERVER_SETTINGS), false);
+});
+
+test("storage options are logged by key only", () => {
+  const options = toServerOptions((key) =>
+    ({ "memory.uri": "s3://team/memory", "memory.storageOptions": { endpoint: "http://s3.local", aws_secret_access_key: "x" } })[key],
+  );
+  assert.deepEqual(redacted(options), {
+    memory: { uri: "s3://team/memory", storageOptions: { endpoint: "***", aws_secret_access_key: "***" } },
+  });
+  assert.equal((options.memory as { storageOptions: { aws_secret_access_key: string } }).storageOptions.aws_secret_access_key, "x");
 });
