@@ -13,15 +13,20 @@ PATH — and passed explicitly to every server feature and command. It holds:
 - the `FlycheckWatch`: what the client says of rust-analyzer's checks, and cargo's lock on the
   user's build directory, so the shadow check takes its turn after theirs;
 - whether cargo has run in this folder before (`first_cargo_run`), for the one-time notice.
+- the team memory (`team.uri`, off by default), attached to the memory as `memory.team`, tagged
+  with the author (`team.author`, else git's user.email) and the repository's commit.
 
 Nothing else opens the memory or loads the calibrator: one writer, one confidence model.
 """
 
 from __future__ import annotations
 
+import getpass
 import json
 import logging
 import os
+import subprocess
+import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import fields, is_dataclass
 from pathlib import Path
@@ -31,7 +36,9 @@ from .analysis.model import Workspace
 from .analysis.workspace import discover_workspace
 from .config import RustaConfig, cache_home, memory_uri
 from .memory.embedder import Embedder
+from .errors import MemoryUnavailable
 from .memory.store import Memory
+from .memory.team import TeamMemory
 from .patches.confidence import CalibratorStore
 from .patches.flycheck import FlycheckWatch
 from .patches.shadow import ShadowSlots, state_dir
@@ -57,6 +64,19 @@ def changed_keys(old: RustaConfig, new: RustaConfig) -> set[str]:
     return {key for key in before.keys() | after.keys() if before.get(key) != after.get(key)}
 
 
+def _git(root: Path, *args: str) -> str:
+    """One line of git's output in `root`; "" when git or the repository is missing."""
+    try:
+        done = subprocess.run(["git", *args], cwd=root, capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return done.stdout.strip() if done.returncode == 0 else ""
+
+
+def _newest(rows: list[dict]) -> dict | None:
+    return rows[-1] if rows else None  # team rows come oldest first
+
+
 class WorkspaceSession:
     def __init__(self, root: Path, config: RustaConfig):
         self.root = Path(root).resolve()
@@ -68,6 +88,7 @@ class WorkspaceSession:
         self.flycheck = FlycheckWatch(self.root)
         self.embedder = Embedder(config.model.embedding, config.device)
         self.memory: Future[Memory] = Future()
+        self._commit_read: tuple[float, str] = (-1e9, "")
         self.workspace_model = Workspace(root=str(self.root))  # empty until `discover`
 
     def discover(self) -> Workspace:
@@ -123,8 +144,31 @@ class WorkspaceSession:
         except BaseException as err:
             self.memory.set_exception(err)
             raise
+        if self.config.team.uri:
+            memory.team = self._open_team(memory)
         self.memory.set_result(memory)
         return memory
+
+    def _open_team(self, memory: Memory) -> TeamMemory | None:
+        """The team memory, or None (with a message) when it cannot be reached: the local memory
+        works alone."""
+        team_config = self.config.team
+        author = team_config.author or _git(self.root, "config", "user.email") or getpass.getuser()
+        try:
+            team = TeamMemory.open(team_config.uri, team_config.storage_options, author, self._commit)
+        except MemoryUnavailable as err:
+            memory.messages.append(f"team memory not used: {err}")
+            return None
+        memory.messages.extend(team.messages)
+        self.calibrators.shared = lambda: _newest(team.rows("calibrators"))
+        return team
+
+    def _commit(self) -> str:
+        """The repository's commit, read at most once a minute (it tags what the team is sent)."""
+        now = time.monotonic()
+        if now - self._commit_read[0] > 60:
+            self._commit_read = (now, _git(self.root, "rev-parse", "HEAD"))
+        return self._commit_read[1]
 
     def memory_now(self) -> Memory | None:
         """The memory when it is open, else None (never blocks)."""

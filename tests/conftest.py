@@ -12,3 +12,11 @@ def s3(tmp_path_factory) -> LocalS3:
     server = start_moto(tmp_path_factory.mktemp("moto") / "moto.log")
     yield server
     stop_moto(server)
+
+
+@pytest.fixture
+def s3_env(s3, monkeypatch):
+    """The local S3, with its credentials in this process's environment (AWS_*), as a user has them."""
+    for key, value in s3.env.items():
+        monkeypatch.setenv(key, value)
+    return s3

@@ -38,14 +38,6 @@ def rusta(args: list[str], env: dict, timeout: float = 300) -> subprocess.Comple
     return subprocess.run([*CLI, *args], capture_output=True, text=True, timeout=timeout, env={**os.environ, **env})
 
 
-@pytest.fixture
-def s3_env(s3, monkeypatch):
-    """This process reads and writes the bucket with the local S3's credentials."""
-    for key, value in s3.env.items():
-        monkeypatch.setenv(key, value)
-    return s3
-
-
 def duplicate_files(memory: Memory) -> int:
     """File rows stored more than once (0 in a healthy memory)."""
     files = Counter(r["path"] for r in memory._query("files", lambda t: t.search().select(["path"]).limit(1 << 30)))

@@ -10,7 +10,7 @@ from ..errors import UsageError
 from ..heartbeat.drills import Driller, drill_engine
 from ..heartbeat.jobs import calibrate
 from ..heartbeat.loop import context_for_cli
-from ..heartbeat.report import build_report, render_html
+from ..heartbeat.report import build_report, render_html, side_by_side
 from . import crate_root, open_memory, refuse_beside_server, require_cargo, session_for
 
 
@@ -93,4 +93,12 @@ def _report_text(report: dict) -> str:
     if report["retired_classes"]:
         lines.append("retired: " + ", ".join(r["kind"] for r in report["retired_classes"]))
     lines += [f"principle: {p['text']}" for p in report["principles"]]
+    team = report.get("team")
+    if team is not None:
+        lines.append(f"team memory {team['uri']}: {len(team['authors'])} authors, {team['drills']} drills, "
+                     f"fix rate {team['fix_rate']}, {team['exemplars']} exemplars, {team['training_rows']} training rows")
+        lines.append(f"  {'code':<8} {'local':>16} {'team':>16}")
+        for code, local_n, local_rate, team_n, team_rate in side_by_side(report):
+            lines.append(f"  {code:<8} {f'{local_n} drills {local_rate}':>16} {f'{team_n} drills {team_rate}':>16}")
+        lines += [f"team principle ({p['author']}): {p['text']}" for p in team["principles"]]
     return "\n".join(lines)

@@ -23,7 +23,8 @@ TEST_ROUND_SECONDS = 120.0  # at most this long (wall seconds) per run of the te
 
 def labelled_examples(memory) -> tuple[list[list[float]], list[float]]:
     """Feature rows and right/wrong labels: every verified patch of every drill, plus the
-    user's feedback on offered patches when it carries the features the model saw."""
+    user's feedback on offered patches when it carries the features the model saw, plus the
+    training rows teammates shared (a team memory)."""
     rows, labels = [], []
     try:
         drills = memory.rows(DRILLS)
@@ -38,6 +39,10 @@ def labelled_examples(memory) -> tuple[list[list[float]], list[float]]:
         if payload.get("features") and not payload.get("drill"):
             rows.append(payload["features"])
             labels.append(float(bool(payload.get("correct"))))
+    for shared in memory.team_rows("training"):
+        if isinstance(shared.get("features"), list):
+            rows.append(shared["features"])
+            labels.append(float(bool(shared.get("correct"))))
     return rows, labels
 
 
@@ -62,6 +67,7 @@ def calibrate(calibrators: CalibratorStore, config: RustaConfig, memory, cancel:
         model.trained = True
         model.threshold_override = result.threshold
         calibrators.save(model)
+        memory.share("calibrators", [{"id": "model", **model.to_json(), "examples": len(usable)}])
     summary = {**result.to_json(), "examples": len(usable), "positives": int(y.sum())}
     memory.log_event("training", summary)
     return summary

@@ -128,7 +128,40 @@ def build_report(memory, root: Path, state_folder: Path) -> dict:
         "retired_classes": [{"kind": k, "round": r} for k, r in sorted(state.retired.items())],
         "principles": principles,
         "self_diffs": [e["payload"] for e in events if e["kind"] == "self_diff"][-20:],
+        "team": team_report(memory.team) if getattr(memory, "team", None) is not None else None,
     }
+
+
+def team_report(team) -> dict:
+    """The team memory's figures (everyone's rows, this developer's included), to show beside
+    the local ones."""
+    drills = [r for r in team.rows("drills", own=True) if r.get("outcome") in OUTCOMES]
+    stats = code_stats([], drills)
+    calibrators = team.rows("calibrators", own=True)
+    newest = calibrators[-1] if calibrators else None
+    return {
+        "uri": team.uri,
+        "author": team.author,
+        "authors": sorted(team.authors()),
+        "drills": len(drills),
+        "fix_rate": _rate(sum(r["outcome"] == "restored" for r in drills), len(drills)),
+        "codes": {code: {k: s[k] for k in ("drills", "fix_rate", "calibration_gap")} for code, s in stats.items()},
+        "exemplars": len([r for r in team.rows("exemplars", own=True) if not r.get("retired")]),
+        "training_rows": len(team.rows("training", own=True)),
+        "principles": [{k: p.get(k) for k in ("text", "code", "author")}
+                       for p in team.rows("principles", own=True) if not p.get("retired")],
+        "calibrator": None if newest is None else {k: newest.get(k) for k in ("author", "commit", "examples",
+                                                                              "threshold")},
+    }
+
+
+def side_by_side(report: dict) -> list[list]:
+    """[code, local drills, local fix rate, team drills, team fix rate] for every code either saw."""
+    team = (report.get("team") or {}).get("codes", {})
+    local = report["codes"]
+    return [[code, (local.get(code) or {}).get("drills", 0), (local.get(code) or {}).get("fix_rate"),
+             (team.get(code) or {}).get("drills", 0), (team.get(code) or {}).get("fix_rate")]
+            for code in sorted(set(local) | set(team))]
 
 
 # --- HTML ----------------------------------------------------------------------------------------
@@ -223,6 +256,7 @@ ECE {report['ece']}. Outcomes: {html.escape(str(report['outcomes']))}</p>
 {_table(["code", "fix rate", "drills", "calibration gap"], [[w["code"], w["fix_rate"], w["drills"], w["calibration_gap"]] for w in report["weak_spots"]])}
 <h2>Retired classes</h2><p>{html.escape(retired)}</p>
 <h2>Principles</h2><ul>{principles}</ul>
+{_team_html(report)}
 <h2>Training runs</h2>
 {_table(["device", "examples", "swapped", "Brier before", "Brier after", "ECE after", "threshold", "coverage"],
         [[t.get("device"), t.get("examples"), t.get("swapped"), (t.get("before") or {}).get("brier"),
@@ -230,3 +264,14 @@ ECE {report['ece']}. Outcomes: {html.escape(str(report['outcomes']))}</p>
          for t in report["training"]])}
 </body></html>
 """
+
+
+def _team_html(report: dict) -> str:
+    team = report.get("team")
+    if team is None:
+        return ""
+    head = (f"<h2>Team memory</h2><p>{html.escape(team['uri'])}: {len(team['authors'])} authors, "
+            f"{team['drills']} drills, fix rate {team['fix_rate']}, {team['exemplars']} exemplars, "
+            f"{team['training_rows']} training rows</p>")
+    return head + _table(["code", "local drills", "local fix rate", "team drills", "team fix rate"],
+                         side_by_side(report))

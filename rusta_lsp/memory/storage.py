@@ -84,12 +84,12 @@ def public_options(options: dict[str, Any] | None) -> dict[str, str]:
 _REASONS = (
     (re.compile(r"Connection refused|ConnectionRefused", re.I), "connection refused"),
     (re.compile(r"dns error|failed to lookup address|Name or service not known", re.I), "unknown host"),
-    (re.compile(r"timed out|Timeout|deadline", re.I), "timed out"),
+    (re.compile(r"timed out|TimedOut|deadline has elapsed", re.I), "timed out"),
     (re.compile(r"NoSuchBucket|bucket does not exist|The specified bucket", re.I), "no such bucket"),
     (re.compile(r"InvalidAccessKeyId|SignatureDoesNotMatch|AccessDenied|Forbidden|403", re.I),
      "access denied (check the credentials in the AWS_* environment variables)"),
-    (re.compile(r"Missing region|region", re.I), "no region (set AWS_REGION or memory.storageOptions.region)"),
-    (re.compile(r"Unable to find credentials|credential|NoCredentials", re.I),
+    (re.compile(r"Missing region|region is required", re.I), "no region (set AWS_REGION or the region option)"),
+    (re.compile(r"Unable to find credentials|NoCredentials|Missing credentials", re.I),
      "no credentials (set AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY)"),
 )
 _ENDPOINT = re.compile(r"(https?://[^/\s\"'?]+)")

@@ -26,8 +26,10 @@ import pyarrow.compute as pc
 from ..errors import MemoryUnavailable
 from ..locks import lock_held
 from . import schema, storage
+from . import team as team_tables
 from .records import ItemRecord, PassageRecord, RefRecord
 from .storage import WriterLease, is_remote, unavailable
+from .team import TeamMemory
 from .writer import INDEXES, FileRows, Writer, sql_in, sql_str
 
 log = logging.getLogger(__name__)
@@ -67,6 +69,8 @@ class Memory:
         self._db = None  # the write connection, once `take_writer` succeeded
         self._lease: WriterLease | None = None  # a remote memory's writer lease, while we hold it
         self._held_by: str | None = None  # who holds a remote memory's lease we could not take
+        # The team layer (memory/team.py), attached by the session when `team.uri` is set.
+        self.team: TeamMemory | None = None
         self._read_tables: dict[str, Any] = {}
         self._write_tables: dict[str, Any] = {}
         self._writer: Writer | None = None
@@ -146,6 +150,9 @@ class Memory:
         if self._lease is not None:
             self._lease.release()
             self._lease = None
+        if self.team is not None:
+            self.team.close()
+            self.team = None
 
     def _lock_writer(self) -> bool:
         """Take the memory's writer lock: a lock file for a local memory (the OS drops it if we
@@ -696,9 +703,27 @@ class Memory:
         now = time.time()
         stored = [{"key": str(row[key]), "ts": now, "payload": json.dumps(row)} for row in rows]
         future = self._require_writer().submit("upsert", table, stored, key="key")
+        if table in team_tables.SHARED:
+            self.share(table, rows)
         if wait:
             future.result()
         return future
+
+    # --- the team layer --------------------------------------------------------------------
+
+    def share(self, table: str, rows: list[dict]) -> None:
+        """Publish what of these learned rows may be shared to the team memory, when there is one
+        (behind; put_rows does it for exemplars, principles and drills)."""
+        if self.team is not None:
+            self.team.publish(table, rows)
+
+    def team_rows(self, table: str) -> list[dict]:
+        """What teammates shared in `table` (each row with its `author` and `commit`); [] alone."""
+        return self.team.rows(table) if self.team is not None else []
+
+    def learned(self, table: str) -> list[dict]:
+        """This memory's documents of `table` followed by the teammates' (the merged read)."""
+        return self.rows(table) + self.team_rows(table)
 
     def prune_rows(self, table: str, keep: set[str], wait: bool = True):
         """Delete the documents of a generic table whose key is not in `keep`."""

@@ -33,6 +33,7 @@ DUE_IDLE_S = 0.5  # ... at the next pause this long (compacting costs ~100 ms on
 MAX_UNOPTIMIZED = 60  # ... or right away at this many, when writes never pause
 IDLE_OPTIMIZE_S = 2.0  # compact tables with any pending commits after this long without work
 MAX_BATCH_OPS = 256
+SHARED_CLEANUP = timedelta(hours=1)  # versions of a shared table older than this go at compaction
 # Per table: full-text columns, and BTREE columns for exact lookups (name, path, hash).
 INDEXES = {
     "items": (("search_text",), ("name", "qualified", "path", "text_hash")),
@@ -76,8 +77,11 @@ class Writer:
     """Owns the write connection's table handles; `tables(name)` opens them lazily."""
 
     def __init__(self, open_table: Callable[[str], Any], known_paths: set[str], passage_paths: set[str],
-                 guard: Callable[[], None] | None = None):
+                 guard: Callable[[], None] | None = None, shared: bool = False):
         self._open_table = open_table
+        # Tables other processes write too (the team memory): compaction keeps old versions for
+        # a while and never deletes unverified files, which may be another writer's commit in flight.
+        self._shared = shared
         # Raises when this process may no longer write (a remote memory's lease was lost): every
         # batch and compaction checks it first, so nothing is committed beside another writer.
         self._guard = guard
@@ -293,11 +297,17 @@ class Writer:
                 # read was cleaned up under them.
                 with warnings.catch_warnings():
                     warnings.simplefilter("ignore", UserWarning)
-                    table.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
-            except Exception:
-                log.exception("memory writer: optimize %s failed", name)
+                    if self._shared:
+                        table.optimize(cleanup_older_than=SHARED_CLEANUP)
+                    else:
+                        table.optimize(cleanup_older_than=timedelta(0), delete_unverified=True)
+            except Exception as err:
+                if self._shared:  # another writer compacted or committed first: theirs stands
+                    log.info("memory writer: optimize %s skipped: %s", name, err)
+                else:
+                    log.exception("memory writer: optimize %s failed", name)
             self._commits[name] = 0
-        if threshold == 1:
+        if threshold == 1 and not self._shared:
             try:
                 self.ensure_indexes()
             except Exception:  # a full disk: the writer lives on, the next pause tries again

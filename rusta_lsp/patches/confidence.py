@@ -17,8 +17,10 @@ import math
 import pickle
 import re
 import threading
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable
 
 import torch
 from torch import nn
@@ -218,6 +220,28 @@ class Calibrator:
         torch.save({"names": list(self.names), "hidden": self.config.hidden, "state": self.net.state_dict(),
                     "threshold": self.threshold_override}, path)
 
+    def to_json(self) -> dict:
+        """The model as plain numbers (the team memory shares it)."""
+        return {"names": list(self.names), "hidden": self.config.hidden,
+                "state": {key: value.tolist() for key, value in self.net.state_dict().items()},
+                "threshold": self.threshold_override}
+
+    @classmethod
+    def from_json(cls, data: dict) -> "Calibrator | None":
+        """A shared model, or None when it is malformed, of another shape or trained on other features."""
+        try:
+            if tuple(data["names"]) != FEATURES or not isinstance(data.get("hidden"), int):
+                return None
+            cal = cls(FEATURES, CalibratorConfig(hidden=data["hidden"]))
+            cal.net.load_state_dict({key: torch.tensor(value, dtype=torch.float64)
+                                     for key, value in data["state"].items()})
+            threshold = data.get("threshold")
+            cal.threshold_override = None if threshold is None else float(threshold)
+        except (KeyError, TypeError, ValueError, RuntimeError, AttributeError):
+            return None
+        cal.trained = True
+        return cal
+
     @classmethod
     def load(cls, path: Path) -> "Calibrator | None":
         """The saved model, or None when missing, unreadable, or of another shape: trained on other
@@ -246,6 +270,9 @@ def wilson_lower(right: int, n: int, z: float = 1.645) -> float:
     return (centre - spread) / (1 + z * z / n)
 
 
+SHARED_RECHECK_S = 60.0  # how often a workspace without its own model looks for a newer team one
+
+
 def calibrator_path(state_dir: Path) -> Path:
     return state_dir / "calibrator.pt"
 
@@ -261,6 +288,10 @@ class CalibratorStore:
         self._lock = threading.Lock()
         self._stamp: tuple[int, int] | None = None
         self._model: Calibrator | None = None
+        # The team's newest shared model ({..., "ts"}), used until this workspace trains its own;
+        # set by the session when there is a team memory.
+        self.shared: Callable[[], dict | None] | None = None
+        self._shared_checked = 0.0
 
     def _file_stamp(self) -> tuple[int, int] | None:
         try:
@@ -272,10 +303,23 @@ class CalibratorStore:
     def current(self) -> Calibrator:
         stamp = self._file_stamp()
         with self._lock:
-            if self._model is None or stamp != self._stamp:
-                self._model = (Calibrator.load(self.path) if stamp else None) or Calibrator.prior()
+            recheck_team = stamp is None and self.shared is not None and \
+                time.monotonic() - self._shared_checked > SHARED_RECHECK_S
+            if self._model is None or stamp != self._stamp or recheck_team:
+                self._model = (Calibrator.load(self.path) if stamp else None) or self._team_model() or \
+                    Calibrator.prior()
                 self._stamp = stamp
             return self._model
+
+    def _team_model(self) -> Calibrator | None:
+        if self.shared is None:
+            return None
+        self._shared_checked = time.monotonic()
+        try:
+            data = self.shared()
+        except Exception:  # noqa: BLE001 — the team memory never breaks fixing
+            return None
+        return Calibrator.from_json(data) if data else None
 
     def save(self, model: Calibrator) -> None:
         with self._lock:

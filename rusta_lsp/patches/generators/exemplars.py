@@ -67,10 +67,11 @@ def exemplar_row(diag: Diagnostic, before: bytes, after: bytes) -> dict | None:
 
 
 def load(memory) -> list[dict]:
+    """The repository's exemplars, and the teammates' when there is a team memory."""
     if memory is None:
         return []
     try:
-        return list(memory.rows(TABLE))
+        return list(memory.learned(TABLE))
     except Exception:  # noqa: BLE001 — no table yet, or a memory without exemplars
         return []
 

@@ -23,6 +23,8 @@ No cargo runs while `cargo.enable` is off; the first run in a folder is announce
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import json
 import logging
 import time
 from pathlib import Path
@@ -443,10 +445,12 @@ class FixesFeature(Feature):
             memory = None
         if memory is not None:
             # With the features the model saw, the heartbeat trains the confidence on this verdict.
-            memory.log_event(OUTCOME_EVENT, {"code": args.get("code", ""), "source": args.get("source", ""),
-                                             "correct": bool(args.get("accepted")),
-                                             "features": args.get("features")},
-                             args.get("path"), args.get("line"))
+            verdict = {"code": args.get("code", ""), "source": args.get("source", ""),
+                       "correct": bool(args.get("accepted")), "features": args.get("features")}
+            memory.log_event(OUTCOME_EVENT, verdict, args.get("path"), args.get("line"))
+            if isinstance(verdict["features"], list):  # a training row for the team's model too
+                ident = hashlib.sha256(json.dumps([verdict, args.get("title"), time.time()]).encode()).hexdigest()[:16]
+                memory.share("training", [{**verdict, "id": ident, "origin": "feedback"}])
         if args.get("accepted") and self.engine and self.engine.last:
             last = self.engine.last
             for fix in last.fixes:
