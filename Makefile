@@ -10,6 +10,12 @@ BENCH_CRATES := librust-regex-dev librust-serde-json-dev librust-syn-dev librust
 	rust-src
 # The rustc error index and the Rust Book: broken programs others wrote, with their corrections (bench/intent.py).
 BENCH_DOCS := rust-doc
+# bench/monorepo.py's million lines: these and their dependencies, the newest version of each crate.
+MONOREPO_CRATES := librust-clap-dev librust-chrono-dev librust-nom-dev librust-hyper-dev librust-futures-util-dev \
+	librust-itertools-dev librust-h2-dev librust-tracing-subscriber-dev librust-nix-dev librust-rustix-dev \
+	librust-object-dev librust-gimli-dev librust-syntect-dev librust-pest-dev librust-image-dev librust-rustls-dev \
+	librust-bstr-dev librust-quick-xml-dev librust-url-dev librust-http-dev librust-tokio-util-dev librust-time-dev \
+	librust-num-bigint-dev
 SUDO := $(shell [ "$$(id -u)" = 0 ] || echo sudo)
 
 .PHONY: demo test test-python test-editors bench install crates bench-crates clean
@@ -38,7 +44,7 @@ crates:
 	$(call apt_install,$(TEST_CRATES))
 
 bench-crates:
-	$(call apt_install,$(BENCH_CRATES) $(BENCH_DOCS))
+	$(call apt_install,$(BENCH_CRATES) $(BENCH_DOCS) $(MONOREPO_CRATES))
 
 demo: install
 	$(BIN)/rusta demo
@@ -59,7 +65,7 @@ test-editors: install crates
 bench: install bench-crates
 	$(BIN)/pip install --quiet -e '.[bench]'
 	$(BIN)/python bench/parse.py
-	@for b in ingest retrieval explain fix fix_actions cascades learning intent; do \
+	@for b in ingest retrieval explain fix fix_actions cascades learning intent monorepo team_sim; do \
 	  if [ -f bench/$$b.py ]; then echo "== bench/$$b.py"; $(BIN)/python bench/$$b.py || exit 1; fi; \
 	done
 	@# 1,000 saves in the real server (about 20 minutes on 2 cores): niced, so the machine stays usable.

@@ -91,9 +91,11 @@ class WorkspaceSession:
         self._commit_read: tuple[float, str] = (-1e9, "")
         self.workspace_model = Workspace(root=str(self.root))  # empty until `discover`
 
-    def discover(self) -> Workspace:
-        """Find the workspace's crates and module tree (blocking: reads manifests)."""
-        self.workspace_model = discover_workspace(self.root)
+    def discover(self, quick: bool = False) -> Workspace:
+        """Find the workspace's crates and module tree (blocking: reads manifests and, unless
+        `quick`, parses every file to follow `mod` declarations; quick guesses module paths from
+        file paths, and the server's first ingest replaces it with the real tree)."""
+        self.workspace_model = discover_workspace(self.root, follow_modules=not quick)
         return self.workspace_model
 
     # --- settings ------------------------------------------------------------------------

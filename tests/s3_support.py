@@ -41,15 +41,16 @@ class LocalS3:
         client.create_bucket(Bucket=name)
         return name
 
-    def objects(self, bucket: str) -> list[str]:
+    def objects(self, bucket: str, prefix: str = "") -> dict[str, int]:
+        """Key -> size of every object in `bucket` under `prefix`."""
         import boto3
 
         client = boto3.client("s3", endpoint_url=self.endpoint, region_name=REGION,
                               aws_access_key_id="testing", aws_secret_access_key="testing")
-        keys: list[str] = []
-        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
-            keys += [o["Key"] for o in page.get("Contents", [])]
-        return keys
+        found: dict[str, int] = {}
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket, Prefix=prefix):
+            found.update({o["Key"]: o["Size"] for o in page.get("Contents", [])})
+        return found
 
 
 def free_port() -> int:

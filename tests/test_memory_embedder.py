@@ -44,6 +44,19 @@ def test_batches_give_the_same_vectors_as_one_by_one(tmp_path):
     assert np.allclose(batched, single, atol=1e-5)  # padding and the mask don't leak into the mean
 
 
+def test_a_batch_of_long_texts_goes_through_in_parts_with_the_same_vectors(tmp_path, monkeypatch):
+    tiny = Embedder(str(make_tiny_model(tmp_path / "tiny")), batch_size=8)
+    texts = [("ledger apply deposit balance " * n).strip() for n in range(1, 9)]
+    whole = tiny.embed(texts)
+    passes = []
+    model = tiny._model
+    monkeypatch.setattr("rusta_lsp.memory.embedder.TOKENS_PER_PASS", 40)  # ~1 row of the longest texts
+    monkeypatch.setattr(tiny, "_model", lambda **part: passes.append(len(part["input_ids"])) or model(**part))
+    parted = tiny.embed(texts)
+    assert len(passes) > 1 and max(passes) < len(texts)
+    assert np.allclose(whole, parted, atol=1e-5)
+
+
 def test_tiny_random_model_runs_the_real_loading_and_hybrid_path(tmp_path):
     model = tiny_encoder(tmp_path / "tiny", hidden=32)
     embedder = Embedder(str(model))

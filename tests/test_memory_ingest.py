@@ -192,3 +192,22 @@ def test_cpu_budget_sleeps_in_proportion_to_the_work(monkeypatch):
     token.cancel()
     with pytest.raises(Cancelled):
         Pacer(0.5, token).step()
+
+
+@pytest.mark.slow
+def test_the_structure_stage_over_worker_processes_writes_what_one_process_writes(tmp_path):
+    root = tmp_path / "mono"
+    for crate in ("bytes-1.2.1", "either-1.6.1", "humantime-2.1.0"):
+        copy_debian_crate(crate, root / crate)
+    (root / "Cargo.toml").write_text('[workspace]\nmembers = ["bytes-1.2.1", "either-1.6.1", "humantime-2.1.0"]\n')
+    buffer = "/// Unsaved in the editor.\npub fn only_in_the_buffer() {}\n"
+    results = []
+    for workers in (1, 2):
+        with Memory.open(str(tmp_path / f"m{workers}"), root) as memory:
+            ingestor = Ingestor(memory, root, workers=workers)
+            ingestor.buffers["humantime-2.1.0/src/lib.rs"] = buffer.encode()
+            result = ingestor.run(embed=False)
+            assert memory.lookup_name("only_in_the_buffer")  # the buffer reached the workers
+            results.append((result.files, result.items, item_keys(memory), ref_count(memory), memory.file_hashes(),
+                            sorted((f.path, f.module_path) for f in ingestor.workspace.files)))
+    assert results[0] == results[1] and results[0][1] > 1000

@@ -77,3 +77,22 @@ def test_find_workspace_root_prefers_the_enclosing_workspace(tmp_path):
 def test_is_watched_ignores_target_and_git():
     assert is_watched("src/lib.rs") and is_watched("crates/a/Cargo.toml")
     assert not is_watched("target/debug/x.rs") and not is_watched(".git/HEAD") and not is_watched("README.md")
+
+
+def test_quick_discovery_reads_no_source_and_guesses_the_usual_layouts_right():
+    from rusta_lsp.analysis.workspace import DiskSource
+
+    class Counting(DiskSource):
+        sources_read = 0
+
+        def read_bytes(self, rel):
+            Counting.sources_read += rel.endswith(".rs")
+            return super().read_bytes(rel)
+
+    tokio = Path("/usr/share/cargo/registry/tokio-1.24.2")
+    quick = discover_workspace(tokio, Counting(tokio), follow_modules=False)
+    assert Counting.sources_read == 0
+    full = discover_workspace(tokio)
+    assert len(full.files) > 400
+    assert {(f.path, f.module_path, f.target) for f in quick.files} == {
+        (f.path, f.module_path, f.target) for f in full.files}

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from .model import FileAnalysis, Item
 
@@ -39,7 +39,8 @@ class SymbolTable:
         self._lock = threading.Lock()
 
     def update(self, analysis: FileAnalysis) -> None:
-        items = [i for i in analysis.items if i.kind not in ("use", "impl")]
+        # Without their references and docs: on a large workspace those are most of an item's size.
+        items = [replace(i, refs=[], doc="") for i in analysis.items if i.kind not in ("use", "impl")]
         with self._lock:
             self._files[analysis.path] = items
 

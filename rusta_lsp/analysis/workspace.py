@@ -103,13 +103,30 @@ def _crate_targets(source: FileSource, crate_dir: str, manifest: dict, name: str
     return targets
 
 
-def discover_workspace(root: Path, source: FileSource | None = None) -> Workspace:
-    """Crates, targets and source files (with module paths) under `root`. Never raises on bad input."""
-    return _discover(root, source, {})
+def discover_workspace(root: Path, source: FileSource | None = None, *, follow_modules: bool = True) -> Workspace:
+    """Crates, targets and source files (with module paths) under `root`. Never raises on bad input.
+
+    `follow_modules=False` reads manifests and folders only, no source: module paths are then
+    guessed from file paths (right for the usual layouts, not for `#[path]`), in milliseconds
+    where following `mod` declarations parses every file (a minute on a million lines)."""
+    return _discover(root, source, None, follow_modules)
 
 
-def _discover(root: Path, source: FileSource | None, parsed: dict[str, FileAnalysis]) -> Workspace:
+def _discover(root: Path, source: FileSource | None, parsed: dict[str, FileAnalysis] | None,
+              follow_modules: bool = True) -> Workspace:
     """`parsed` collects the analyses made while following `mod` declarations, for reuse."""
+    ws, source = workspace_crates(root, source)
+    seen: set[str] = set()
+    for crate in ws.crates:
+        crate_files(source, ws, crate, seen, parsed, follow_modules)
+    if not ws.crates:
+        loose_files(source, ws)
+    return ws
+
+
+def workspace_crates(root: Path, source: FileSource | None = None) -> tuple[Workspace, FileSource]:
+    """The workspace's crates with their targets, from the manifests alone (no source is read):
+    files come crate by crate from `crate_files`."""
     root = Path(root).resolve()
     source = source or DiskSource(root)
     ws = Workspace(root=str(root))
@@ -125,8 +142,6 @@ def _discover(root: Path, source: FileSource | None, parsed: dict[str, FileAnaly
             crate_dirs.extend(m for m in matches if m not in excluded and m not in crate_dirs)
     else:
         ws.errors.append("no Cargo.toml at the workspace root; analysing loose .rs files")
-
-    seen: set[str] = set()
     for crate_dir in crate_dirs:
         manifest_rel = _join(crate_dir, "Cargo.toml")
         manifest = _load_manifest(source, manifest_rel, ws.errors)
@@ -138,20 +153,34 @@ def _discover(root: Path, source: FileSource | None, parsed: dict[str, FileAnaly
         ws.crates.append(crate)
         for folder in ("src", "tests", "examples", "benches"):
             ws.watch_dirs.append(_join(crate_dir, folder) or ".")
-        for target in crate.targets:
-            _walk_modules(source, target.root, crate.name, target.kind, ws, seen, parsed)
-        # Files no `mod` reaches (cfg'd by macros, build scripts, leftovers) are still analysed.
-        for folder in ("src", "tests", "examples", "benches"):
-            for rel in source.walk_rs(_join(crate_dir, folder)):
-                if rel not in seen:
-                    seen.add(rel)
-                    kind = "lib" if folder == "src" else folder.rstrip("s").replace("benche", "bench")
-                    ws.files.append(SourceFile(rel, crate.name, _guess_module(rel, crate_dir), kind))
-    if not ws.crates:
-        for rel in source.walk_rs(""):
-            ws.files.append(SourceFile(rel, root.name, _guess_module(rel, ""), "lib"))
     ws.watch_dirs = [d for d in dict.fromkeys(ws.watch_dirs)]
-    return ws
+    return ws, source
+
+
+def crate_files(source: FileSource, ws: Workspace, crate: Crate, seen: set[str],
+                parsed: dict[str, FileAnalysis] | None, follow_modules: bool = True) -> None:
+    """Add one crate's source files to `ws.files` (those not in `seen` already): the module tree
+    from each target's root, then the files no `mod` reaches."""
+    for target in crate.targets:
+        if follow_modules:
+            _walk_modules(source, target.root, crate.name, target.kind, ws, seen, parsed)
+        elif target.root not in seen and source.is_file(target.root):
+            seen.add(target.root)
+            ws.files.append(SourceFile(target.root, crate.name, "crate", target.kind))
+    # Files no `mod` reaches (cfg'd by macros, build scripts, leftovers) are still analysed.
+    for folder in ("src", "tests", "examples", "benches"):
+        for rel in source.walk_rs(_join(crate.root, folder)):
+            if rel not in seen:
+                seen.add(rel)
+                kind = "lib" if folder == "src" else folder.rstrip("s").replace("benche", "bench")
+                ws.files.append(SourceFile(rel, crate.name, _guess_module(rel, crate.root), kind))
+
+
+def loose_files(source: FileSource, ws: Workspace) -> None:
+    """No crate: every .rs file under the root, as one crate named after the folder."""
+    name = Path(ws.root).name
+    for rel in source.walk_rs(""):
+        ws.files.append(SourceFile(rel, name, _guess_module(rel, ""), "lib"))
 
 
 def _guess_module(rel: str, crate_dir: str) -> str:
@@ -165,7 +194,7 @@ def _guess_module(rel: str, crate_dir: str) -> str:
 
 
 def _walk_modules(source: FileSource, root_file: str, crate: str, kind: str,
-                  ws: Workspace, seen: set[str], parsed: dict[str, FileAnalysis]) -> None:
+                  ws: Workspace, seen: set[str], parsed: dict[str, FileAnalysis] | None) -> None:
     """Follow `mod x;` declarations from a target root, honouring mod.rs layouts and #[path]."""
     pending = [(root_file, "crate", True)]
     while pending:
@@ -177,7 +206,9 @@ def _walk_modules(source: FileSource, root_file: str, crate: str, kind: str,
             continue
         seen.add(rel)
         ws.files.append(SourceFile(rel, crate, module_path, kind))
-        analysis = parsed[rel] = analyze_source(data, rel, module_path, test_file=kind == "test")
+        analysis = analyze_source(data, rel, module_path, test_file=kind == "test")
+        if parsed is not None:
+            parsed[rel] = analysis
         if analysis.skipped:
             continue
         file_dir = str(PurePosixPath(rel).parent)
@@ -202,11 +233,34 @@ def _walk_modules(source: FileSource, root_file: str, crate: str, kind: str,
 
 def analyze_workspace(root: Path, source: FileSource | None = None) -> tuple[Workspace, list[FileAnalysis]]:
     """Discover and analyse every source file. Files that cannot be read are skipped and logged."""
-    source = source or DiskSource(Path(root).resolve())
-    parsed: dict[str, FileAnalysis] = {}
-    ws = _discover(root, source, parsed)
+    ws, crates = analyze_crates(root, source)
+    return ws, [analysis for batch in crates for analysis in batch]
+
+
+def analyze_crates(root: Path, source: FileSource | None = None) -> tuple[Workspace, Iterator[list[FileAnalysis]]]:
+    """The workspace's crates (from the manifests), and an iterator over the analyses of each
+    crate's files in turn: a large workspace is analysed without holding every analysis at once.
+    `ws.files` grows as the iterator advances."""
+    ws, source = workspace_crates(root, source)
+
+    def batches() -> Iterator[list[FileAnalysis]]:
+        seen: set[str] = set()
+        for crate in ws.crates:
+            parsed: dict[str, FileAnalysis] = {}
+            first = len(ws.files)
+            crate_files(source, ws, crate, seen, parsed)
+            yield analyses_of(source, ws.files[first:], parsed)
+        if not ws.crates:
+            loose_files(source, ws)
+            yield analyses_of(source, ws.files, {})
+
+    return ws, batches()
+
+
+def analyses_of(source: FileSource, files: list[SourceFile], parsed: dict[str, FileAnalysis]) -> list[FileAnalysis]:
+    """The analyses of `files`: those made while following `mod` declarations, the rest now."""
     analyses = []
-    for file in ws.files:
+    for file in files:
         analysis = parsed.get(file.path)
         if analysis is None:
             data = source.read_bytes(file.path)
@@ -217,7 +271,7 @@ def analyze_workspace(root: Path, source: FileSource | None = None) -> tuple[Wor
         if analysis.skipped:
             log.info("skipping %s: %s", file.path, analysis.skipped)
         analyses.append(analysis)
-    return ws, analyses
+    return analyses
 
 
 def find_workspace_root(path: str | Path) -> Path:

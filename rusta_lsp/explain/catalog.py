@@ -33,52 +33,81 @@ _PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 
 
+class _Groups:
+    """Row numbers grouped by a column's value: one sorted numpy array and the bounds of each
+    value's run (a hundred thousand small arrays would cost more than the rows themselves)."""
+
+    def __init__(self, column: pa.ChunkedArray):
+        self.code_of: dict[str, int] = {}
+        self.order = self.bounds = np.zeros(0, dtype=np.int64)
+        if not len(column):
+            return
+        encoded = pc.dictionary_encode(column).combine_chunks()
+        codes = encoded.indices.to_numpy(zero_copy_only=False)
+        self.order = np.argsort(codes, kind="stable")
+        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(encoded.dictionary)))])
+        self.code_of = {value: code for code, value in enumerate(encoded.dictionary.to_pylist())}
+
+    def rows(self, value: str) -> np.ndarray | None:
+        code = self.code_of.get(value)
+        return None if code is None else self.order[self.bounds[code] : self.bounds[code + 1]]
+
+
+class _Rows:
+    """A table kept in Arrow, its rows grouped by one or more columns; only the rows asked for
+    become Python records, and the most asked-for stay so (`new`, `len`)."""
+
+    def __init__(self, table: pa.Table, record: type, keys: tuple[str, ...], order: tuple[str, ...]):
+        self.table = table
+        self.record = record
+        self.columns = [f.name for f in fields(record)]  # the grouping keys may be extra columns
+        self.order = order
+        self.groups = {key: _Groups(table.column(key)) for key in keys}
+        self._cache: OrderedDict[tuple[str, str], list] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: str, value: str) -> list:
+        with self._lock:
+            cached = self._cache.get((key, value))
+            if cached is not None:
+                self._cache.move_to_end((key, value))
+                return cached
+        rows = self.groups[key].rows(value)
+        found = [] if rows is None or not len(rows) else [
+            self.record(**row) for row in self.table.take(pa.array(rows)).select(self.columns).to_pylist()]
+        found.sort(key=lambda r: tuple(getattr(r, f) for f in self.order))
+        with self._lock:
+            self._cache[(key, value)] = found
+            while len(self._cache) > NAMED_CACHE:
+                self._cache.popitem(last=False)
+        return found
+
+
+def _with_member_key(items: pa.Table) -> pa.Table:
+    """Items with `member_of`: for impls and methods, the type their impl's head names (its last
+    path segment), "" for everything else."""
+    member = pc.is_in(items.column("kind"), value_set=pa.array(["impl", "method"]))
+    type_name = pc.replace_substring_regex(pc.fill_null(items.column("impl_type"), ""), pattern=r"^.*::",
+                                           replacement="")
+    return items.append_column("member_of", pc.if_else(member, type_name, ""))
+
+
 class _Snapshot:
-    def __init__(self, items: list[ItemRecord], refs, passages: list[PassageRecord]):
-        self.by_name: dict[str, list[ItemRecord]] = {}
-        self.by_qualified: dict[str, list[ItemRecord]] = {}
-        self.by_impl_type: dict[str, list[ItemRecord]] = {}
-        for item in sorted(items, key=lambda r: (r.path, r.start_line)):
-            self.by_name.setdefault(item.name, []).append(item)
-            self.by_qualified.setdefault(item.qualified, []).append(item)
-            if item.impl_type and item.kind in ("impl", "method"):
-                self.by_impl_type.setdefault(item.impl_type.rsplit("::", 1)[-1], []).append(item)
-        # References stay in Arrow; only the rows of the name asked for become Python objects.
-        # Grouping row numbers by name in numpy keeps the load short and mostly off the GIL.
-        self.refs = refs.combine_chunks()
-        self.refs_by_name: dict[str, np.ndarray] = {}
-        if refs.num_rows:
-            encoded = pc.dictionary_encode(refs.column("name").combine_chunks())
-            codes = encoded.indices.to_numpy(zero_copy_only=False)
-            order = np.argsort(codes, kind="stable")
-            bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(encoded.dictionary)))])
-            for code, name in enumerate(encoded.dictionary.to_pylist()):
-                self.refs_by_name[name] = order[bounds[code] : bounds[code + 1]]
+    def __init__(self, items: pa.Table, refs: pa.Table, passages: list[PassageRecord]):
+        # A large workspace has a hundred thousand items and millions of references: as Python
+        # objects they would take gigabytes, so both stay in Arrow.
+        self.items = _Rows(_with_member_key(items), ItemRecord, ("name", "qualified", "member_of"),
+                           ("path", "start_line"))
+        self.refs = _Rows(refs, RefRecord, ("name",), ("path", "line", "col"))
         self.passages = passages
         self.passages_by_word: dict[str, list[int]] = {}
         for number, passage in enumerate(passages):
             for word in set(_WORD.findall(passage.text)):
                 self.passages_by_word.setdefault(word, []).append(number)
 
-        self._named: OrderedDict[str, list[RefRecord]] = OrderedDict()
-        self._named_lock = threading.Lock()
-
     def refs_named(self, name: str) -> list[RefRecord]:
-        """References to `name`, in file order; the common names (`new`, `len`) stay cached."""
-        with self._named_lock:
-            cached = self._named.get(name)
-            if cached is not None:
-                self._named.move_to_end(name)
-                return cached
-        rows = self.refs_by_name.get(name)
-        found = [] if rows is None or not len(rows) else [
-            RefRecord(**row) for row in self.refs.take(pa.array(rows)).to_pylist()]
-        found.sort(key=lambda r: (r.path, r.line, r.col))
-        with self._named_lock:
-            self._named[name] = found
-            while len(self._named) > NAMED_CACHE:
-                self._named.popitem(last=False)
-        return found
+        """References to `name`, in file order."""
+        return self.refs.get("name", name)
 
 
 class Catalog:
@@ -116,13 +145,13 @@ class Catalog:
             version = self._version()
             if version is None:
                 return False
-            items = [ItemRecord(**row) for row in self._rows("items", _ITEM_COLUMNS).to_pylist()]
+            items = self._rows("items", _ITEM_COLUMNS)
             refs = self._rows("refs", _REF_COLUMNS)
             passages = [PassageRecord(**row) for row in self._rows("passages", _PASSAGE_COLUMNS).to_pylist()]
             self._snapshot = _Snapshot(items, refs, passages)
             self._loaded = version
             self.generation += 1
-            # Tens of thousands of long-lived records: keep the cyclic collector from rescanning
+            # Long-lived objects (passages, index dicts): keep the cyclic collector from rescanning
             # them on every hover-time collection (a gen-2 pass over them costs tens of ms).
             gc.freeze()
             return True
@@ -147,20 +176,19 @@ class Catalog:
         snap = self._current()
         if snap is None:
             return self.memory.lookup_name(name, kind)
-        found = snap.by_name.get(name, [])
-        return [r for r in found if kind is None or r.kind == kind]
+        return [r for r in snap.items.get("name", name) if kind is None or r.kind == kind]
 
     def lookup_path(self, qualified: str) -> list[ItemRecord]:
         snap = self._current()
         if snap is None:
             return self.memory.lookup_path(qualified)
-        return list(snap.by_qualified.get(qualified, []))
+        return list(snap.items.get("qualified", qualified))
 
     def members_of(self, type_name: str) -> list[ItemRecord]:
         """Impls and methods of types named `type_name` (as written in their impls' heads); none
         until the snapshot is loaded (the memory has no index for it)."""
         snap = self._current()
-        return list(snap.by_impl_type.get(type_name, [])) if snap is not None else []
+        return list(snap.items.get("member_of", type_name)) if snap is not None and type_name else []
 
     def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
         snap = self._current()

@@ -21,6 +21,7 @@ from ..models import ENCODER, load_model
 log = logging.getLogger(__name__)
 
 DEFAULT_MAX_LENGTH = 256  # all-MiniLM-L6-v2 was trained on 256 word pieces
+TOKENS_PER_PASS = 4096  # padded tokens per forward pass (16 texts of 256 word pieces)
 
 
 class EmbedderError(Exception):
@@ -97,12 +98,19 @@ class Embedder:
         encoded = self._tokenizer(
             texts, padding=True, truncation=True, max_length=self.max_length, return_tensors="pt"
         ).to(self.device)
+        # Attention grows with rows x length^2: long texts go through in fewer rows at a time, so
+        # a batch of 256-token items does not cost a server hundreds of megabytes for a moment.
+        rows, width = encoded["input_ids"].shape
+        step = max(1, TOKENS_PER_PASS // max(width, 1))
+        parts = []
         with torch.inference_mode():
-            hidden = self._model(**encoded).last_hidden_state
-            mask = encoded["attention_mask"].unsqueeze(-1).to(hidden.dtype)
-            pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
-            pooled = torch.nn.functional.normalize(pooled, dim=-1)
-        return pooled.float().cpu().numpy()
+            for start in range(0, rows, step):
+                part = {key: value[start : start + step] for key, value in encoded.items()}
+                hidden = self._model(**part).last_hidden_state
+                mask = part["attention_mask"].unsqueeze(-1).to(hidden.dtype)
+                pooled = (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-9)
+                parts.append(torch.nn.functional.normalize(pooled, dim=-1))
+        return torch.cat(parts).float().cpu().numpy()
 
 
 def _max_length(path: str, tokenizer, config) -> int:

@@ -1,7 +1,8 @@
 """Ingestion: keep the memory equal to the workspace (plus open editor buffers).
 
-Two stages. Structure: discover and parse the workspace, and write files/items/refs/passages
-for every file whose content hash changed (deleted files are dropped). Vectors: embed what has
+Two stages. Structure: discover and parse the workspace crate by crate (over a process pool for a
+large workspace), and write files/items/refs/passages for every file whose content hash changed
+(deleted files are dropped). Vectors: embed what has
 no vector yet, behind. Both stages report progress (percent, message), stop at the next batch
 when their CancelToken is set, and keep to a CPU budget by sleeping between batches. What was
 committed before a cancel or a crash stays; the next run picks up the rest.
@@ -10,16 +11,21 @@ committed before a cancel or a crash stays; the next run picks up the rest.
 from __future__ import annotations
 
 import logging
+import multiprocessing
 import os
 import threading
 import time
+from collections import deque
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterable
 
-from ..analysis.model import SourceFile
+from ..analysis.model import Crate, FileAnalysis, SourceFile, Workspace
 from ..analysis.parser import analyze_source
-from ..analysis.workspace import IGNORED_DIRS, DiskSource, analyze_workspace
+from ..analysis.workspace import (
+    IGNORED_DIRS, DiskSource, analyses_of, crate_files, loose_files, workspace_crates,
+)  # fmt: skip
 from ..cancel import Cancelled, CancelToken
 from ..safe_read import read_or_skip, utf8_name, walk_files
 from .rows import content_hash, markdown_rows, rust_rows
@@ -31,6 +37,8 @@ log = logging.getLogger(__name__)
 Progress = Callable[[int, str], None]  # percent 0..100, message
 WRITE_BATCH_FILES = 64
 EMBED_BATCH = 64
+EMBED_WINDOW = 1024  # texts read from the memory at a time by the vector stage
+POOL_MIN_FILES = 400  # source files from which the structure stage fans out over processes
 
 
 @dataclass
@@ -90,15 +98,90 @@ def count_sources(root: Path) -> int:
     return max(sum(1 for path in walk_files(root, keep) if path.name.endswith(".rs")), 1)
 
 
+class _Writes:
+    """Changes gathered into batches of WRITE_BATCH_FILES files for the writer; at most two
+    batches in flight (the writer stays busy, the corpus is never queued whole)."""
+
+    def __init__(self, memory: Memory, pacer: Pacer, written: Callable[[int], None]):
+        self.memory = memory
+        self.pacer = pacer
+        self.written = written
+        self.batch: dict[str, FileRows | None] = {}
+        self.pending: list = []
+        self.count = 0
+
+    def add(self, changes: dict[str, FileRows | None]) -> None:
+        for path, rows in changes.items():
+            self.batch[path] = rows
+            self.count += 1
+            if len(self.batch) >= WRITE_BATCH_FILES:
+                self._submit()
+
+    def _submit(self) -> None:
+        self.pacer.step()
+        self.pending.append(self.memory.write_files(self.batch))
+        self.written(len(self.batch))
+        self.batch = {}
+        if len(self.pending) > 2:
+            self.pending.pop(0).result()
+
+    def finish(self) -> None:
+        if self.batch:
+            self._submit()
+        for future in self.pending:
+            future.result()
+        self.pending = []
+
+
+def changed_rows(analyses: list[FileAnalysis], contents: dict[str, bytes], known: dict[str, str]) -> dict[str, FileRows]:
+    """Rows of the analysed files whose content hash is not the one the memory holds."""
+    rows = {}
+    for analysis in analyses:
+        data = contents.get(analysis.path)
+        if data is None or analysis.skipped:
+            continue
+        digest = content_hash(data)
+        if known.get(analysis.path) != digest:
+            rows[analysis.path] = rust_rows(analysis, data, digest)
+    return rows
+
+
+def crate_structure(root: str, crate: Crate, buffers: dict[str, bytes], known: dict[str, str],
+                    budget: float) -> tuple[list[SourceFile], list[str], dict[str, FileRows]]:
+    """One crate's structure stage in a worker process: its files, the paths it parsed, and the
+    rows of those whose content changed. Sleeps to keep to `budget` of the wall clock."""
+    started = time.perf_counter()
+    source = OverlaySource(Path(root), buffers)
+    ws = Workspace(root=root)
+    parsed: dict[str, FileAnalysis] = {}
+    crate_files(source, ws, crate, set(), parsed)
+    analyses = analyses_of(source, ws.files, parsed)
+    rows = changed_rows(analyses, source.contents, known)
+    if budget < 1.0:
+        time.sleep((time.perf_counter() - started) * (1.0 - budget) / budget)
+    return ws.files, [a.path for a in analyses if not a.skipped], rows
+
+
+def _pool_size(workspace: Workspace, files: int) -> int:
+    """Worker processes for the structure stage: one per core for a large multi-crate workspace
+    (a small one would spend longer starting them than parsing)."""
+    if len(workspace.crates) < 2 or files < POOL_MIN_FILES:
+        return 1
+    return min(os.cpu_count() or 1, len(workspace.crates))
+
+
 class Ingestor:
     """Keeps one Memory in step with one workspace. Thread-safe: runs are serialised."""
 
-    def __init__(self, memory: Memory, root: Path, *, embedder=None, cpu_budget: float = 1.0):
+    def __init__(self, memory: Memory, root: Path, *, embedder=None, cpu_budget: float = 1.0,
+                 workers: int | None = None):
         self.memory = memory
         self.root = Path(root).resolve()
         self.embedder = embedder if embedder is not None else memory.embedder
-        self.cpu_budget = cpu_budget
+        self.cpu_budget = cpu_budget  # per worker
+        self.workers = workers  # processes for the structure stage; None: by the workspace's size
         self.buffers: dict[str, bytes] = {}
+        self.workspace: Workspace | None = None  # crates and module tree of the last full pass
         self.files: dict[str, SourceFile] = {}  # from the last discovery
         self.watch_dirs: list[str] = []
         self.doc_paths: set[str] = set()
@@ -131,42 +214,91 @@ class Ingestor:
                             round(time.perf_counter() - started, 3), changed, cancelled)
 
     def _structure(self, report: Progress, cancel: CancelToken | None, share: int) -> int:
+        """Crate by crate (in worker processes for a large workspace): analyse, turn the files
+        whose content changed into rows, write them in batches, forget them; then drop the rows
+        of files that are gone. Only a batch of rows is held at a time, never the workspace's."""
         pacer = Pacer(self.cpu_budget, cancel)
         expected = count_sources(self.root)
-        source = OverlaySource(self.root, dict(self.buffers))
+        done = {"parsing": 0, "writing": 0}
 
-        def on_read() -> None:
-            pacer.step()
-            report(min(len(source.contents) * share // 2 // expected, share // 2), "parsing")
+        def advance(stage: str, files: int) -> None:  # each file is parsed, then written (if changed)
+            done[stage] += files
+            report(min((done["parsing"] + done["writing"]) * share // (2 * expected), share - 1), stage)
 
-        source.on_read = on_read
         report(0, "discovering the workspace")
-        workspace, analyses = analyze_workspace(self.root, source)
-        self.files = {f.path: f for f in workspace.files}
+        known = self.memory.file_hashes()
+        workspace, _ = workspace_crates(self.root)
+        self.workspace = workspace
         self.watch_dirs = workspace.watch_dirs
         self.crate_roots = {""} | {crate.root for crate in workspace.crates}
-        known = self.memory.file_hashes()
-        changes: dict[str, FileRows | None] = {}
-        for analysis in analyses:
-            data = source.contents.get(analysis.path)
-            if data is None or analysis.skipped:
-                continue
-            digest = content_hash(data)
-            if known.get(analysis.path) != digest:
-                changes[analysis.path] = rust_rows(analysis, data, digest)
+        self.files = {}
+        writes = _Writes(self.memory, pacer, lambda files: advance("writing", files))
+        present: set[str] = set()
+        for files, parsed, rows in self._crate_results(workspace, known, pacer, lambda: advance("parsing", 1)):
+            claimed = [f for f in files if f.path not in self.files]  # a file two crates reach: the first's
+            workspace.files.extend(claimed)
+            self.files.update((f.path, f) for f in claimed)
+            present.update(parsed)
+            mine = {f.path for f in claimed}
+            writes.add({p: r for p, r in rows.items() if p in mine})
         self.doc_paths = set(self._markdown_files(workspace))
         for rel in self.doc_paths:
             data = self._read(rel)
             if data is not None and known.get(rel) != content_hash(data):
-                changes[rel] = markdown_rows(rel, data.decode("utf-8", "replace"), content_hash(data))
-        present = {a.path for a in analyses if not a.skipped} | self.doc_paths
-        for gone in set(known) - present:
-            changes[gone] = None
-        self._write(changes, pacer, lambda done: report(share // 2 + done * share // 2 // max(len(changes), 1), "writing"))
+                writes.add({rel: markdown_rows(rel, data.decode("utf-8", "replace"), content_hash(data))})
+        writes.add({gone: None for gone in set(known) - present - self.doc_paths})
+        writes.finish()
         self.memory.build_indexes().result()  # a no-op once every table has its indexes
-        if changes:
+        if writes.count:
             self.memory.prune_vectors()  # behind: vectors of texts that no longer exist
-        return len(changes)
+        return writes.count
+
+    def _crate_results(self, workspace: Workspace, known: dict[str, str], pacer: Pacer, parsed_one: Callable[[], None]):
+        """(files, paths parsed, rows of the changed ones) per crate, in crate order."""
+        buffers = dict(self.buffers)
+        workers = self.workers if self.workers is not None else _pool_size(workspace, count_sources(self.root))
+        if workers < 2:
+            def on_read() -> None:  # paces the parse and lets a cancel stop it between files
+                pacer.step()
+                parsed_one()
+
+            source = OverlaySource(self.root, buffers, on_read=on_read)
+            seen: set[str] = set()
+            for crate in workspace.crates or [None]:
+                ws = Workspace(root=workspace.root)
+                parsed: dict[str, FileAnalysis] = {}
+                if crate is None:
+                    loose_files(source, ws)
+                else:
+                    crate_files(source, ws, crate, seen, parsed)
+                analyses = analyses_of(source, ws.files, parsed)
+                yield ws.files, [a.path for a in analyses if not a.skipped], changed_rows(analyses, source.contents, known)
+                source.contents.clear()
+            return
+        context = multiprocessing.get_context("spawn")  # never fork a process running LanceDB's threads
+        with ProcessPoolExecutor(workers, mp_context=context) as pool:
+            in_flight: deque = deque()
+            crates = iter(workspace.crates)
+            try:
+                while True:
+                    while len(in_flight) < 2 * workers:  # bounded: results wait in memory otherwise
+                        crate = next(crates, None)
+                        if crate is None:
+                            break
+                        prefix = f"{crate.root}/" if crate.root else ""
+                        mine = {p: h for p, h in known.items() if p.startswith(prefix)}
+                        in_flight.append(pool.submit(crate_structure, workspace.root, crate, buffers, mine,
+                                                     self.cpu_budget))
+                    if not in_flight:
+                        return
+                    result = in_flight.popleft().result()
+                    pacer.step()  # a cancel stops here, between crates
+                    for _ in result[0]:
+                        parsed_one()
+                    yield result
+            finally:
+                for future in in_flight:
+                    future.cancel()
 
     def _markdown_files(self, workspace) -> list[str]:
         """README and other .md files at the workspace root and in each crate's folder."""
@@ -179,19 +311,6 @@ class Ingestor:
                 continue
             found.extend(f"{rel_dir}/{n}".lstrip("/") for n in names if n.lower().endswith(".md") and utf8_name(n))
         return [rel for rel in found if (self.root / rel).is_file()]
-
-    def _write(self, changes: dict[str, FileRows | None], pacer: Pacer, report: Callable[[int], None]) -> None:
-        paths = list(changes)
-        pending = []
-        for start in range(0, len(paths), WRITE_BATCH_FILES):
-            pacer.step()
-            chunk = {p: changes[p] for p in paths[start : start + WRITE_BATCH_FILES]}
-            pending.append(self.memory.write_files(chunk))
-            if len(pending) > 2:  # keep the writer busy, but don't queue the whole corpus
-                pending.pop(0).result()
-            report(start + len(chunk))
-        for future in pending:
-            future.result()
 
     def _read(self, rel: str) -> bytes | None:
         data = self.buffers.get(rel)
@@ -206,7 +325,17 @@ class Ingestor:
         if self.embedder is None or not self.embedder.available:
             return 0  # a model that does not load changes nothing: the stored vectors stay
         self.memory.use_vector_model(self.embedder.name)
-        done = self._embed(self.memory.unembedded(), progress, cancel)
+        hashes = self.memory.unembedded_hashes()
+        report = progress or (lambda percent, message: None)
+        done = 0
+        for start in range(0, len(hashes), EMBED_WINDOW):  # a window of texts in memory at a time
+            window = self.memory.texts_of(hashes[start : start + EMBED_WINDOW])
+
+            def windowed(percent: int, message: str, base: int = done, size: int = len(window)) -> None:
+                embedded = base + size * percent // 100
+                report(embedded * 100 // len(hashes), f"embedding {embedded}/{len(hashes)}")
+
+            done += self._embed(window, windowed, cancel)
         self.memory.finish_vector_model()
         return done
 

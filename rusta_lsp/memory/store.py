@@ -344,7 +344,8 @@ class Memory:
         """A whole table's `columns` (a pyarrow Table) at its latest version, for in-process
         snapshots (explain's catalog); None when the table does not exist."""
         table = self._read_table(name)
-        return None if table is None else table.to_arrow().select(columns)
+        # Only these columns are read: items' search and embed texts would triple the read.
+        return None if table is None else table.search().select(columns).limit(_NO_LIMIT).to_arrow()
 
     def versions(self, names) -> tuple[int, ...] | None:
         """The current version of each named table (cheap: no version listing), to tell whether a
@@ -502,14 +503,28 @@ class Memory:
 
     def unembedded(self) -> list[tuple[str, str]]:
         """(text_hash, text) of items and passages that have no vector yet, deduplicated."""
+        return self.texts_of(self.unembedded_hashes())
+
+    def unembedded_hashes(self) -> list[str]:
+        """Text hashes of items and passages that have no vector yet, deduplicated (their texts
+        are read in windows: a large workspace's would take hundreds of megabytes at once)."""
         done = self.embedded_hashes()
-        todo: dict[str, str] = {}
-        for name, column in (("items", "embed_text"), ("passages", "text")):
-            rows = self.select(name, "text_hash != ''", ["text_hash", column])
-            for row in rows:
+        todo: dict[str, None] = {}
+        for name in ("items", "passages"):
+            for row in self.select(name, "text_hash != ''", ["text_hash"]):
                 if row["text_hash"] not in done:
-                    todo.setdefault(row["text_hash"], row[column])
-        return list(todo.items())
+                    todo.setdefault(row["text_hash"])
+        return list(todo)
+
+    def texts_of(self, hashes: list[str]) -> list[tuple[str, str]]:
+        """(text_hash, text) for these hashes, in their order (the item's embed text or the passage)."""
+        if not hashes:
+            return []
+        texts: dict[str, str] = {}
+        for name, column in (("items", "embed_text"), ("passages", "text")):
+            for row in self.select(name, sql_in("text_hash", hashes), ["text_hash", column]):
+                texts.setdefault(row["text_hash"], row[column])
+        return [(h, texts[h]) for h in hashes if h in texts]
 
     def stats(self) -> dict:
         done = self.embedded_hashes(table="vectors")

@@ -174,6 +174,11 @@ class TeamMemory:
                        "commit": commit, "ts": now, "payload": json.dumps(row)} for row in shared]
             self._writer.submit("upsert", name, stored, key="key")
 
+    def writes(self) -> dict[str, int]:
+        """This process's commits to the team tables and the ones LanceDB had to retry."""
+        writer = self._writer
+        return {"commits": writer.total_commits, "retries": writer.conflict_retries} if writer else {}
+
     def flush(self, timeout: float | None = None) -> None:
         if self._writer is not None:
             self._writer.flush(timeout)

@@ -94,6 +94,7 @@ class Writer:
         self._commits: dict[str, int] = {}
         self._indexed: set[str] = set()
         self.total_commits = 0
+        self.conflict_retries = 0  # upserts LanceDB re-ran because another writer committed first
         self._thread = threading.Thread(target=self._run, name="rusta-memory-writer", daemon=True)
         self._thread.start()
 
@@ -208,12 +209,13 @@ class Writer:
         table = self._open_table(group[0].table)
         if kind == "upsert":
             latest = {row[group[0].key]: row for row in rows}  # last write per key wins
-            (
+            result = (
                 table.merge_insert(group[0].key)
                 .when_matched_update_all()
                 .when_not_matched_insert_all()
                 .execute(list(latest.values()))
             )
+            self.conflict_retries += max(0, getattr(result, "num_attempts", 1) - 1)
         else:  # append, vectors
             table.add(rows)
         self.note_commit(group[0].table)

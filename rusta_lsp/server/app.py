@@ -448,7 +448,9 @@ class RustaServer(LanguageServer):
             self._report_setting_problems(self._setting_problems)
             if self.session is not None:
                 self.spawn(self._open_memory(self.session), "session: open the memory")
-                await self.run_blocking(self.session.discover)
+                # Manifests and folders only: the first hover must not wait for a parse of the
+                # whole workspace; the memory's first ingest brings the module tree.
+                await self.run_blocking(self.session.discover, True)
             await self._dispatch("on_initialized", lambda f: f.on_initialized())
 
         @self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)

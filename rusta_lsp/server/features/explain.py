@@ -31,6 +31,7 @@ class ExplainFeature(Feature):
     def __init__(self, server, session):
         super().__init__(server, session)
         self.explainer: Explainer | None = None
+        self._layout_of = None  # the session's workspace model the explainer's layout came from
         self._prose_loaded = False
 
     def register(self) -> None:
@@ -46,8 +47,8 @@ class ExplainFeature(Feature):
     async def _start(self) -> None:
         # Hovers answer from the analysis at once; the memory's catalog joins once it is loaded
         # (a large memory takes seconds to open and read; one that cannot be opened never joins).
-        self.explainer = Explainer(NoMemory(), self.session.root, Layout.of(self.session.workspace_model),
-                                   buffers=self._buffer)
+        self._layout_of = self.session.workspace_model
+        self.explainer = Explainer(NoMemory(), self.session.root, Layout.of(self._layout_of), buffers=self._buffer)
         memory = await self.server.memory()
         if memory is not None:
             self.explainer.catalog = await self.server.run_blocking(self._load_catalog, memory)
@@ -97,10 +98,19 @@ class ExplainFeature(Feature):
     def _offset(self, doc: Document, position: types.Position) -> int:
         return convert.offset(doc.index, position, self.server.workspace.position_encoding)
 
+    def _current_layout(self, explainer: Explainer) -> None:
+        """The session's workspace model is replaced once the first ingest knows the module tree."""
+        model = self.session.workspace_model
+        if self._layout_of is not model:
+            self._layout_of = model
+            explainer.layout = Layout.of(model)
+            explainer.invalidate()
+
     async def hover(self, params: types.HoverParams) -> types.Hover | None:
         explainer = self.explainer
         if explainer is None:
             return None
+        self._current_layout(explainer)
         doc = await self.server.document(params.text_document.uri)
         offset = self._offset(doc, params.position)
         explanation = await self.server.run_blocking(
@@ -124,6 +134,7 @@ class ExplainFeature(Feature):
         explainer = self.explainer
         if explainer is None:
             raise JsonRpcInvalidParams("rusta/explain needs a workspace folder")
+        self._current_layout(explainer)
         doc = await self.server.document(uri)
         offset = self._offset(doc, position)
         prose = await self.server.run_blocking(self._load_prose, explainer)

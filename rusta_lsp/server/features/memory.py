@@ -59,6 +59,8 @@ class MemoryFeature(Feature):
                     lambda: self.ingestor.run(progress=progress.report, cancel=progress.cancel, embed=False))
             log.info("memory: %d files, %d items, %d changed in %.1fs%s", result.files, result.items,
                      result.changed, result.seconds, " (cancelled)" if result.cancelled else "")
+            if self.ingestor.workspace is not None:  # the module tree the quick discovery guessed
+                self.session.workspace_model = self.ingestor.workspace
         finally:
             self.ready.set()
         if self.server.stopping.is_set():

@@ -7,7 +7,8 @@ import logging
 from lsprotocol import types
 
 from ...analysis.symbols import SymbolTable
-from ...analysis.workspace import DiskSource, analyze_workspace
+from ...analysis.workspace import DiskSource, analyze_crates
+from ...memory.ingest import count_sources
 from .. import convert
 from ..documents import Document, path_to_uri
 from ..app import Feature
@@ -34,15 +35,19 @@ class SymbolsFeature(Feature):
         root = self.session.root
         async with self.server.progress("Rusta: symbols") as progress:
             def work() -> int:
-                _, analyses = analyze_workspace(root, DiskSource(root))
-                for n, analysis in enumerate(analyses, 1):
-                    progress.cancel.check()
-                    # Open buffers are newer than the disk: keep theirs.
-                    if not any(d.rel == analysis.path for d in self.server.documents.values()):
-                        self.table.update(analysis)
-                    if n % 50 == 0:
-                        progress.report(100 * n // len(analyses), f"{n}/{len(analyses)} files")
-                return len(analyses)
+                expected = count_sources(root)
+                done = 0
+                _, crates = analyze_crates(root, DiskSource(root))
+                for analyses in crates:  # crate by crate: only the items stay
+                    for analysis in analyses:
+                        progress.cancel.check()
+                        # Open buffers are newer than the disk: keep theirs.
+                        if not any(d.rel == analysis.path for d in self.server.documents.values()):
+                            self.table.update(analysis)
+                        done += 1
+                        if done % 50 == 0:
+                            progress.report(min(99, 100 * done // expected), f"{done} files")
+                return done
 
             count = await self.server.run_blocking(work)
             log.info("symbols: %d files, %d items", count, len(self.table))
