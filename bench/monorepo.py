@@ -56,10 +56,10 @@ import json, resource, sys, time
 from pathlib import Path
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.store import Memory
-root, uri = Path(sys.argv[1]), sys.argv[2]
+root, uri, workers = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3])
 start = time.perf_counter()
 with Memory.open(uri, root) as memory:
-    result = Ingestor(memory, root).run(embed=False)
+    result = Ingestor(memory, root, workers=workers).run(embed=False)
 print(json.dumps({"seconds": time.perf_counter() - start, "files": result.files, "items": result.items,
                   "maxrss": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}))
 """
@@ -73,19 +73,23 @@ def source_bytes(root: Path) -> int:
     return sum(p.stat().st_size for p in root.rglob("*.rs") if "target" not in p.parts)
 
 
-def cold_ingest(root: Path, lines: int, uri: str) -> None:
+def cold_ingest(root: Path, lines: int, work: Path) -> str:
+    """One process, then a worker per core; returns the URI of the last memory (kept for the saves)."""
     files = [(root / f.path).read_bytes() for f in discover_workspace(root).files]
-    start = time.perf_counter()
-    for data in files:
-        parse_tree(data)
-    floor = time.perf_counter() - start
-    done = subprocess.run([sys.executable, "-c", _COLD_INGEST, str(root), uri], capture_output=True, text=True,
-                          check=True)
-    ours = json.loads(done.stdout.strip().splitlines()[-1])
-    print(f"[ingest] raw tree-sitter parse of {len(files):,} files: {floor:7.1f} s ({lines / floor:,.0f} lines/s)")
-    print(f"[ingest] cold ingest, structure stage: {ours['seconds']:7.1f} s ({lines / ours['seconds']:,.0f} lines/s)"
-          f" = {floor / ours['seconds']:.0%} of raw; {ours['files']:,} files, {ours['items']:,} items; "
-          f"peak RSS {ours['maxrss'] / GB:.2f} GB")
+    for workers in (1, os.cpu_count() or 1):
+        start = time.perf_counter()
+        for data in files:
+            parse_tree(data)
+        floor = time.perf_counter() - start  # the floor again: the machine's load drifts
+        uri = str(work / f"cold-{workers}")
+        done = subprocess.run([sys.executable, "-c", _COLD_INGEST, str(root), uri, str(workers)],
+                              capture_output=True, text=True, check=True)
+        ours = json.loads(done.stdout.strip().splitlines()[-1])
+        print(f"[ingest] raw tree-sitter parse of {len(files):,} files: {floor:7.1f} s ({lines / floor:,.0f} lines/s)")
+        print(f"[ingest] cold ingest, structure stage, {workers} worker(s): {ours['seconds']:7.1f} s "
+              f"({lines / ours['seconds']:,.0f} lines/s) = {floor / ours['seconds']:.0%} of raw; {ours['files']:,} "
+              f"files, {ours['items']:,} items; peak RSS of the ingesting process {ours['maxrss'] / GB:.2f} GB")
+    return uri
 
 
 def rss(pid: int) -> tuple[int, int]:
@@ -220,11 +224,11 @@ def main() -> None:
     print(f"corpus: {root} ({lines:,} lines of Rust in {members} member crates)")
     work = Path(tempfile.mkdtemp(prefix="monorepo-", dir=OUT))
     try:
-        cold_ingest(root, lines, str(work / "cold"))
+        cold = cold_ingest(root, lines, work)
         _, analyses = analyze_workspace(root)
         asyncio.run(server_session(root, str(work / "server"), analyses))
         del analyses
-        saves(root, str(work / "cold"))
+        saves(root, cold)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")

@@ -25,7 +25,8 @@ from ..memory.records import ItemRecord, PassageRecord, RefRecord
 log = logging.getLogger(__name__)
 
 CHECK_EVERY = 1.0  # seconds between version checks
-NAMED_CACHE = 512  # names whose references stay materialised
+NAMED_CACHE = 512  # names whose references stay materialised ...
+CACHED_RECORDS = 100_000  # ... as long as they hold this many records in all
 RELOAD_SPACING = 10.0  # wait this many load durations between reloads: bounded CPU while typing
 _ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
 _REF_COLUMNS = [f.name for f in fields(RefRecord)]
@@ -64,6 +65,7 @@ class _Rows:
         self.order = order
         self.groups = {key: _Groups(table.column(key)) for key in keys}
         self._cache: OrderedDict[tuple[str, str], list] = OrderedDict()
+        self._cached_records = 0
         self._lock = threading.Lock()
 
     def get(self, key: str, value: str) -> list:
@@ -77,9 +79,13 @@ class _Rows:
             self.record(**row) for row in self.table.take(pa.array(rows)).select(self.columns).to_pylist()]
         found.sort(key=lambda r: tuple(getattr(r, f) for f in self.order))
         with self._lock:
-            self._cache[(key, value)] = found
-            while len(self._cache) > NAMED_CACHE:
-                self._cache.popitem(last=False)
+            # Bounded by records, not names: on a large workspace `new` alone has ten thousand
+            # references, and a few hundred such lists would take gigabytes.
+            if len(found) <= CACHED_RECORDS // 4 and (key, value) not in self._cache:
+                self._cache[(key, value)] = found
+                self._cached_records += len(found)
+                while len(self._cache) > NAMED_CACHE or self._cached_records > CACHED_RECORDS:
+                    self._cached_records -= len(self._cache.popitem(last=False)[1])
         return found
 
 
