@@ -255,3 +255,11 @@ def memory_uri(config: RustaConfig, workspace_root: Path) -> str:
     root = workspace_root.resolve()
     digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
     return str(cache_home() / "memory" / f"{root.name}-{digest}")
+
+
+def root_memory_uri(uri: str, root: Path) -> str:
+    """Where another workspace of the same window keeps its memory when `memory.uri` names one:
+    a folder (or prefix) of its own inside it, named after the workspace."""
+    root = root.resolve()
+    digest = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return f"{uri.rstrip('/')}/roots/{root.name}-{digest}"

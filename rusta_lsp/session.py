@@ -26,6 +26,7 @@ import json
 import logging
 import os
 import subprocess
+import threading
 import time
 from concurrent.futures import Future, TimeoutError as FutureTimeout
 from dataclasses import fields, is_dataclass
@@ -34,6 +35,7 @@ from typing import Any
 
 from .analysis.model import Workspace
 from .analysis.workspace import discover_workspace
+from .cancel import Cancelled, CancelToken
 from .config import RustaConfig, cache_home, memory_uri
 from .memory.embedder import Embedder
 from .errors import MemoryUnavailable
@@ -90,6 +92,9 @@ class WorkspaceSession:
         self.memory: Future[Memory] = Future()
         self._commit_read: tuple[float, str] = (-1e9, "")
         self.workspace_model = Workspace(root=str(self.root))  # empty until `discover`
+        # Cancelled by `close`: the work of this workspace stops, the server may serve others on.
+        self.closing = CancelToken()
+        self._closing_lock = threading.Lock()
 
     def discover(self, quick: bool = False) -> Workspace:
         """Find the workspace's crates and module tree (blocking: reads manifests and, unless
@@ -148,7 +153,12 @@ class WorkspaceSession:
             raise
         if self.config.team.uri:
             memory.team = self._open_team(memory)
-        self.memory.set_result(memory)
+        with self._closing_lock:
+            if self.closing.is_set():  # closed while it opened (a folder removed from the window)
+                memory.close()
+                self.memory.set_exception(Cancelled())
+                raise Cancelled()
+            self.memory.set_result(memory)
         return memory
 
     def _open_team(self, memory: Memory) -> TeamMemory | None:
@@ -192,6 +202,9 @@ class WorkspaceSession:
         return Memory.writer_busy(self.memory_uri, self.config.memory.storage_options)
 
     def close(self) -> None:
-        memory = self.memory_now()
+        """Stop this workspace's work and close its memory (one still opening closes once open)."""
+        with self._closing_lock:
+            self.closing.cancel()
+            memory = self.memory_now()
         if memory is not None:
             memory.close()

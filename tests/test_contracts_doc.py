@@ -19,9 +19,10 @@ def section(title: str) -> str:
 
 
 def leaves(tree: dict, prefix: str = "") -> dict:
+    """Dotted keys of the settings; an empty object is a setting of its own (storageOptions)."""
     out = {}
     for key, value in tree.items():
-        if isinstance(value, dict):
+        if isinstance(value, dict) and value:
             out.update(leaves(value, f"{prefix}{key}."))
         else:
             out[f"{prefix}{key}"] = value

@@ -96,3 +96,34 @@ def test_quick_discovery_reads_no_source_and_guesses_the_usual_layouts_right():
     assert len(full.files) > 400
     assert {(f.path, f.module_path, f.target) for f in quick.files} == {
         (f.path, f.module_path, f.target) for f in full.files}
+
+
+def _package(folder: Path, name: str, extra: str = "") -> None:
+    (folder / "src").mkdir(parents=True)
+    (folder / "Cargo.toml").write_text(f'[package]\nname = "{name}"\nversion = "0.1.0"\n{extra}')
+    (folder / "src" / "lib.rs").write_text(f"pub fn {name}() {{}}\n")
+
+
+def test_workspace_roots_follow_cargo_members_exclude_and_nested_workspaces(tmp_path):
+    from rusta_lsp.analysis.workspace import cargo_roots
+
+    outer = tmp_path / "outer"
+    outer.mkdir()
+    (outer / "Cargo.toml").write_text('[workspace]\nmembers = ["crates/*", "tools/kept"]\n'
+                                      'exclude = ["crates/inner", "tools"]\n')
+    _package(outer / "crates" / "a", "a")
+    _package(outer / "crates" / "inner", "inner", '[workspace]\nmembers = ["x"]\n')
+    _package(outer / "crates" / "inner" / "x", "x")
+    _package(outer / "tools" / "gen", "gen")  # excluded, and no other workspace above: its own
+    _package(outer / "tools" / "kept", "kept")  # under an excluded path, but a member by name
+    assert cargo_roots(outer) == [outer.resolve(), (outer / "crates" / "inner").resolve(),
+                                  (outer / "tools" / "gen").resolve()]
+    assert find_workspace_root(outer / "crates" / "inner" / "x" / "src" / "lib.rs") == (outer / "crates" / "inner").resolve()
+    assert find_workspace_root(outer / "crates" / "a" / "src" / "lib.rs") == outer.resolve()
+    assert find_workspace_root(outer / "tools" / "kept" / "src") == outer.resolve()
+    assert find_workspace_root(outer / "tools" / "gen" / "src" / "lib.rs") == (outer / "tools" / "gen").resolve()
+    # A member opened on its own is the editor's workspace (cargo's is above the folder).
+    assert cargo_roots(outer / "crates" / "a") == [(outer / "crates" / "a").resolve()]
+    # What the outer workspace analyses: its members, not the nested workspace or the excluded tool.
+    assert sorted(c.name for c in discover_workspace(outer).crates) == ["a", "kept"]
+    assert sorted(c.name for c in discover_workspace(outer / "crates" / "inner").crates) == ["inner", "x"]

@@ -135,11 +135,13 @@ def workspace_crates(root: Path, source: FileSource | None = None) -> tuple[Work
     if top is not None:
         if "package" in top:
             crate_dirs.append("")
-        members = (top.get("workspace") or {}).get("members") or []
-        excluded = set((top.get("workspace") or {}).get("exclude") or [])
-        for pattern in members:
+        config = top.get("workspace") or {}
+        excluded = [str(ex) for ex in config.get("exclude") or []]
+        for pattern in config.get("members") or []:
             matches = source.glob_dirs(pattern) if isinstance(source, DiskSource) else [pattern]
-            crate_dirs.extend(m for m in matches if m not in excluded and m not in crate_dirs)
+            # As cargo: an `exclude` path drops what a glob matched, never a member named literally.
+            crate_dirs.extend(m for m in matches if m not in crate_dirs and not (
+                any(_within(m, ex) for ex in excluded) and not _within(m, str(pattern))))
     else:
         ws.errors.append("no Cargo.toml at the workspace root; analysing loose .rs files")
     for crate_dir in crate_dirs:
@@ -274,21 +276,68 @@ def analyses_of(source: FileSource, files: list[SourceFile], parsed: dict[str, F
     return analyses
 
 
+def _manifest_at(folder: Path) -> dict | None:
+    data = read_or_skip(folder / "Cargo.toml")
+    try:
+        return tomllib.loads(data.decode("utf-8")) if data is not None else None
+    except (UnicodeDecodeError, tomllib.TOMLDecodeError):
+        return None
+
+
+def _within(rel: str, base: str) -> bool:
+    base = base.strip("/")
+    return base in ("", ".") or rel == base or rel.startswith(base + "/")
+
+
+def excluded_from(root: Path, manifest: dict, package_dir: Path) -> bool:
+    """Cargo's rule (`WorkspaceRootConfig::is_excluded`): a package under a workspace root is left
+    out when a path of `exclude` holds it and no `members` entry, taken literally (a glob is not
+    expanded here), does."""
+    config = manifest.get("workspace") or {}
+    rel = package_dir.relative_to(root).as_posix()
+    excluded = any(_within(rel, str(ex)) for ex in config.get("exclude") or [])
+    return excluded and not any(_within(rel, str(m)) for m in config.get("members") or [])
+
+
 def find_workspace_root(path: str | Path) -> Path:
-    """The workspace a path belongs to: the nearest directory with a Cargo.toml, or an enclosing
-    one whose manifest declares `[workspace]`; the path's directory when there is none."""
+    """The Cargo workspace a path belongs to, the way cargo finds it: the nearest package (a
+    directory with a Cargo.toml), then its `package.workspace` if it names one, else the nearest
+    enclosing `[workspace]` that does not exclude it, else the package itself; the path's
+    directory when there is no manifest at all."""
     start = Path(path).resolve()
     here = start if start.is_dir() else start.parent
-    root = None
-    for candidate in [here, *here.parents]:
-        manifest = candidate / "Cargo.toml"
-        if not manifest.is_file():
+    package = next((d for d in [here, *here.parents] if (d / "Cargo.toml").is_file()), None)
+    if package is None:
+        return here
+    manifest = _manifest_at(package) or {}
+    if "workspace" in manifest:
+        return package
+    pointer = (manifest.get("package") or {}).get("workspace")
+    if isinstance(pointer, str):
+        return (package / pointer).resolve()
+    for ancestor in package.parents:
+        outer = _manifest_at(ancestor) if (ancestor / "Cargo.toml").is_file() else None
+        if outer is not None and "workspace" in outer and not excluded_from(ancestor, outer, package):
+            return ancestor
+    return package
+
+
+def cargo_roots(folder: Path) -> list[Path]:
+    """The Cargo workspaces an editor folder holds, as cargo sees them: one per workspace root
+    (members are part of theirs; an excluded member or a nested workspace is a root of its own).
+    A package whose workspace lies above the folder (the folder is a member of a workspace the
+    editor did not open) counts as the folder itself, as does a folder with no manifest."""
+    folder = Path(folder).resolve()
+    roots: list[Path] = []
+    for manifest in walk_files(folder, lambda d: d.name not in IGNORED_DIRS and not d.name.startswith(".")):
+        if manifest.name != "Cargo.toml":
             continue
-        if root is None:
-            root = candidate
-        elif b"[workspace]" in (read_or_skip(manifest) or b""):
-            root = candidate
-    return root or here
+        root = find_workspace_root(manifest.parent)
+        if root != folder and folder not in root.parents:
+            root = folder
+        if root not in roots:
+            roots.append(root)
+    return roots or [folder]
 
 
 def is_watched(rel: str) -> bool:

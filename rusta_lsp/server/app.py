@@ -1,9 +1,13 @@
 """The Rusta language server: pygls plumbing, lifecycle dispatch to features, background tasks.
 
-At `initialize` the server builds the one `WorkspaceSession` for the client's root folder and
-constructs every feature with it (pygls computes the capabilities after that handler, so the
-features register their handlers there). At `initialized` it opens the session's memory in the
-background and discovers the workspace's crates, then starts the features.
+At `initialize` the server builds a `WorkspaceSession` for each folder the client names and
+constructs a set of features with each (pygls computes the capabilities after that handler, so
+the features register their handlers there, behind the router of server/roots.py). At
+`initialized` it finds the Cargo workspaces in each folder the way cargo does (a nested workspace
+or an excluded member is one of its own), opens each one's memory in the background and
+discovers its crates, then starts its features. `workspace/didChangeWorkspaceFolders` adds and
+removes workspaces the same way while the server runs. Document events go to the features of the
+document's workspace only.
 
 Heavy work never runs on the event loop: features call `await server.run_blocking(fn, ...)`,
 which uses Rusta's own executor (stdin is read by a thread of its own, `transport.py`, so no
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import copy
 import inspect
 import itertools
 import json
@@ -31,13 +36,15 @@ from pygls.protocol import LanguageServerProtocol
 
 from .. import __version__
 from ..cancel import Cancelled, CancelToken
-from ..config import read_config, refuse_inside_workspace
+from ..analysis.workspace import cargo_roots
+from ..config import RustaConfig, read_config, refuse_inside_workspace, root_memory_uri
 from ..errors import MemoryUnavailable
 from ..memory.store import Memory
 from ..safe_read import Unreadable, read_file
 from ..session import FIXED_KEYS, WorkspaceSession
 from . import heap
 from .documents import Document, relative_to, uri_to_path
+from .roots import Root, Router
 from .transport import frame
 
 log = logging.getLogger(__name__)
@@ -161,13 +168,15 @@ class Feature:
     """The feature contract: one module per feature in `features/`, each a `Feature` subclass
     with lifecycle hooks; `features.all_features` lists them, and the server dispatches to them.
 
-    Features are constructed at `initialize` with the server and the workspace session (None
-    when the client named no folder): everything they share (settings, the memory, the
-    calibrator, the shadow slots) comes from the session, never from another feature. The server
-    calls each hook inside an exception barrier: a feature that raises is logged and the others
-    keep serving. Handlers are registered in `register()` with `self.handle(...)`; they stay
-    thin: get the document, call the analysis (in an executor when heavy), convert, return
-    (`None` when empty).
+    Features are constructed with the server and one workspace session (None when the client
+    named no folder): a window with several Cargo workspaces has one set of features per
+    workspace (server/roots.py), each seeing only its own session and documents. Everything they
+    share (settings, the memory, the calibrator, the shadow slots) comes from the session, never
+    from another feature. The server calls each hook inside an exception barrier: a feature that
+    raises is logged and the others keep serving. Handlers are registered in `register()` with
+    `self.handle(...)`; the server's router sends each request to the set of the workspace its
+    document belongs to. Handlers stay thin: get the document, call the analysis (in an executor
+    when heavy), convert, return (`None` when empty).
     """
 
     name = "feature"
@@ -175,20 +184,44 @@ class Feature:
     def __init__(self, server: RustaServer, session: WorkspaceSession | None):
         self.server = server
         self.session = session
+        # Set at shutdown, and when the workspace leaves the window (its session closes).
+        self.stopping = CancelToken(server.stopping, session.closing) if session is not None else server.stopping
 
     def register(self) -> None:
         """Add request and notification handlers (with `self.handle`). Called once, before start."""
 
-    def handle(self, method: str, handler: Callable[..., Any], options: Any = None) -> None:
+    def handle(self, method: str, handler: Callable[..., Any], options: Any = None, *,
+               every_root: bool = False) -> None:
         """Register a bound method for an LSP method or a command (`workspace/executeCommand`
         names go through `handle_command`). Errors are logged under the feature's name; pygls then
-        answers the request with an error and the server keeps serving."""
-        self.server.feature(method, options)(self._barrier(handler, method))
+        answers the request with an error and the server keeps serving. `every_root`: not about
+        one document; every workspace's handler is called (their lists joined)."""
+        self.server.router.route(self._root, method, self._barrier(handler, method), options,
+                                 every_root=every_root)
 
     def handle_command(self, command: str, handler: Callable[..., Any]) -> None:
         """Register a `workspace/executeCommand` command. The handler gets the command's arguments
-        as one list, however many the client sent (VS Code and Neovim may send none)."""
-        self.server.command(command)(self._barrier(handler, command, command=True))
+        as one list, however many the client sent (VS Code and Neovim may send none); it runs in
+        the workspace of the `uri` its first argument names, else in the first workspace."""
+        self.server.router.route(self._root, command, self._barrier(handler, command, command=True), command=True)
+
+    @property
+    def _root(self) -> Path | None:
+        return self.session.root if self.session is not None else None
+
+    async def memory(self) -> Memory | None:
+        """The session's memory once it is open; None without a workspace or when it failed to
+        open (the failure was shown to the user when it happened)."""
+        return await self.server.memory(self.session)
+
+    def progress(self, title: str, message: str | None = None,
+                 cancel: CancelToken | None = None) -> contextlib.AbstractAsyncContextManager[ProgressReporter]:
+        """`server.progress` for this workspace's work: cancelled too when the workspace stops."""
+        return self.server.progress(title, message, CancelToken(self.stopping, cancel) if cancel else self.stopping)
+
+    def documents(self) -> list[Document]:
+        """The open documents of this feature's workspace."""
+        return [doc for doc in list(self.server.documents.values()) if doc.root == self._root]
 
     def _barrier(self, handler: Callable[..., Any], what: str, command: bool = False) -> Callable[..., Any]:
         feature = self.name
@@ -240,8 +273,6 @@ class RustaServer(LanguageServer):
     def __init__(self, features: list[type[Feature]]):
         super().__init__("rusta", __version__, protocol_cls=RustaProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
-        # The client's workspace folder, built at `initialize`; None when the client names none.
-        self.session: WorkspaceSession | None = None
         self.documents: dict[str, Document] = {}
         # Our own workers for parsing, indexing and cargo; sized for a laptop, not a build farm.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-work")
@@ -250,26 +281,42 @@ class RustaServer(LanguageServer):
         self.stopping = CancelToken()  # cancelled at shutdown: every job's token is linked to it
         self._progress_ids = itertools.count(1)
         self._feature_classes = features
-        self.features: list[Feature] = []  # constructed with the session at `initialize`
+        # The window's Cargo workspaces, each with its session and features, and the handlers
+        # behind each LSP method (server/roots.py).
+        self.router = Router(self._register_route)
+        self.config: RustaConfig | None = None  # from initializationOptions, then the client's changes
+        self._first_folder: Path | None = None  # the first folder `initialize` named
         self._setting_problems: list[str] = []
         self._register_lifecycle()
 
     @property
-    def root(self) -> Path | None:
-        return self.session.root if self.session is not None else None
+    def features(self) -> list[Feature]:
+        return self.router.features
+
+    @property
+    def session(self) -> WorkspaceSession | None:
+        """The first workspace's session (the one a window with a single folder has)."""
+        first = next(iter(self.router.roots.values()), None)
+        return first.session if first is not None else None
+
+    def _register_route(self, method: str, options: Any, command: bool, dispatch: Callable[..., Any]) -> None:
+        if command:
+            self.command(method)(dispatch)
+        else:
+            self.feature(method, options)(dispatch)
 
     # --- plumbing the features use -------------------------------------------------------
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
 
-    async def memory(self) -> Memory | None:
-        """The session's memory once it is open; None without a workspace or when it failed to
+    async def memory(self, session: WorkspaceSession | None) -> Memory | None:
+        """A session's memory once it is open; None without a workspace or when it failed to
         open (the failure was shown to the user when it happened)."""
-        if self.session is None:
+        if session is None:
             return None
         try:
-            return await asyncio.wrap_future(self.session.memory)
+            return await asyncio.wrap_future(session.memory)
         except Exception:  # noqa: BLE001 — features work on without a memory
             return None
 
@@ -363,10 +410,11 @@ class RustaServer(LanguageServer):
         path = uri_to_path(uri)
         if path is None:
             raise request_failed(f"{uri} is not open and not a file: Rusta reads file: URIs only")
-        if self.root is None:
+        holder = self.router.root_of(path)  # the workspace holding it (else the first: refused)
+        if holder is None or holder.path is None:
             raise request_failed(f"{uri} is not open, and Rusta has no workspace folder to read it from")
         try:
-            data = await self.run_blocking(read_file, path, self.root)
+            data = await self.run_blocking(read_file, path, holder.path)
         except Unreadable as err:
             raise request_failed(f"{uri} is not open, and Rusta does not read it: {err}") from None
         except OSError as err:
@@ -375,12 +423,15 @@ class RustaServer(LanguageServer):
 
     def _make_document(self, uri: str, text: str, version: int | None) -> Document:
         path = uri_to_path(uri)
-        rel = relative_to(self.root, path, uri)
-        files = self.session.workspace_model.files if self.session is not None else []
+        root = self.router.root_of(path)
+        session = root.session if root is not None else None
+        rel = relative_to(session.root if session is not None else None, path, uri)
+        files = session.workspace_model.files if session is not None else []
         source_file = next((f for f in files if f.path == rel), None)
         return Document(uri=uri, path=path, rel=rel, text=text, version=version,
                         module_path=source_file.module_path if source_file else "crate",
-                        test_file=source_file is not None and source_file.target == "test")
+                        test_file=source_file is not None and source_file.target == "test",
+                        root=session.root if session is not None else None)
 
     # --- lifecycle -----------------------------------------------------------------------
 
@@ -391,13 +442,84 @@ class RustaServer(LanguageServer):
             log.exception("feature %s failed in %s", feature.name, hook)
             return None
 
-    async def _dispatch(self, hook: str, call: Callable[[Feature], Awaitable[None]]) -> None:
-        """`call` every feature's lifecycle `hook`, in order; a feature that raises is logged."""
-        for feature in self.features:
+    async def _dispatch(self, hook: str, call: Callable[[Feature], Awaitable[None]],
+                        features: list[Feature] | None = None) -> None:
+        """`call` every feature's lifecycle `hook` (or these features'), in order; a feature that
+        raises is logged."""
+        for feature in self.features if features is None else features:
             try:
                 await call(feature)
             except Exception:
                 log.exception("feature %s failed in %s", feature.name, hook)
+
+    async def _dispatch_document(self, hook: str, doc: Document,
+                                 call: Callable[[Feature], Awaitable[None]]) -> None:
+        """A document event reaches the features of the document's workspace only."""
+        root = self.router.roots.get(doc.root) or self.router.root_of(doc.path)
+        await self._dispatch(hook, call, features=root.features if root is not None else [])
+
+    # --- workspaces ------------------------------------------------------------------------
+
+    def _add_root(self, path: Path | None) -> Root:
+        """A workspace, its session and its features, handlers registered (not started yet). With
+        `memory.uri` set, the workspace at the client's first folder keeps it and each other one
+        gets a folder inside it."""
+        config = copy.deepcopy(self.config)
+        if path is not None and config.memory.uri and path != self._first_folder:
+            config.memory.uri = root_memory_uri(config.memory.uri, path)
+        if path is not None:  # said when the workspace starts
+            self._setting_problems += refuse_inside_workspace(config, path)
+        root = Root(WorkspaceSession(path, config) if path is not None else None)
+        root.features = [cls(self, root.session) for cls in self._feature_classes]
+        self.router.add(root)
+        for feature in root.features:
+            self._guard(feature, "register", feature.register)
+        return root
+
+    async def _start_root(self, root: Root) -> None:
+        """Open the workspace's memory (behind), find its crates, start its features."""
+        root.started = True
+        self._report_setting_problems(self._setting_problems)
+        self._setting_problems = []
+        if root.session is not None:
+            self.spawn(self._open_memory(root.session), f"session {root.session.root.name}: open the memory")
+            # Manifests and folders only: the first hover must not wait for a parse of the
+            # whole workspace; the memory's first ingest brings the module tree.
+            await self.run_blocking(root.session.discover, True)
+        await self._dispatch("on_initialized", lambda f: f.on_initialized(), features=root.features)
+
+    async def _stop_root(self, root: Root) -> None:
+        """A workspace leaves the window: its work is cancelled, its features stop, its memory
+        closes (the server serves the others on)."""
+        self.router.remove(root)
+        if root.session is not None:
+            root.session.closing.cancel()
+        if root.started:
+            await self._dispatch("on_shutdown", lambda f: f.on_shutdown(), features=root.features)
+        if root.session is not None:
+            await self.run_blocking(root.session.close)
+
+    async def _add_folder(self, folder: Path, provisional: Root | None = None) -> None:
+        """The Cargo workspaces in an editor folder, each added and started. `provisional`: the
+        root `initialize` made for the folder before it could look inside (replaced when cargo
+        sees other workspaces there)."""
+        paths = await self.run_blocking(cargo_roots, folder)
+        if provisional is not None and paths != [provisional.path]:
+            self.router.remove(provisional)  # never started: nothing to stop
+            provisional = None
+        for path in paths:
+            if path not in self.router.roots:
+                root = self._add_root(path)
+            else:
+                root = self.router.roots[path]
+            if not root.started:
+                await self._start_root(root)
+
+    async def _remove_folder(self, folder: Path) -> None:
+        folder = folder.resolve()
+        for root in [r for key, r in self.router.roots.items()
+                     if key is not None and (key == folder or folder in key.parents)]:
+            await self._stop_root(root)
 
     def _report_setting_problems(self, problems: list[str]) -> None:
         for problem in problems:
@@ -427,31 +549,40 @@ class RustaServer(LanguageServer):
         @self.feature(types.INITIALIZE)
         def initialize(params: types.InitializeParams) -> None:
             self.loop = asyncio.get_running_loop()
-            folders = params.workspace_folders or []
-            root = uri_to_path(folders[0].uri) if folders else None
-            if root is None and params.root_uri:
-                root = uri_to_path(params.root_uri)
-            if root is None and params.root_path:
-                root = Path(params.root_path)
-            config, self._setting_problems = read_config(params.initialization_options or {})
-            if root is not None:
-                self._setting_problems += refuse_inside_workspace(config, root)
-            self.session = WorkspaceSession(root, config) if root is not None else None
-            # pygls computes the capabilities once this returns: the features register now.
-            self.features = [cls(self, self.session) for cls in self._feature_classes]
-            for feature in self.features:
-                self._guard(feature, "register", feature.register)
+            folders = [uri_to_path(f.uri) for f in params.workspace_folders or []]
+            folders = [f for f in folders if f is not None]
+            if not folders and params.root_uri:
+                folders = [uri_to_path(params.root_uri)]
+            if not folders and params.root_path:
+                folders = [Path(params.root_path)]
+            self.config, self._setting_problems = read_config(params.initialization_options or {})
+            # pygls computes the capabilities once this returns: one feature set per folder
+            # registers now; `initialized` looks inside the folders for their Cargo workspaces.
+            folders = [folder.resolve() for folder in folders]
+            self._first_folder = folders[0] if folders else None
+            for folder in folders or [None]:
+                self._add_root(folder)
 
         @self.feature(types.INITIALIZED)
         async def initialized(params: types.InitializedParams) -> None:
             self.loop = asyncio.get_running_loop()
             self._report_setting_problems(self._setting_problems)
-            if self.session is not None:
-                self.spawn(self._open_memory(self.session), "session: open the memory")
-                # Manifests and folders only: the first hover must not wait for a parse of the
-                # whole workspace; the memory's first ingest brings the module tree.
-                await self.run_blocking(self.session.discover, True)
-            await self._dispatch("on_initialized", lambda f: f.on_initialized())
+            for root in list(self.router.roots.values()):
+                if root.path is None:
+                    await self._start_root(root)
+                else:
+                    await self._add_folder(root.path, provisional=root)
+
+        @self.feature(types.WORKSPACE_DID_CHANGE_WORKSPACE_FOLDERS)
+        async def did_change_workspace_folders(params: types.DidChangeWorkspaceFoldersParams) -> None:
+            for folder in params.event.removed:
+                path = uri_to_path(folder.uri)
+                if path is not None:
+                    await self._remove_folder(path)
+            for folder in params.event.added:
+                path = uri_to_path(folder.uri)
+                if path is not None and path.resolve() not in self.router.roots:
+                    await self._add_folder(path.resolve())
 
         @self.feature(types.WORKSPACE_DID_CHANGE_CONFIGURATION)
         async def did_change_configuration(params: types.DidChangeConfigurationParams) -> None:
@@ -461,36 +592,45 @@ class RustaServer(LanguageServer):
             if not settings or self.session is None:
                 return
             config, problems = read_config(settings)
-            self._report_setting_problems(problems + refuse_inside_workspace(config, self.session.root))
-            changed = self.session.reconfigure(config)
-            for key in sorted(changed & set(FIXED_KEYS)):
-                self.show_message(f"setting {key} takes effect when the server restarts")
-            if changed:
-                await self._dispatch("on_config_changed", lambda f: f.on_config_changed(changed))
+            self._report_setting_problems(problems)
+            self.config = config
+            told: set[str] = set()
+            for root in list(self.router.roots.values()):
+                if root.session is None:
+                    continue
+                config = copy.deepcopy(self.config)
+                self._report_setting_problems(refuse_inside_workspace(config, root.session.root))
+                changed = root.session.reconfigure(config)
+                for key in sorted(changed & set(FIXED_KEYS) - told):
+                    self.show_message(f"setting {key} takes effect when the server restarts")
+                    told.add(key)
+                if changed:
+                    await self._dispatch("on_config_changed", lambda f: f.on_config_changed(changed),
+                                         features=root.features)
 
         @self.feature(types.TEXT_DOCUMENT_DID_OPEN)
         async def did_open(params: types.DidOpenTextDocumentParams) -> None:
             item = params.text_document
             doc = self.documents[item.uri] = self._make_document(item.uri, item.text, item.version)
-            await self._dispatch("on_document_opened", lambda f: f.on_document_opened(doc))
+            await self._dispatch_document("on_document_opened", doc, lambda f: f.on_document_opened(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_CHANGE)
         async def did_change(params: types.DidChangeTextDocumentParams) -> None:
             uri = params.text_document.uri
             source = self.workspace.get_text_document(uri).source  # pygls applied the edits
             doc = self.documents[uri] = self._make_document(uri, source, params.text_document.version)
-            await self._dispatch("on_document_changed", lambda f: f.on_document_changed(doc))
+            await self._dispatch_document("on_document_changed", doc, lambda f: f.on_document_changed(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_SAVE, types.SaveOptions(include_text=False))
         async def did_save(params: types.DidSaveTextDocumentParams) -> None:
             doc = await self.document(params.text_document.uri)
-            await self._dispatch("on_document_saved", lambda f: f.on_document_saved(doc))
+            await self._dispatch_document("on_document_saved", doc, lambda f: f.on_document_saved(doc))
 
         @self.feature(types.TEXT_DOCUMENT_DID_CLOSE)
         async def did_close(params: types.DidCloseTextDocumentParams) -> None:
             doc = self.documents.pop(params.text_document.uri, None)
             if doc is not None:
-                await self._dispatch("on_document_closed", lambda f: f.on_document_closed(doc))
+                await self._dispatch_document("on_document_closed", doc, lambda f: f.on_document_closed(doc))
 
         @self.feature(types.SHUTDOWN)
         async def shutdown(params: Any) -> None:
@@ -503,8 +643,9 @@ class RustaServer(LanguageServer):
             return
         self.stopping.cancel()
         await self._dispatch("on_shutdown", lambda f: f.on_shutdown())
-        if self.session is not None:
-            await self.run_blocking(self.session.close)
+        for root in list(self.router.roots.values()):
+            if root.session is not None:
+                await self.run_blocking(root.session.close)
         for task in list(self.tasks):
             task.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)

@@ -18,11 +18,12 @@ from ..analysis.positions import LineIndex
 class Document:
     uri: str
     path: Path | None  # absolute file path, None for non-file URIs
-    rel: str  # relative to the workspace root, or the absolute path outside it
+    rel: str  # relative to its workspace's root, or the absolute path outside every one
     text: str
     version: int | None
     module_path: str = "crate"
     test_file: bool = False
+    root: Path | None = None  # the workspace it belongs to (several Cargo workspaces in one window)
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
     _analysis: FileAnalysis | None = field(default=None, repr=False)
     _index: LineIndex | None = field(default=None, repr=False)

@@ -49,7 +49,7 @@ class ExplainFeature(Feature):
         # (a large memory takes seconds to open and read; one that cannot be opened never joins).
         self._layout_of = self.session.workspace_model
         self.explainer = Explainer(NoMemory(), self.session.root, Layout.of(self._layout_of), buffers=self._buffer)
-        memory = await self.server.memory()
+        memory = await self.memory()
         if memory is not None:
             self.explainer.catalog = await self.server.run_blocking(self._load_catalog, memory)
             self.explainer.invalidate()
@@ -61,7 +61,7 @@ class ExplainFeature(Feature):
         return catalog
 
     def _buffer(self, rel: str) -> str | None:
-        for doc in list(self.server.documents.values()):
+        for doc in self.documents():
             if doc.rel == rel:
                 return doc.text
         return None
@@ -122,7 +122,7 @@ class ExplainFeature(Feature):
         start, end = explanation.span
         return types.Hover(
             contents=types.MarkupContent(kind=types.MarkupKind.Markdown,
-                                         value=markdown(explanation, file_uri_link(self.server.root),
+                                         value=markdown(explanation, file_uri_link(self.session.root),
                                                         limit=HOVER_CLAIMS)),
             range=types.Range(start=convert.position(doc.index, start, encoding),
                               end=convert.position(doc.index, end, encoding)),

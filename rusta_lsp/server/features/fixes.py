@@ -98,7 +98,7 @@ class FixesFeature(Feature):
         self.handle(types.CODE_ACTION_RESOLVE, self.resolve)
         self.handle_command("rusta.feedback", self.feedback)
         self.handle_command(CLEAN_SHADOW, self.clean_shadow)
-        self.handle(COMPANION, self.companion)
+        self.handle(COMPANION, self.companion, every_root=True)
 
     # --- running the engine ------------------------------------------------------------------
 
@@ -116,7 +116,9 @@ class FixesFeature(Feature):
 
     async def _start(self) -> None:
         """The engine checks with the memory's imports and exemplars: it waits for the memory."""
-        memory = await self.server.memory()
+        memory = await self.memory()
+        if self.stopping.is_set():
+            return
         self.engine = await self.server.run_blocking(self._new_engine, memory)
         self.schedule()
 
@@ -181,6 +183,11 @@ class FixesFeature(Feature):
 
     async def on_shutdown(self) -> None:
         self._cancel.cancel()
+        if not self.server.stopping.is_set():  # the workspace left the window; the server serves on
+            engine, self.engine = self.engine, None
+            if engine is not None:
+                await self.server.run_blocking(engine.close)  # its shadow slots, for a later session
+            self.publish(None)
 
     def schedule(self) -> None:
         """Debounced: the newest request wins, the running one is cancelled."""
@@ -193,7 +200,7 @@ class FixesFeature(Feature):
         if generation != self._generation or self.engine is None:
             return
         self._cancel = self._running = cancel = CancelToken()
-        overlays = {d.rel: d.text for d in self.server.documents.values()}  # the shadow keeps those inside
+        overlays = {d.rel: d.text for d in self.documents()}  # the shadow keeps those inside
         engine = self.engine
         report = None
         try:
@@ -215,7 +222,7 @@ class FixesFeature(Feature):
                     "cargo runs the crate's build scripts and procedural macros. If you do not trust "
                     "this folder, set cargo.enable to false.", types.MessageType.Info)
             self._set_checking("rusta")
-            async with self.server.progress("Rusta: checking fixes", cancel=cancel) as progress:
+            async with self.progress("Rusta: checking fixes", cancel=cancel) as progress:
                 report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True)
         finally:
             if self._running is cancel:
@@ -235,7 +242,7 @@ class FixesFeature(Feature):
         if not any(c.tests is None for f in report.fixes for c in f.patches):
             return  # nothing compiled, or every patch came from the cache with its evidence
         tested = None
-        async with self.server.progress("Rusta: running related tests", cancel=cancel) as progress:
+        async with self.progress("Rusta: running related tests", cancel=cancel) as progress:
             tested = await self.server.run_blocking(engine.test, report, progress.cancel)
         if tested is not None and generation == self._generation:
             self.publish(tested)
@@ -428,12 +435,14 @@ class FixesFeature(Feature):
     # --- feedback ------------------------------------------------------------------------------
 
     def _feedback_args(self, fix: DiagnosticFix, cand: Candidate, accepted: bool) -> dict:
-        return {"code": fix.diagnostic.code or "", "source": cand.source, "title": cand.title,
+        # `uri`: the server routes the command to the workspace of the file (several in a window).
+        return {"uri": path_to_uri(self.session.root / fix.path), "code": fix.diagnostic.code or "",
+                "source": cand.source, "title": cand.title,
                 "confidence": round(cand.confidence, 4), "path": fix.path, "line": fix.start.line,
                 "accepted": accepted, "features": cand.extra.get("features")}
 
     def feedback(self, params: Any) -> dict:
-        """`rusta.feedback {code, source, title, path, line, accepted, features}`: to the devlog; an accepted
+        """`rusta.feedback {uri, code, source, title, path, line, accepted, features}`: to the devlog; an accepted
         patch's text is remembered so it is not learned back as the user's own fix."""
         args = params[0] if isinstance(params, (list, tuple)) and params else params
         if hasattr(args, "_asdict"):

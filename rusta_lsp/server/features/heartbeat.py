@@ -108,7 +108,7 @@ class HeartbeatFeature(Feature):
         self.server.spawn(self._progress(job, done), f"heartbeat-progress-{job}")
 
     async def _progress(self, job: str, done: asyncio.Event) -> None:
-        async with self.server.progress(f"Rusta heartbeat: {job}") as reporter:
+        async with self.progress(f"Rusta heartbeat: {job}") as reporter:
             self._reporter = reporter
             while not done.is_set():
                 try:

@@ -43,7 +43,7 @@ class MemoryFeature(Feature):
             self.server.spawn(self._start(), "memory: ingest")
 
     async def _start(self) -> None:
-        memory = await self.server.memory()
+        memory = await self.memory()
         if memory is None:
             self.ready.set()
             return
@@ -51,10 +51,10 @@ class MemoryFeature(Feature):
             self.ready.set()
             return
         self.ingestor = Ingestor(memory, self.session.root, cpu_budget=CPU_BUDGET)
-        for doc in list(self.server.documents.values()):  # opened before the memory was ready
+        for doc in self.documents():  # opened before the memory was ready
             self.ingestor.buffers[doc.rel] = doc.data
         try:
-            async with self.server.progress("Rusta: memory") as progress:
+            async with self.progress("Rusta: memory") as progress:
                 result = await self.server.run_blocking(
                     lambda: self.ingestor.run(progress=progress.report, cancel=progress.cancel, embed=False))
             log.info("memory: %d files, %d items, %d changed in %.1fs%s", result.files, result.items,
@@ -63,7 +63,7 @@ class MemoryFeature(Feature):
                 self.session.workspace_model = self.ingestor.workspace
         finally:
             self.ready.set()
-        if self.server.stopping.is_set():
+        if self.stopping.is_set():
             return
         # Even after a cancel: what changes from now on is followed.
         self.watcher = Watcher(self.ingestor)
@@ -85,13 +85,13 @@ class MemoryFeature(Feature):
     async def _fill_vectors(self) -> None:
         """Vectors only sharpen search: compute them while the user pauses, stop at any edit
         (what was embedded stays), and go on at the next pause."""
-        while not self.server.stopping.is_set():
+        while not self.stopping.is_set():
             idle = time.monotonic() - self._last_edit
             if idle < EMBED_IDLE_S:
                 await asyncio.sleep(EMBED_IDLE_S - idle)
                 continue
             self._edited = CancelToken()
-            async with self.server.progress("Rusta: memory vectors", cancel=self._edited) as progress:
+            async with self.progress("Rusta: memory vectors", cancel=self._edited) as progress:
                 done = await self.server.run_blocking(self._embed, progress)
             if self.session.embedder.error:
                 self.server.show_message(self.session.embedder.error)

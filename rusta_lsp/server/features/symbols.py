@@ -25,7 +25,7 @@ class SymbolsFeature(Feature):
 
     def register(self) -> None:
         self.handle(types.TEXT_DOCUMENT_DOCUMENT_SYMBOL, self.document_symbol)
-        self.handle(types.WORKSPACE_SYMBOL, self.workspace_symbol)
+        self.handle(types.WORKSPACE_SYMBOL, self.workspace_symbol, every_root=True)
 
     async def on_initialized(self) -> None:
         if self.session is not None:
@@ -33,7 +33,7 @@ class SymbolsFeature(Feature):
 
     async def _index_workspace(self) -> None:
         root = self.session.root
-        async with self.server.progress("Rusta: symbols") as progress:
+        async with self.progress("Rusta: symbols") as progress:
             def work() -> int:
                 expected = count_sources(root)
                 done = 0
@@ -42,7 +42,7 @@ class SymbolsFeature(Feature):
                     for analysis in analyses:
                         progress.cancel.check()
                         # Open buffers are newer than the disk: keep theirs.
-                        if not any(d.rel == analysis.path for d in self.server.documents.values()):
+                        if not any(d.rel == analysis.path for d in self.documents()):
                             self.table.update(analysis)
                         done += 1
                         if done % 50 == 0:
@@ -70,7 +70,7 @@ class SymbolsFeature(Feature):
 
     async def workspace_symbol(self, params: types.WorkspaceSymbolParams) -> list[types.WorkspaceSymbol] | None:
         hits = await self.server.run_blocking(self.table.search, params.query)
-        root = self.server.root
+        root = self.session.root if self.session is not None else None
         result = []
         for hit in hits:
             uri = path_to_uri(root / hit.path if root else hit.path)
