@@ -16,7 +16,9 @@ from __future__ import annotations
 
 import logging
 import queue
+import random
 import threading
+import time
 import warnings
 from concurrent.futures import Future
 from dataclasses import dataclass, field
@@ -26,6 +28,8 @@ from typing import Any, Callable
 import pyarrow as pa
 from lancedb.index import FTS, BTree
 
+from ..errors import MemoryClosed
+
 log = logging.getLogger(__name__)
 
 OPTIMIZE_EVERY = 20  # commits after which a table's compaction is due ...
@@ -34,6 +38,12 @@ MAX_UNOPTIMIZED = 60  # ... or right away at this many, when writes never pause
 IDLE_OPTIMIZE_S = 2.0  # compact tables with any pending commits after this long without work
 MAX_BATCH_OPS = 256
 SHARED_CLEANUP = timedelta(hours=1)  # versions of a shared table older than this go at compaction
+# A shared table's commit that LanceDB gave up on (it retries conflicts for 30 s, then says "too
+# many concurrent writers") is tried again after a pause, doubling, while the writer is open:
+# ten developers committing at once must not lose a row.
+SHARED_COMMIT_ATTEMPTS = 6
+SHARED_RETRY_PAUSE_S = 0.5
+_CONFLICT = ("too many concurrent writers", "commit conflict", "retryable")
 # Per table: full-text columns, and BTREE columns for exact lookups (name, path, hash).
 INDEXES = {
     "items": (("search_text",), ("name", "qualified", "path", "text_hash")),
@@ -94,7 +104,8 @@ class Writer:
         self._commits: dict[str, int] = {}
         self._indexed: set[str] = set()
         self.total_commits = 0
-        self.conflict_retries = 0  # upserts LanceDB re-ran because another writer committed first
+        # Commits re-run because another writer committed first (by LanceDB or, once it gave up, by us).
+        self.conflict_retries = 0
         self._thread = threading.Thread(target=self._run, name="rusta-memory-writer", daemon=True)
         self._thread.start()
 
@@ -105,7 +116,7 @@ class Writer:
         with self._lock:
             if self._closed:
                 # A caller still waiting on this (an ingest racing shutdown) must not hang.
-                future.set_exception(RuntimeError("the memory is closed"))
+                future.set_exception(MemoryClosed("the memory is closed"))
             else:
                 self._queue.put(_Op(kind, table, payload, future, key))
         return future
@@ -182,7 +193,7 @@ class Writer:
                 j += 1
             group = batch[i:j]
             try:
-                result = self._apply_group(group)
+                result = self._apply_group_retried(group) if self._shared else self._apply_group(group)
             except Exception as err:  # one bad group must not kill the writer
                 log.exception("memory writer: %s on %s failed", group[0].kind, group[0].table)
                 for op in group:
@@ -193,6 +204,22 @@ class Writer:
                     if not op.future.done():
                         op.future.set_result(result)
             i = j
+
+    def _apply_group_retried(self, group: list[_Op]) -> Any:
+        """A shared table's group, tried again when its commit lost to other writers' for too
+        long (upserts are keyed: trying again never duplicates a row)."""
+        pause = SHARED_RETRY_PAUSE_S
+        for attempt in range(1, SHARED_COMMIT_ATTEMPTS + 1):
+            try:
+                return self._apply_group(group)
+            except Exception as err:
+                if attempt == SHARED_COMMIT_ATTEMPTS or self._closed or not _conflict(err):
+                    raise
+                self.conflict_retries += 1
+                log.info("memory writer: %s on %s lost to other writers, again in %.1f s", group[0].kind,
+                         group[0].table, pause)
+                time.sleep(pause * (1 + random.random()))  # apart from the others retrying
+                pause *= 2
 
     def _apply_group(self, group: list[_Op]) -> Any:
         kind = group[0].kind
@@ -314,6 +341,11 @@ class Writer:
                 self.ensure_indexes()
             except Exception:  # a full disk: the writer lives on, the next pause tries again
                 log.exception("memory writer: building indexes failed")
+
+
+def _conflict(err: Exception) -> bool:
+    text = str(err).lower()
+    return any(words in text for words in _CONFLICT)
 
 
 def _same_group(a: _Op, b: _Op) -> bool:

@@ -12,6 +12,7 @@ import time
 from lsprotocol import types
 
 from ...cancel import Cancelled, CancelToken
+from ...errors import MemoryClosed
 from ...memory.ingest import Ingestor
 from ...memory.watcher import Watcher
 from ..documents import Document
@@ -61,6 +62,10 @@ class MemoryFeature(Feature):
                      result.changed, result.seconds, " (cancelled)" if result.cancelled else "")
             if self.ingestor.workspace is not None:  # the module tree the quick discovery guessed
                 self.session.workspace_model = self.ingestor.workspace
+        except MemoryClosed:
+            if not self.stopping.is_set():
+                raise
+            return  # the workspace stopped during its first ingest
         finally:
             self.ready.set()
         if self.stopping.is_set():
@@ -119,7 +124,7 @@ class MemoryFeature(Feature):
         if self.ingestor is not None and doc.path is not None:
             self._pending.pop(doc.rel, None)
             self.ingestor.buffers[doc.rel] = doc.data
-            await self.server.run_blocking(lambda: self.ingestor.update_paths([doc.rel], embed=True))
+            await self._write(lambda: self.ingestor.update_paths([doc.rel], embed=True))
 
     async def on_document_closed(self, doc: Document) -> None:
         self._pending.pop(doc.rel, None)
@@ -135,9 +140,17 @@ class MemoryFeature(Feature):
 
     async def _flush_buffers(self) -> None:
         await asyncio.sleep(BUFFER_DEBOUNCE_S)
-        while self._pending and self.ingestor is not None:
+        while self._pending and self.ingestor is not None and not self.stopping.is_set():
             rel, text = self._pending.popitem()
-            await self.server.run_blocking(self.ingestor.update_buffer, rel, text)
+            await self._write(lambda: self.ingestor.update_buffer(rel, text))
+
+    async def _write(self, update) -> None:
+        """An update of the memory; none once the workspace stops (its memory closes under it)."""
+        try:
+            await self.server.run_blocking(update)
+        except MemoryClosed:
+            if not self.stopping.is_set():
+                raise
 
     # --- shutdown ------------------------------------------------------------------------
 
