@@ -157,7 +157,7 @@ async def server_session(root: Path, uri: str, analyses) -> None:
     await asyncio.sleep(20)  # the save's vectors, then the vector backfill starts in the pause
     print(f"[server] ingest in the server (CPU budget 50%): {ingest_seconds:6.1f} s after initialize")
 
-    positions = sample_positions(root, analyses, HOVERS, seed=3)
+    positions = sample_positions(root, [a.path for a in analyses], HOVERS, seed=3)
     opened = {target}
     ours, floor = [], []
     for rel, _, line0, char, _ in positions:

@@ -99,6 +99,7 @@ async def test_save_broken_file_get_verified_action_apply_it_and_compile(client:
     [feedback] = resolved.command.arguments
     feedback = feedback._asdict() if hasattr(feedback, "_asdict") else feedback
     assert len(feedback["features"]) == len(FEATURES)  # what the model saw, for the heartbeat to learn
+    assert feedback["uri"] == uri  # the workspace the command goes to, in a window with several
     answer = await client.workspace_execute_command_async(types.ExecuteCommandParams(
         command=resolved.command.command, arguments=resolved.command.arguments))
     assert "recorded" in (answer._asdict() if hasattr(answer, "_asdict") else answer)
