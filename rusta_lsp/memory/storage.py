@@ -43,6 +43,8 @@ _CLEANUP_EVERY = 40  # renewals between removals of the lease table's old versio
 # Object stores retry a failed request with backoff for minutes by default; an editor must hear
 # sooner that the memory is unreachable (the server then works from the analysis alone).
 _FAIL_FAST = {"connect_timeout": "5s", "timeout": "60s", "client_max_retries": "3", "client_retry_timeout": "20s"}
+# object_store's names for one S3 setting (the first is the one the settings use).
+_ALIASES = (("endpoint", "aws_endpoint", "aws_endpoint_url", "endpoint_url"), ("region", "aws_region"))
 _SECRET = re.compile(r"secret|token|password|credential|access_key|account_key|sas", re.IGNORECASE)
 
 
@@ -52,11 +54,17 @@ def is_remote(uri: str) -> bool:
 
 def storage_options(uri: str, options: dict[str, Any] | None) -> dict[str, str] | None:
     """LanceDB's storage options for `uri`: the configured ones (as strings) over fail-fast
-    retry limits; None for a local folder."""
+    retry limits; None for a local folder. A configured endpoint or region is given under each
+    of its names: Lance adds the AWS_* environment under theirs (`aws_endpoint_url`) and applies
+    both in a random order, so a setting would otherwise lose to the environment now and then."""
     if not is_remote(uri):
         return None
     merged = dict(_FAIL_FAST)
     merged.update({str(k): _option_text(v) for k, v in (options or {}).items()})
+    for names in _ALIASES:
+        given = next((merged[name] for name in names if name in merged), None)
+        if given is not None:
+            merged.update(dict.fromkeys(names, given))
     return merged
 
 

@@ -460,7 +460,7 @@ class RustaServer(LanguageServer):
 
     # --- workspaces ------------------------------------------------------------------------
 
-    def _add_root(self, path: Path | None) -> Root:
+    def _add_root(self, path: Path | None, folder: Path | None) -> Root:
         """A workspace, its session and its features, handlers registered (not started yet). With
         `memory.uri` set, the workspace at the client's first folder keeps it and each other one
         gets a folder inside it."""
@@ -469,7 +469,7 @@ class RustaServer(LanguageServer):
             config.memory.uri = root_memory_uri(config.memory.uri, path)
         if path is not None:  # said when the workspace starts
             self._setting_problems += refuse_inside_workspace(config, path)
-        root = Root(WorkspaceSession(path, config) if path is not None else None)
+        root = Root(WorkspaceSession(path, config) if path is not None else None, folder)
         root.features = [cls(self, root.session) for cls in self._feature_classes]
         self.router.add(root)
         for feature in root.features:
@@ -506,19 +506,15 @@ class RustaServer(LanguageServer):
         paths = await self.run_blocking(cargo_roots, folder)
         if provisional is not None and paths != [provisional.path]:
             self.router.remove(provisional)  # never started: nothing to stop
-            provisional = None
         for path in paths:
-            if path not in self.router.roots:
-                root = self._add_root(path)
-            else:
-                root = self.router.roots[path]
+            root = self.router.roots.get(path) or self._add_root(path, folder)
             if not root.started:
                 await self._start_root(root)
 
     async def _remove_folder(self, folder: Path) -> None:
+        """The workspaces found in this folder stop (not those of another folder inside it)."""
         folder = folder.resolve()
-        for root in [r for key, r in self.router.roots.items()
-                     if key is not None and (key == folder or folder in key.parents)]:
+        for root in [r for r in self.router.roots.values() if r.folder == folder]:
             await self._stop_root(root)
 
     def _report_setting_problems(self, problems: list[str]) -> None:
@@ -561,7 +557,7 @@ class RustaServer(LanguageServer):
             folders = [folder.resolve() for folder in folders]
             self._first_folder = folders[0] if folders else None
             for folder in folders or [None]:
-                self._add_root(folder)
+                self._add_root(folder, folder)
 
         @self.feature(types.INITIALIZED)
         async def initialized(params: types.InitializedParams) -> None:

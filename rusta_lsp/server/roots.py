@@ -36,6 +36,7 @@ class Root:
     """One Cargo workspace of the window (or the whole window when it names no folder)."""
 
     session: WorkspaceSession | None
+    folder: Path | None  # the editor folder it was found in
     features: list = field(default_factory=list)  # its `Feature`s (server/app.py), in start order
     started: bool = False
 
