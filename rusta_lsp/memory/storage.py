@@ -172,9 +172,19 @@ class WriterLease:
         condition against the version that won. True when our row was written."""
         row = {"key": "writer", "owner": owner, "host": self.host if owner else "", "pid": self.pid if owner else 0,
                "expires": expires}
-        result = (self._lease_table().merge_insert("key").when_matched_update_all(where=condition)
-                  .execute(pa.Table.from_pylist([row], schema=_LEASE_SCHEMA)))
-        return result.num_updated_rows > 0
+        for attempt in (1, 2):
+            table = self._lease_table()
+            try:
+                result = (table.merge_insert("key").when_matched_update_all(where=condition)
+                          .execute(pa.Table.from_pylist([row], schema=_LEASE_SCHEMA)))
+                return result.num_updated_rows > 0
+            except Exception as err:
+                # Another process's create of the table won as an overwrite (its seed row: a free
+                # lease); LanceDB does not retry an update over an overwrite, so we do, once.
+                if attempt == 2 or "incompatible transaction" not in str(err).lower():
+                    raise
+                table.checkout_latest()
+        return False
 
     def acquire(self) -> bool:
         """Take the lease when it is free, lapsed, ours, or held by a dead process on this machine."""
