@@ -447,16 +447,22 @@ class RustaServer(LanguageServer):
         """`call` every feature's lifecycle `hook` (or these features'), in order; a feature that
         raises is logged."""
         for feature in self.features if features is None else features:
-            try:
-                await call(feature)
-            except Exception:
-                log.exception("feature %s failed in %s", feature.name, hook)
+            await self._call_hook(hook, call, feature)
+
+    async def _call_hook(self, hook: str, call: Callable[[Feature], Awaitable[None]], feature: Feature) -> None:
+        try:
+            await call(feature)
+        except Exception:
+            log.exception("feature %s failed in %s", feature.name, hook)
 
     async def _dispatch_document(self, hook: str, doc: Document,
                                  call: Callable[[Feature], Awaitable[None]]) -> None:
-        """A document event reaches the features of the document's workspace only."""
+        """A document event reaches the features of the document's workspace only, side by side:
+        a slow one (the memory embedding a saved file) never holds back another (the fix check
+        that waits on rust-analyzer's flycheck of that very save)."""
         root = self.router.roots.get(doc.root) or self.router.root_of(doc.path)
-        await self._dispatch(hook, call, features=root.features if root is not None else [])
+        features = root.features if root is not None else []
+        await asyncio.gather(*(self._call_hook(hook, call, feature) for feature in features))
 
     # --- workspaces ------------------------------------------------------------------------
 
