@@ -4,10 +4,11 @@ Each set-up starts fresh servers on the same workspace and drives them the way a
 (didOpen, then per save: the new text on disk, didChange, didSave to every server):
 
   ra      rust-analyzer alone: its flycheck (`cargo check` into the workspace's target/) on save;
-  before  rust-analyzer and Rusta side by side without any coordination (`--before`: the `rusta`
-          executable of the version to compare with, e.g. main's checkout before issue 15);
-  after   rust-analyzer and this Rusta, the client forwarding rust-analyzer's flycheck progress
-          and errors as `rusta/companion`, as the Neovim plugin does.
+  before  rust-analyzer and the Rusta to compare with (`--before`: its `rusta` executable, e.g.
+          main's checkout where this work started), the client forwarding as below; with
+          `--uncoordinated-before`, forwarding nothing (a Rusta from before issue 15);
+  after   rust-analyzer and this Rusta, the client forwarding rust-analyzer's flycheck progress,
+          error count and error diagnostics as `rusta/companion`, as the editor clients do.
 
 Per save, once every process is quiet again: CPU seconds (user + system) of both servers and of
 everything they ran (cargo, rustc, rust-analyzer's proc-macro server), from /proc. Clean saves
@@ -224,7 +225,8 @@ class Server:
 
 
 class Setup:
-    def __init__(self, kind: str, root: Path, rel: str, rusta: str | None, memory: Path, vectors: bool = True):
+    def __init__(self, kind: str, root: Path, rel: str, rusta: str | None, memory: Path, vectors: bool = True,
+                 forward: bool = True):
         self.kind, self.root, self.rel = kind, root, rel
         self.vectors = vectors
         self.path = root / rel
@@ -235,28 +237,32 @@ class Setup:
         self.rusta = None
         if rusta:
             self.rusta = Server(kind, [rusta, "serve"], root, dict(os.environ, XDG_CACHE_HOME=str(memory / "cache")))
-        self.ra_errors = 0
-        self.errors_by_uri: dict[str, int] = {}
+        self.errors_by_uri: dict[str, list[dict]] = {}
         self.flychecks: set[str] = set()
-        if kind == "after":
+        self.forward = bool(rusta) and forward
+        if self.forward:
             self.ra.on_notification = self._forward
 
+    def _companion(self, **params) -> None:
+        errors = [{"uri": uri, **{k: d.get(k) for k in ("range", "message", "code", "source")}}
+                  for uri, ds in self.errors_by_uri.items() for d in ds]
+        self.rusta.notify("rusta/companion", {"name": "rust-analyzer", "errors": len(errors),
+                                              "diagnostics": errors[:200], **params})
+
     def _forward(self, method: str, params: dict) -> None:
-        """What the Neovim plugin does: rust-analyzer's flycheck and error count, to Rusta."""
+        """What the editor clients do: rust-analyzer's flycheck, its errors (count and diagnostics), to Rusta."""
         if method == "textDocument/publishDiagnostics":
-            self.errors_by_uri[params["uri"]] = sum(d.get("severity") == 1 for d in params["diagnostics"])
-            self.ra_errors = sum(self.errors_by_uri.values())
-            self.rusta.notify("rusta/companion", {"name": "rust-analyzer", "errors": self.ra_errors})
+            self.errors_by_uri[params["uri"]] = [d for d in params["diagnostics"] if d.get("severity") == 1]
+            self._companion()
         elif method == "$/progress":
             value = params.get("value", {})
             token = str(params.get("token"))
             if value.get("kind") == "begin" and "cargo check" in (value.get("title") or ""):
                 self.flychecks.add(token)
-                self.rusta.notify("rusta/companion", {"name": "rust-analyzer", "checking": True})
+                self._companion(checking=True)
             elif value.get("kind") == "end" and token in self.flychecks:
                 self.flychecks.discard(token)
-                self.rusta.notify("rusta/companion", {"name": "rust-analyzer", "checking": False,
-                                                      "errors": self.ra_errors})
+                self._companion(checking=False)
 
     def servers(self) -> list[Server]:
         return [s for s in (self.ra, self.rusta) if s is not None]
@@ -275,8 +281,8 @@ class Setup:
         for server in self.servers():
             server.notify("textDocument/didOpen", {"textDocument": {"uri": self.uri, "languageId": "rust",
                                                                     "version": 1, "text": text}})
-        if self.kind == "after":
-            self.rusta.notify("rusta/companion", {"name": "rust-analyzer", "checking": False, "errors": 0})
+        if self.forward:
+            self._companion(checking=False)
 
     def save(self, text: str) -> float:
         self.path.write_text(text)
@@ -326,9 +332,9 @@ class Setup:
 
 
 def run_setup(kind: str, root: Path, rel: str, rusta: str | None, memory: Path, clean: int, broken: int,
-              timeout: float, vectors: bool = True) -> dict:
+              timeout: float, vectors: bool = True, forward: bool = True) -> dict:
     original = (root / rel).read_text()
-    setup = Setup(kind, root, rel, rusta, memory, vectors)
+    setup = Setup(kind, root, rel, rusta, memory, vectors, forward)
     started = time.monotonic()
     setup.start(memory, original)
     # Start-up (indexing, the first flycheck, Rusta's memory and its shadow's first build) is not a save.
@@ -366,7 +372,9 @@ def mean(values) -> float | None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("workspace", choices=["regex", "corpus"])
-    parser.add_argument("--before", help="the rusta executable to compare with (uncoordinated)")
+    parser.add_argument("--before", help="the rusta executable to compare with")
+    parser.add_argument("--uncoordinated-before", action="store_true",
+                        help="forward nothing of rust-analyzer to the `before` Rusta (one from before issue 15)")
     parser.add_argument("--after", default=str(Path(sys.executable).parent / "rusta"), help="this rusta")
     parser.add_argument("--clean", type=int, default=3, help="clean saves per set-up")
     parser.add_argument("--broken", type=int, default=2, help="broken saves per set-up")
@@ -390,7 +398,8 @@ def main() -> None:
             print("  [before] skipped: no --before executable")
             continue
         results[kind] = run_setup(kind, root, rel, executables[kind], memory, args.clean, args.broken, args.timeout,
-                                  vectors=not args.without_vectors)
+                                  vectors=not args.without_vectors,
+                                  forward=not (kind == "before" and args.uncoordinated_before))
         print(f"  [{kind}] {json.dumps(results[kind])}", flush=True)
     print(f"\n{args.workspace}: CPU seconds per save (mean), load at the end {os.getloadavg()[0]:.1f}")
     floor = mean(results.get("ra", {}).get("clean", []))

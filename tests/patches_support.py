@@ -52,3 +52,36 @@ def tree_bytes(root: Path) -> dict[str, bytes]:
         for p in sorted(root.rglob("*"))
         if p.is_file() and "target" not in p.relative_to(root).parts
     }
+
+
+def as_rust_analyzer_reports(root: Path, check_args: list[str] | None = None) -> list[dict]:
+    """The errors of `cargo check` in `root` as rust-analyzer's flycheck publishes them and an
+    editor client hands them on (`rusta/companion`'s `diagnostics`): one LSP diagnostic per
+    primary span, source `rustc`, the span's label after rustc's message (rust-analyzer 2022-05
+    on examples/broken-types says "mismatched types\\nexpected `&str`, found `String`"). Runs
+    rustc itself, in a target directory of its own: not the engine's check."""
+    import json
+    import subprocess
+
+    from pygls.uris import from_fs_path
+
+    run = subprocess.run(["cargo", *(check_args or ["check", "--workspace", "--all-targets"]),
+                          "--message-format=json", "--quiet"], cwd=root, capture_output=True, text=True,
+                         env={k: v for k, v in os.environ.items() if k != "CARGO_TARGET_DIR"})
+    out, seen = [], set()
+    for line in run.stdout.splitlines():
+        message = json.loads(line).get("message") if line.startswith("{") else None
+        if not message or message.get("level") != "error":
+            continue
+        for span in (s for s in message["spans"] if s["is_primary"]):
+            text = message["message"] + (f"\n{span['label']}" if span.get("label") else "")
+            start = {"line": span["line_start"] - 1, "character": span["column_start"] - 1}
+            end = {"line": span["line_end"] - 1, "character": span["column_end"] - 1}
+            diagnostic = {"uri": from_fs_path(str(root / span["file_name"])), "severity": 1, "source": "rustc",
+                          "code": (message.get("code") or {}).get("code"), "message": text,
+                          "range": {"start": start, "end": end}}
+            key = json.dumps(diagnostic, sort_keys=True)  # the library and its test harness report twice
+            if key not in seen:
+                seen.add(key)
+                out.append(diagnostic)
+    return out

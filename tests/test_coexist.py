@@ -22,12 +22,14 @@ from pytest_lsp.client import make_test_lsp_client
 
 from explain_support import plain
 from lsp_support import SERVER_COMMAND, client_capabilities, init_params, open_document, wait_until
-from patches_support import SHARED_TARGET, copy_example
+from patches_support import SHARED_TARGET, as_rust_analyzer_reports, config_for, copy_example
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.config import read_config
 from rusta_lsp.patches import flycheck
-from rusta_lsp.patches.flycheck import FlycheckWatch, build_locked, built_since
+from rusta_lsp.patches.engine import PatchEngine
+from rusta_lsp.patches.flycheck import FlycheckWatch, build_locked, built_since, cached_messages
 from rusta_lsp.patches.shadow import ShadowSlots, slot_dirs
+from rusta_lsp.server.features.fixes import known_errors
 
 
 def planted_crate(root: Path, marker: Path, sleep_s: float = 0.0, broken: bool = True) -> Path:
@@ -106,6 +108,109 @@ def test_the_check_runs_after_a_flycheck_that_found_errors_and_late_errors_undo_
     assert watch.wait_turn(saved).skip is not None and not rechecks
     watch.report("rust-analyzer", errors=1)
     assert rechecks == [True]
+
+
+def test_a_flycheck_that_found_errors_hands_them_over_only_when_the_client_sent_them_all(tmp_path: Path):
+    watch = FlycheckWatch(tmp_path, targets=[])
+    watch.report("rust-analyzer", checking=False, errors=0)
+    theirs = {"uri": "file:///x/src/lib.rs", "source": "rustc", "code": "E0308", "message": "mismatched types",
+              "range": {"start": {"line": 1, "character": 4}, "end": {"line": 1, "character": 9}}}
+    for errors, sent, handed in ((1, [theirs], True), (2, [theirs], False)):  # the client cut its list at 1
+        saved = time.monotonic()
+        _after(0.2, watch.report, "rust-analyzer", True, None)
+        _after(0.4, watch.report, "rust-analyzer", False, errors, {theirs["uri"]: sent})
+        turn = watch.wait_turn(saved)
+        assert turn.skip is None and turn.flycheck_seen
+        assert turn.known == ({theirs["uri"]: [theirs]} if handed else None)
+
+
+def test_rust_analyzers_own_errors_neither_keep_a_clean_flycheck_from_being_skipped_nor_undo_the_skip(tmp_path: Path):
+    watch = FlycheckWatch(tmp_path, targets=[])
+    rechecks = []
+    watch.on_late_errors = lambda: rechecks.append(True)
+    uri = "file:///x/src/lib.rs"
+    native = {"uri": uri, "source": "rust-analyzer", "code": "unresolved-macro-call", "message": "unresolved macro `m!`",
+              "range": {"start": {"line": 3, "character": 4}, "end": {"line": 3, "character": 6}}}
+    watch.report("rust-analyzer", checking=False, errors=0)
+    saved = time.monotonic()
+    _after(0.2, watch.report, "rust-analyzer", True, None)
+    _after(0.4, watch.report, "rust-analyzer", False, 1, {uri: [native]})
+    assert watch.wait_turn(saved).skip == "rust-analyzer checked this save and found no error"
+    watch.report("rust-analyzer", errors=2, diagnostics={uri: [native, native]})
+    assert not rechecks
+    watch.report("rust-analyzer", errors=3, diagnostics={uri: [native]})  # two it did not hand over
+    assert rechecks == [True]
+
+
+def _by_uri(diagnostics: list[dict]) -> dict[str, list[dict]]:
+    out: dict[str, list[dict]] = {}
+    for d in diagnostics:
+        out.setdefault(d["uri"], []).append(d)
+    return out
+
+
+def _known(root: Path, reports: list[dict], since: float, overlays: dict[str, str] | None = None):
+    """What the server hands the engine after rust-analyzer's check of a save at `since`."""
+    known = known_errors(root, _by_uri(reports), overlays or {})
+    if known is not None:
+        known.cached = cached_messages(root / "target", since)
+    return known
+
+
+@pytest.mark.slow
+def test_rust_analyzers_errors_count_only_as_rustc_wrote_them_for_this_text(tmp_path: Path):
+    root = copy_example("broken-types", tmp_path / "ws")
+    path = root / "src" / "lib.rs"
+    text = path.read_text()
+    since = time.time()
+    reports = as_rust_analyzer_reports(root)
+    own = {"uri": reports[0]["uri"], "source": "rust-analyzer", "code": "unresolved-macro-call",
+           "message": "unresolved macro", "range": {"start": {"line": 0, "character": 0},
+                                                    "end": {"line": 0, "character": 1}}}
+    known = _known(root, [*reports, own], since)
+    assert len(known.errors) == 4  # rust-analyzer's own analysis is not cargo's word
+    line = text.split("\n").index("    shout(name)")
+    [error] = [e for e in known.errors if e.code == "E0308" and text.encode()[e.byte_start:e.byte_end] == b"name"]
+    assert (error.path, error.message) == ("src/lib.rs", "mismatched types")
+    # rustc's own diagnostics, with what the editor never saw: the suggestion to borrow.
+    diagnostics = known.diagnostics({"src/lib.rs": text.encode()})
+    [mismatch] = [d for d in diagnostics if d.primary.byte_start == error.byte_start]
+    assert mismatch.primary.line_start == line + 1
+    assert any(r.new_text == "&" for s in mismatch.suggestions() for r in s.parts)
+    # Not for another text, nor for fewer errors than cargo cached, nor for a stale cache.
+    assert known.diagnostics({"src/lib.rs": ("// edited\n" + text).encode()}) is None
+    assert _known(root, reports[:3], since).diagnostics({"src/lib.rs": text.encode()}) is None
+    assert _known(root, reports, time.time() + 1).diagnostics({"src/lib.rs": text.encode()}) is None
+    # An unsaved buffer is not what the flycheck read.
+    assert known_errors(root, _by_uri(reports), {"src/lib.rs": text + "// unsaved\n"}) is None
+
+
+@pytest.mark.slow
+def test_rust_analyzers_errors_replace_the_first_check_once_the_engine_saw_them_agree(tmp_path: Path):
+    root = copy_example("broken-types", tmp_path / "ws")
+    path = root / "src" / "lib.rs"
+    engine = PatchEngine(root, config_for(tmp_path / "memory"))
+
+    def save(comment: str):
+        path.write_text(path.read_text() + comment)
+        since = time.time()
+        return _known(root, as_rust_analyzer_reports(root), since)
+
+    first = engine.fix(known=save(""))  # the first time: checked, and compared
+    assert first.errors_from == "cargo" and len(first.fixes) == 4 and engine.companion_agrees is True
+    engine.companion_agrees = False  # as after a save where they differed: checked again
+    assert engine.fix(known=save("// saved once\n")).errors_from == "cargo" and engine.companion_agrees
+    # Agreed: the next save goes straight to verifying candidates, one cargo run fewer, the same answers.
+    skipped = engine.fix(known=save("// saved twice\n"))
+    checked = PatchEngine(root, config_for(tmp_path / "memory-2")).fix()
+    assert skipped.errors_from == "companion" and checked.errors_from == "cargo"
+
+    def answers(report):
+        return sorted((f.start.line, f.diagnostic.code, f.best.title if f.best else None) for f in report.fixes)
+
+    assert answers(skipped) == answers(checked)
+    assert sum(f.best is not None for f in skipped.fixes) >= 2
+    assert skipped.cargo_runs < checked.cargo_runs
 
 
 def test_without_a_companion_nothing_is_skipped_and_a_save_it_never_checked_is_checked(tmp_path: Path, monkeypatch):
@@ -265,7 +370,12 @@ async def companion_client(lsp_client: LanguageClient, tmp_path: Path):
     caps.text_document.publish_diagnostics = types.PublishDiagnosticsClientCapabilities(related_information=True)
     params.capabilities = caps
     lsp_client.root = root
+    lsp_client.store = root / "src" / "store.rs"
+    lsp_client.store_uri = from_fs_path(str(lsp_client.store))
     await lsp_client.initialize_session(params)
+    # The engine's first check (no companion yet) ends clean.
+    await wait_until(lambda: any((s.get("lastCheck") or "").startswith("0 error") for s in lsp_client.statuses),
+                     timeout=120)
     yield
     await lsp_client.shutdown_session()
 
@@ -274,11 +384,7 @@ async def companion_client(lsp_client: LanguageClient, tmp_path: Path):
 async def test_beside_rust_analyzer_a_clean_save_is_not_checked_twice_and_a_hint_points_at_its_error(
         companion_client: LanguageClient):
     client = companion_client
-    statuses = client.statuses
-    path = client.root / "src" / "store.rs"
-    uri = from_fs_path(str(path))
-    # The engine's first check (no companion yet) ends clean.
-    await wait_until(lambda: any((s.get("lastCheck") or "").startswith("0 error") for s in statuses), timeout=120)
+    statuses, path, uri = client.statuses, client.store, client.store_uri
 
     def save() -> None:
         client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
@@ -304,7 +410,7 @@ async def test_beside_rust_analyzer_a_clean_save_is_not_checked_twice_and_a_hint
     broken = text.replace("use std::collections::HashMap;\n", "")
     line = broken.split("\n").index(next(l for l in broken.split("\n") if "balances: HashMap" in l))
     column = broken.split("\n")[line].index("HashMap")
-    theirs = {"uri": uri, "source": "rust-analyzer", "code": "E0412", "severity": 1,
+    theirs = {"uri": uri, "source": "rustc", "code": "E0412", "severity": 1,
               "message": "cannot find type `HashMap` in this scope",
               "range": {"start": {"line": line, "character": column}, "end": {"line": line, "character": column + 7}}}
     path.write_text(broken)
@@ -320,7 +426,49 @@ async def test_beside_rust_analyzer_a_clean_save_is_not_checked_twice_and_a_hint
     assert hints and all(h.severity == types.DiagnosticSeverity.Hint and h.source == "rusta" for h in hints)
     [hint] = [h for h in hints if h.range.start.line == line]
     [related] = hint.related_information
-    assert related.message == "rust-analyzer: cannot find type `HashMap` in this scope"
+    assert related.message == "rustc: cannot find type `HashMap` in this scope"  # the flycheck's source
     assert related.location.uri == uri and related.location.range.start.character == column
     assert any(s.get("checking") == "rusta" for s in statuses)
     assert statuses[-1]["shadowBytes"] and statuses[-1]["cargoEnabled"] is True
+
+
+@pytest.mark.slow
+async def test_beside_rust_analyzer_its_errors_replace_rustas_first_check_once_both_agreed(
+        companion_client: LanguageClient):
+    import asyncio
+
+    client = companion_client
+    statuses, path, uri = client.statuses, client.store, client.store_uri
+    client.protocol.notify("rusta/companion", {"name": "rust-analyzer", "checking": False, "errors": 0})
+    text = path.read_text()
+    open_document(client, path, text)
+    broken = text.replace("use std::collections::HashMap;\n", "")
+
+    async def broken_save(version: int, tail: str) -> str:
+        """A save rust-analyzer's flycheck finds errors in (cargo in the crate's target/, as its
+        flycheck runs); Rusta's answer, as its status says."""
+        new = broken + tail
+        path.write_text(new)
+        client.text_document_did_change(types.DidChangeTextDocumentParams(
+            text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+            content_changes=[types.TextDocumentContentChangeWholeDocument(text=new)]))
+        before, last = len(statuses), statuses[-1].get("lastCheck")
+        client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+        client.protocol.notify("rusta/companion", {"name": "rust-analyzer", "checking": True})
+        reports = await asyncio.to_thread(as_rust_analyzer_reports, client.root)
+        assert reports
+        client.protocol.notify("rusta/companion", {"name": "rust-analyzer", "checking": False,
+                                                   "errors": len(reports), "diagnostics": reports})
+
+        def answered() -> str | None:
+            return next((s["lastCheck"] for s in statuses[before:] if s.get("lastCheck") not in (last, None)), None)
+
+        await wait_until(answered, timeout=120)
+        return answered()
+
+    first = await broken_save(2, "")  # checked by Rusta, and compared with rust-analyzer's
+    assert "fixed" in first and "rust-analyzer" not in first
+    second = await broken_save(3, "// saved again\n")
+    assert second.endswith("the errors from rust-analyzer's check") and not second.startswith("0 error")
+    await wait_until(lambda: client.diagnostics.get(uri), timeout=60)
+    assert any(h.message.startswith("verified fix: add `use std::collections::HashMap;`") for h in client.diagnostics[uri])

@@ -4,6 +4,11 @@
 heartbeat's drills call. It never writes the user's files; `PatchEngine.apply` does, for `--apply`,
 once the patches it writes were verified together. Roots first: an error that follows from
 another (see cascade.py) gets no patch of its own.
+
+Beside rust-analyzer the server may hand over the errors its flycheck found in the same text
+(`known`): the engine then skips its own first check and verifies candidates at once, once it has
+seen the two agree (one save where rust-analyzer's errors and its own check's were the same: the
+same flycheck command, features and message format; see `companion_agrees`).
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from .confidence import (
     OUTCOME_EVENT, Calibrator, CalibratorStore, ConfidenceContext, features, history_from_rows,
 )
 from .diagnostics import Diagnostic, DiagSpan
+from .flycheck import KnownErrors
 from . import intent
 from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoDisabled, CargoOracle
@@ -55,7 +61,9 @@ class FixReport:
     cargo_runs: int = 0
     cargo_error: str | None = None  # cargo failed without compiler messages (bad manifest, ...)
     test_seconds: float | None = None  # the related tests' run after the check (None: not yet)
-    built: set[str] = field(default_factory=set)  # targets the check compiled
+    # Targets the check compiled (None: unknown, the errors came from the companion's check).
+    built: set[str] | None = field(default_factory=set)
+    errors_from: str = "cargo"  # whose check found the errors: "cargo" (the engine's) or "companion"
 
     def edit_json(self, edit: Edit) -> dict:
         index = LineIndex(self.contents.get(edit.path, b""))
@@ -112,13 +120,19 @@ class PatchEngine:
         self._lock = threading.Lock()  # one fix at a time: the shadow is a single tree
         self._warming: dict[ShadowWorkspace, threading.Thread] = {}  # first checks running in the background
         self._closing = CancelToken()  # stops them when the engine gives its slots back
+        # Whether the companion's errors were the engine's own the last time both were known for
+        # one text (None: never compared). Only then do they stand in for the first check.
+        self.companion_agrees: bool | None = None
 
     # --- the pipeline --------------------------------------------------------------------------
 
-    def fix(self, overlays: dict[str, str] | None = None, cancel=None, learn: bool = False) -> FixReport:
+    def fix(self, overlays: dict[str, str] | None = None, cancel=None, learn: bool = False,
+            known: KnownErrors | None = None) -> FixReport:
         """Check the workspace (with `overlays`: relative path -> unsaved text) and answer every
         error. `learn`: this text is the user's (the server, the CLI), so errors that vanished
-        since the last learning run become exemplars; drills and benchmarks leave it off."""
+        since the last learning run become exemplars; drills and benchmarks leave it off.
+        `known`: the errors rust-analyzer's check found in this text, which replace the first
+        check once the two were seen to agree."""
         with self._lock:
             started = time.monotonic()
             runs = self.oracle.runs
@@ -130,21 +144,32 @@ class PatchEngine:
             self.last = None
             shadow = self.shadows[0]
             contents = dict(shadow.contents)
-            baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
+            reported = known.diagnostics(contents) if known is not None else None
+            cargo_error, built, errors_from = None, None, "cargo"
+            if reported is not None and self.companion_agrees:
+                # Which targets built is unknown: an error a patch lets a dependent target show is
+                # blamed on the patch (a fix lost at worst, never a wrong one).
+                errors, warnings, errors_from = reported, known.warnings(), "companion"
+            else:
+                baseline = self.oracle.check(shadow.mirror, shadow.target, cancel)
+                errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
+                warnings = [d for d in baseline.diagnostics if d.level == "warning" and d.primary]
+                built = baseline.built
+                if baseline.success is False and not baseline.errors:
+                    cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
+                if reported is not None:
+                    self.companion_agrees = _same_errors(errors, reported)
+                    log.info("patches: the companion's errors %s the engine's own (%d, %d)",
+                             "match" if self.companion_agrees else "differ from", len(reported), len(errors))
             self._warm_up()
-            errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
-            warnings = [d for d in baseline.diagnostics if d.level == "warning" and d.primary]
             signatures = []
             if learn:
                 self._learn(errors, contents)
                 signatures = self._log_signature_changes(changed, previous, contents)
-            cargo_error = None
-            if baseline.success is False and not baseline.errors:
-                cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
             calibrator = self.calibrators.current()
-            fixes = self._fixes(errors, contents, cancel, baseline.built, calibrator, signatures, warnings)
+            fixes = self._fixes(errors, contents, cancel, built, calibrator, signatures, warnings)
             report = FixReport(fixes, contents, calibrator.threshold(self.config.abstain.target_precision),
-                               cargo_error=cargo_error, built=baseline.built)
+                               cargo_error=cargo_error, built=built, errors_from=errors_from)
             report.seconds = time.monotonic() - started
             report.cargo_runs = self.oracle.runs - runs
             self.last = report
@@ -235,7 +260,7 @@ class PatchEngine:
             self.note_applied(applied.written)
         return applied
 
-    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str],
+    def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str] | None,
                calibrator: Calibrator, signatures: list[dict] = (),
                warnings: list[Diagnostic] = ()) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors, signature_changes=list(signatures))
@@ -470,6 +495,11 @@ class PatchEngine:
         digests = self._applied_digests() + [_digest(t) for t in texts.values()]
         self.state.mkdir(parents=True, exist_ok=True)
         (self.state / "patches-applied.json").write_text(json.dumps(digests[-500:]))
+
+
+def _same_errors(ours: list[Diagnostic], theirs: list[Diagnostic]) -> bool:
+    """The same errors, as verification tells errors apart (code, message, file, start)."""
+    return Counter(map(error_key, ours)) == Counter(map(error_key, theirs))
 
 
 def _stub(row: dict) -> Diagnostic:

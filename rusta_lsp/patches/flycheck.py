@@ -14,19 +14,31 @@ seen held, or a unit's `invoked.timestamp` in the user's target is newer than th
 crate's flycheck can be over before Rusta looks) and the client counts none of its errors.
 Without a companion nothing is skipped: only the lock is waited for.
 
+When rust-analyzer checked the save and found errors, and the client handed all of them over,
+the turn carries them (`Turn.known`): the engine may take rustc's errors from them instead of
+checking first (`KnownErrors`), and go straight to verifying candidates. What an editor sees of
+an error is not all rustc said (the suggestions' applicability, multipart suggestions, labels are
+lost on the way), so the errors themselves are read where rust-analyzer's cargo left them: cargo
+keeps every unit's compiler messages beside its fingerprint (`.fingerprint/*/output-*`, replayed
+when the unit is fresh), and the units compiled since the save hold this save's. They count only
+when they are exactly the errors the client reported.
+
 `FlycheckWatch` is thread-safe: the server's handler reports, the check's thread waits.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import threading
 import time
-from dataclasses import dataclass
+from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from ..cancel import CancelToken
 from ..locks import lock_held
+from .diagnostics import Diagnostic, parse_cargo_messages
 
 # After a save, the time rust-analyzer takes to start its flycheck (cargo metadata, then the lock).
 GRACE_S = 1.5
@@ -74,11 +86,72 @@ def built_since(target: Path, wall_time: float) -> bool:
     return False
 
 
+def cached_messages(target: Path, wall_time: float) -> list[Diagnostic]:
+    """rustc's diagnostics as cargo cached them for the units it compiled in `target` at or after
+    `wall_time` (each unit's `output-KIND-NAME` file beside its fingerprint, one rustc JSON
+    diagnostic a line), deduplicated across targets as in a check's own output."""
+    messages = []
+    for output in (target.glob("*/.fingerprint/*/output-*") if target.is_dir() else ()):
+        try:
+            if output.stat().st_mtime < wall_time:
+                continue
+            lines = output.read_text(errors="replace").splitlines()
+        except OSError:
+            continue
+        kind, _, name = output.name.removeprefix("output-").partition("-")
+        for line in lines:
+            messages.append(json.dumps({"reason": "compiler-message", "target": {"kind": [kind], "name": name},
+                                        "message": json.loads(line)}) if line.startswith("{") else "")
+    return parse_cargo_messages(messages).diagnostics
+
+
 @dataclass
 class Turn:
     waited_s: float  # seconds the shadow check waited for another cargo
     skip: str | None = None  # why the check is not needed, or None: run it
     flycheck_seen: bool = False  # rust-analyzer (or another cargo) checked after the save
+    # The companion's error diagnostics of this save by URI, every one of them (LSP dicts), when
+    # its flycheck checked the save and found errors; None otherwise.
+    known: dict[str, list[dict]] | None = None
+
+
+@dataclass(frozen=True)
+class ReportedError:
+    """One of rustc's errors as the companion's flycheck reported it: its primary span in byte
+    offsets of the file the flycheck read, rustc's message (without what rust-analyzer appends)."""
+
+    path: str  # relative to the workspace root, as rustc names it
+    byte_start: int
+    byte_end: int
+    message: str
+    code: str | None
+
+
+@dataclass
+class KnownErrors:
+    """rustc's errors in the saved state, found by the companion's check: as the client reported
+    them (`errors`; `texts` holds the files they point into, as read when their offsets were
+    computed) and as rustc wrote them (`cached`: errors and warnings, see `cached_messages`)."""
+
+    errors: list[ReportedError]
+    texts: dict[str, bytes]
+    cached: list[Diagnostic] = field(default_factory=list)
+
+    def diagnostics(self, contents: dict[str, bytes]) -> list[Diagnostic] | None:
+        """rustc's diagnostics of `contents` (the text the engine checks), or None when they are
+        not known: a file the errors point into reads differently there, or the errors cargo
+        cached are not exactly those reported (another check's, or one error in several places)."""
+        if any(contents.get(path) != text for path, text in self.texts.items()):
+            return None
+        cached = [d for d in self.cached if d.is_error and d.primary and d.primary.path in contents]
+        reported = Counter((e.code, e.message, e.path, e.byte_start) for e in self.errors)
+        if Counter((d.code, d.message, d.primary.path, d.primary.byte_start) for d in cached) != reported:
+            return None
+        return cached
+
+    def warnings(self) -> list[Diagnostic]:
+        """rustc's warnings where the companion's cargo compiled since the save."""
+        return [d for d in self.cached if d.level == "warning" and d.primary]
 
 
 class FlycheckWatch:
@@ -95,15 +168,18 @@ class FlycheckWatch:
         self.reported_at = 0.0
         # The companion's error diagnostics by document URI, as the client handed them (LSP dicts).
         self.diagnostics: dict[str, list[dict]] = {}
+        self.position_encoding = "utf-16"  # of the diagnostics' ranges, as the client said
         self.skipped = False  # the last shadow check was skipped on the companion's word
         self.on_late_errors = lambda: None  # called when errors arrive after a skip: check after all
 
     def report(self, name: str, checking: bool | None = None, errors: int | None = None,
-               diagnostics: dict[str, list[dict]] | None = None) -> None:
+               diagnostics: dict[str, list[dict]] | None = None, position_encoding: str | None = None) -> None:
         """The client's word on the companion: present, checking or not, its errors (None: unknown)."""
         with self._changed:
             now = time.monotonic()
             self.companion = name
+            if position_encoding is not None:
+                self.position_encoding = position_encoding
             if checking is not None:
                 if checking and not self.checking:
                     self.started_at = now
@@ -113,12 +189,24 @@ class FlycheckWatch:
             if diagnostics is not None:
                 self.diagnostics = diagnostics
             self.reported_at = now
-            late = self.skipped and bool(errors)
+            late = self.skipped and bool(self._flycheck_errors())
             if late:
                 self.skipped = False
             self._changed.notify_all()
         if late:
             self.on_late_errors()
+
+    def _complete(self) -> bool:
+        """The client handed over every error it counts (it may cut a long list)."""
+        return self.errors is not None and sum(map(len, self.diagnostics.values())) == self.errors
+
+    def _flycheck_errors(self) -> int | None:
+        """The errors of the companion's flycheck, rustc's: its own analysis's (an unresolved
+        macro, a false positive) say nothing of what `cargo check` finds. The client's count
+        when it handed over no diagnostics, or not all of them; None: unknown."""
+        if self.errors and self._complete():
+            return sum(d.get("source") == "rustc" for ds in self.diagnostics.values() for d in ds)
+        return self.errors
 
     def busy(self) -> str | None:
         """Who is checking the workspace now, other than Rusta: the companion, "cargo" (someone
@@ -174,7 +262,11 @@ class FlycheckWatch:
         deadline = time.monotonic() + SETTLE_S
         while time.monotonic() < deadline:
             self._wait(POLL_S, cancel)
-        if self.errors == 0 and not self.checking:
-            turn.skip = f"{self.companion} checked this save and found no error"
+        with self._changed:
+            found = self._flycheck_errors()
+            if found == 0 and not self.checking:
+                turn.skip = f"{self.companion} checked this save and found no error"
+            elif found and not self.checking and self._complete():
+                turn.known = {uri: list(ds) for uri, ds in self.diagnostics.items()}
         self.skipped = turn.skip is not None
         return turn

@@ -13,7 +13,9 @@ the client supports it. `rusta.feedback` records whether an applied patch was ri
 
 Beside rust-analyzer: the check waits for its flycheck (and any cargo holding the user's build
 lock), and is skipped when the client reports that rust-analyzer found no error in this save
-(`rusta/companion`, see patches/flycheck.py). The hints never repeat rustc's error: each is tied
+(`rusta/companion`, see patches/flycheck.py). When it found errors and the client handed them all
+over, they go to the engine, which verifies candidates without a first check of its own once it
+has seen rust-analyzer's errors agree with its own. The hints never repeat rustc's error: each is tied
 to a verified fix and points at rust-analyzer's diagnostic (or rustc's) as related information.
 No cargo runs while `cargo.enable` is off; the first run in a folder is announced once.
 `rusta/status` tells the client who checks now and what the shadow takes on disk;
@@ -37,11 +39,12 @@ from ...patches.candidate import Candidate, patched
 from ...patches.confidence import OUTCOME_EVENT
 from ...patches.candidate import DiagnosticFix
 from ...patches.engine import FixReport, PatchEngine
+from ...patches.flycheck import KnownErrors, ReportedError, cached_messages
 from ...patches.testing import checked_phrase
 from ...cancel import Cancelled, CancelToken
 from ...safe_read import Unreadable, read_file
 from .. import convert
-from ..documents import path_to_uri
+from ..documents import path_to_uri, relative_to, uri_to_path
 from ..app import Feature
 
 log = logging.getLogger(__name__)
@@ -169,6 +172,7 @@ class FixesFeature(Feature):
         if self.session is None or not isinstance(name, str):
             return
         checking, errors, diagnostics = get("checking"), get("errors"), get("diagnostics")
+        encoding = get("positionEncoding")
         by_uri: dict[str, list[dict]] | None = None
         if isinstance(diagnostics, (list, tuple)):  # [{uri, range, message, code, source}]
             by_uri = {}
@@ -178,7 +182,8 @@ class FixesFeature(Feature):
         log.debug("fixes: %s says checking=%s errors=%s", name, checking, errors)
         self.session.flycheck.report(
             name, checking if isinstance(checking, bool) else None,
-            errors if isinstance(errors, int) and not isinstance(errors, bool) else None, by_uri)
+            errors if isinstance(errors, int) and not isinstance(errors, bool) else None, by_uri,
+            encoding if encoding in ("utf-8", "utf-16", "utf-32") else None)
         self.send_status()
 
     async def on_shutdown(self) -> None:
@@ -221,9 +226,10 @@ class FixesFeature(Feature):
                     f"Rusta runs `cargo check` in a copy of {self.session.root} to verify its fixes; "
                     "cargo runs the crate's build scripts and procedural macros. If you do not trust "
                     "this folder, set cargo.enable to false.", types.MessageType.Info)
+            known = await self.server.run_blocking(self._known, turn.known, overlays) if turn.known else None
             self._set_checking("rusta")
             async with self.progress("Rusta: checking fixes", cancel=cancel) as progress:
-                report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True)
+                report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True, known)
         finally:
             if self._running is cancel:
                 self._running = None
@@ -231,12 +237,13 @@ class FixesFeature(Feature):
         if report is None:
             log.info("fixes: check cancelled by a newer edit")
             return
-        log.info("fixes: %d error(s), %d with a verified fix, %d cargo run(s) in %.1fs", len(report.fixes),
-                 sum(f.best is not None for f in report.fixes), report.cargo_runs, report.seconds)
+        whose = f"; the errors from {self.session.flycheck.companion}'s check" if report.errors_from != "cargo" else ""
+        log.info("fixes: %d error(s), %d with a verified fix, %d cargo run(s) in %.1fs%s", len(report.fixes),
+                 sum(f.best is not None for f in report.fixes), report.cargo_runs, report.seconds, whose)
         if generation != self._generation:
             return
         self.publish(report)
-        self._last_check = f"{len(report.fixes)} error(s), {sum(f.best is not None for f in report.fixes)} fixed"
+        self._last_check = f"{len(report.fixes)} error(s), {sum(f.best is not None for f in report.fixes)} fixed{whose}"
         self.send_status()
         self.server.spawn(self._measure(), "fixes: measure the shadow")
         if not any(c.tests is None for f in report.fixes for c in f.patches):
@@ -259,6 +266,15 @@ class FixesFeature(Feature):
             return await self.server.run_blocking(flycheck.wait_turn, self._saved_at, cancel, waiting)
         except Cancelled:
             return None
+
+    def _known(self, by_uri: dict[str, list[dict]], overlays: dict[str, str]) -> KnownErrors | None:
+        """The companion's errors of this save, with what its cargo cached of them."""
+        flycheck = self.session.flycheck
+        known = known_errors(self.session.root, by_uri, overlays, flycheck.position_encoding)
+        if known is not None and self._saved_at is not None:
+            saved = time.time() - (time.monotonic() - self._saved_at)
+            known.cached = [d for target in flycheck.targets for d in cached_messages(target, saved)]
+        return known
 
     def _set_checking(self, who: str | None) -> None:
         if who != self._checking:
@@ -467,6 +483,42 @@ class FixesFeature(Feature):
                     if cand.title == args.get("title") and fix.path == args.get("path"):
                         self.engine.note_applied(patched(last.contents, cand.edits))
         return {"recorded": memory is not None}
+
+
+def known_errors(root, by_uri: dict[str, list[dict]], overlays: dict[str, str],
+                 encoding: str = "utf-16") -> KnownErrors | None:
+    """rustc's errors among the companion's diagnostics (LSP dicts by URI, ranges in `encoding`),
+    in byte offsets of the files as Rusta checks them (`overlays`: the open buffers); None when
+    they cannot stand in for a check: an open buffer is not what the flycheck read (unsaved), or
+    an error lies outside the workspace."""
+    for rel, text in overlays.items():
+        try:
+            if (root / rel).read_bytes() != text.encode("utf-8"):
+                return None
+        except OSError:
+            return None
+    errors, texts, indexes = [], {}, {}
+    for uri, diagnostics in by_uri.items():
+        for d in diagnostics:
+            if d.get("source") != "rustc":
+                continue  # rust-analyzer's own analysis, or clippy: not what `cargo check` says
+            code = d.get("code")
+            rng = _lsp_range(d.get("range"))
+            path = uri_to_path(uri)
+            rel = relative_to(root, path, uri)
+            if rng is None or path is None or rel == path.as_posix():
+                return None
+            if rel not in texts:
+                try:
+                    texts[rel] = overlays[rel].encode("utf-8") if rel in overlays else (root / rel).read_bytes()
+                except OSError:
+                    return None
+                indexes[rel] = LineIndex(texts[rel])
+            index = indexes[rel]
+            errors.append(ReportedError(
+                rel, convert.offset(index, rng.start, encoding), convert.offset(index, rng.end, encoding),
+                str(d.get("message") or "").split("\n")[0], None if code is None else str(code)))
+    return KnownErrors(errors, texts)
 
 
 def _plain(value: Any) -> Any:

@@ -120,11 +120,14 @@ class MemoryFeature(Feature):
         self._queue(doc)
 
     async def on_document_saved(self, doc: Document) -> None:
-        # The buffer is what was saved: index it now and fill its new vectors.
+        # The buffer is what was saved: index it now and fill its new vectors, in the background:
+        # the features after this one learn of the save at once (the fixes' check times the save
+        # against rust-analyzer's flycheck, which starts right away).
         if self.ingestor is not None and doc.path is not None:
             self._pending.pop(doc.rel, None)
             self.ingestor.buffers[doc.rel] = doc.data
-            await self._write(lambda: self.ingestor.update_paths([doc.rel], embed=True))
+            self.server.spawn(self._write(lambda: self.ingestor.update_paths([doc.rel], embed=True)),
+                              "memory: index the saved file")
 
     async def on_document_closed(self, doc: Document) -> None:
         self._pending.pop(doc.rel, None)

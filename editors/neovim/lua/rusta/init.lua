@@ -213,15 +213,24 @@ local function companion_errors(client)
 end
 
 --- Tells every Rusta server what rust-analyzer is doing: `checking` its flycheck (nil: unchanged),
---- its error count and diagnostics. The server waits for the flycheck and skips its own check of a
---- save rust-analyzer found clean (see `rusta/companion` in the server's fixes feature).
+--- its error count and diagnostics. The server waits for the flycheck, skips its own check of a
+--- save rust-analyzer found clean and verifies fixes for the errors it found without checking
+--- first (see `rusta/companion` in the server's fixes feature).
 function M.report_companion(checking)
   local companion = M.companion()
   if not companion then
     return
   end
   local errors = companion_errors(companion)
-  local params = { name = 'rust-analyzer', checking = checking, errors = #errors, diagnostics = vim.list_slice(errors, 1, 200) }
+  -- The ranges as rust-analyzer sent them, in its client's encoding. With every error handed
+  -- over, Rusta takes them instead of a first check of its own.
+  local params = {
+    name = 'rust-analyzer',
+    checking = checking,
+    errors = #errors,
+    diagnostics = vim.list_slice(errors, 1, 200),
+    positionEncoding = companion.offset_encoding,
+  }
   if checking == nil and vim.deep_equal(params, last_report) then
     return -- nothing new (Rusta's own diagnostics changed)
   end
