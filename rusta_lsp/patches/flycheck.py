@@ -29,6 +29,7 @@ when they are exactly the errors the client reported.
 from __future__ import annotations
 
 import json
+import logging
 import os
 import threading
 import time
@@ -40,6 +41,7 @@ from ..cancel import CancelToken
 from ..locks import lock_held
 from .diagnostics import Diagnostic, parse_cargo_messages
 
+log = logging.getLogger(__name__)
 # After a save, the time rust-analyzer takes to start its flycheck (cargo metadata, then the lock).
 GRACE_S = 1.5
 # After the flycheck, the time its diagnostics take to reach the client and the client's report us.
@@ -142,10 +144,13 @@ class KnownErrors:
         not known: a file the errors point into reads differently there, or the errors cargo
         cached are not exactly those reported (another check's, or one error in several places)."""
         if any(contents.get(path) != text for path, text in self.texts.items()):
+            log.info("flycheck: the companion's errors point into text other than the one checked")
             return None
         cached = [d for d in self.cached if d.is_error and d.primary and d.primary.path in contents]
         reported = Counter((e.code, e.message, e.path, e.byte_start) for e in self.errors)
         if Counter((d.code, d.message, d.primary.path, d.primary.byte_start) for d in cached) != reported:
+            log.info("flycheck: the companion reported %d error(s), its cargo cached %d others: checking",
+                     len(self.errors), len(cached))
             return None
         return cached
 

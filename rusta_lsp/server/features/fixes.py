@@ -227,6 +227,9 @@ class FixesFeature(Feature):
                     "cargo runs the crate's build scripts and procedural macros. If you do not trust "
                     "this folder, set cargo.enable to false.", types.MessageType.Info)
             known = await self.server.run_blocking(self._known, turn.known, overlays) if turn.known else None
+            if turn.known and known is None:
+                log.info("fixes: %s's errors cannot stand in for a check: an open buffer is unsaved, or an "
+                         "error lies outside the workspace", self.session.flycheck.companion)
             self._set_checking("rusta")
             async with self.progress("Rusta: checking fixes", cancel=cancel) as progress:
                 report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True, known)
