@@ -239,6 +239,8 @@ class Setup:
             self.rusta = Server(kind, [rusta, "serve"], root, dict(os.environ, XDG_CACHE_HOME=str(memory / "cache")))
         self.errors_by_uri: dict[str, list[dict]] = {}
         self.flychecks: set[str] = set()
+        self.last_report: dict | None = None
+        self.debounce: threading.Timer | None = None
         self.forward = bool(rusta) and forward
         if self.forward:
             self.ra.on_notification = self._forward
@@ -246,14 +248,20 @@ class Setup:
     def _companion(self, **params) -> None:
         errors = [{"uri": uri, **{k: d.get(k) for k in ("range", "message", "code", "source")}}
                   for uri, ds in self.errors_by_uri.items() for d in ds]
-        self.rusta.notify("rusta/companion", {"name": "rust-analyzer", "errors": len(errors),
-                                              "diagnostics": errors[:200], **params})
+        report = {"name": "rust-analyzer", "errors": len(errors), "diagnostics": errors[:200], **params}
+        if params or report != self.last_report:  # the clients send the same errors once
+            self.last_report = report
+            self.rusta.notify("rusta/companion", report)
 
     def _forward(self, method: str, params: dict) -> None:
-        """What the editor clients do: rust-analyzer's flycheck, its errors (count and diagnostics), to Rusta."""
+        """What the editor clients do: rust-analyzer's flycheck at once, its errors (count and
+        diagnostics) 250 ms after its diagnostics last changed (they come file by file)."""
         if method == "textDocument/publishDiagnostics":
             self.errors_by_uri[params["uri"]] = [d for d in params["diagnostics"] if d.get("severity") == 1]
-            self._companion()
+            if self.debounce is not None:
+                self.debounce.cancel()
+            self.debounce = threading.Timer(0.25, self._companion)
+            self.debounce.start()
         elif method == "$/progress":
             value = params.get("value", {})
             token = str(params.get("token"))

@@ -94,6 +94,7 @@ class FixesFeature(Feature):
         self._last_check: str | None = None
         self._shadow_bytes: int | None = None
         self._measured_at = float("-inf")
+        self._status_sent: dict | None = None
 
     def register(self) -> None:
         self.handle(types.TEXT_DOCUMENT_CODE_ACTION, self.code_action, types.CodeActionOptions(
@@ -289,10 +290,13 @@ class FixesFeature(Feature):
         if self.session is None:
             return
         flycheck = self.session.flycheck
-        self.server.notify(STATUS, {
+        status = {
             "cargoEnabled": self.session.config.cargo.enable, "companion": flycheck.companion,
             "checking": self._checking, "lastCheck": self._last_check, "shadowBytes": self._shadow_bytes,
-        })
+        }
+        if status != self._status_sent:  # the client reports rust-analyzer's every publish: say news only
+            self._status_sent = status
+            self.server.notify(STATUS, status)
 
     async def _measure(self) -> None:
         """The shadow's size for the status, and the cap: old slots beyond it are removed."""
