@@ -11,7 +11,8 @@ Each set-up starts fresh servers on the same workspace and drives them the way a
           error count and error diagnostics as `rusta/companion`, as the editor clients do.
 
 Per save, once every process is quiet again: CPU seconds (user + system) of both servers and of
-everything they ran (cargo, rustc, rust-analyzer's proc-macro server), from /proc. Clean saves
+everything they ran (cargo, rustc, rust-analyzer's proc-macro server), from /proc, and Rusta's
+own share. One clean save after start-up is not measured (what a session loads once). Clean saves
 append a comment (an incremental check of one crate); broken saves delete regex's
 `use std::collections::HashMap;` from src/compile.rs (rustc's E0412/E0433 where it is used, which
 Rusta fixes by putting the import back), then a clean save puts the file back (not measured). For broken saves the time from the save to Rusta's hint is compared
@@ -348,19 +349,29 @@ def run_setup(kind: str, root: Path, rel: str, rusta: str | None, memory: Path, 
     # Start-up (indexing, the first flycheck, Rusta's memory and its shadow's first build) is not a save.
     setup.quiet(started, timeout * 4, need_rusta_check=rusta is not None)
     print(f"  [{kind}] ready after {time.monotonic() - started:.0f} s ({tree_cpu(setup.pids()):.1f} CPU s)", flush=True)
-    result = {"clean": [], "broken": [], "flycheck": [], "hint": []}
+    result = {"clean": [], "clean_rusta": [], "broken": [], "broken_rusta": [], "flycheck": [], "hint": []}
+
+    def rusta_cpu() -> float:
+        return tree_cpu([setup.rusta.proc.pid]) if setup.rusta else 0.0
+
     try:
+        # Not measured: the first save loads what a session loads once (Rusta's embedding model
+        # for the first vector a save needs).
+        at = setup.save(original + "\n// rusta bench: the first save\n")
+        setup.quiet(at, timeout, need_rusta_check=rusta is not None)
         for n in range(clean):
-            before = tree_cpu(setup.pids())
+            before, ours = tree_cpu(setup.pids()), rusta_cpu()
             at = setup.save(original + f"\n// rusta bench save {n}\n")
             setup.quiet(at, timeout, need_rusta_check=rusta is not None)
             result["clean"].append(tree_cpu(setup.pids()) - before)
+            result["clean_rusta"].append(rusta_cpu() - ours)
             result["flycheck"] += [end - begin for begin, end in setup.ra.progress(at, "cargo check") if end]
         for n in range(broken):
-            before = tree_cpu(setup.pids())
+            before, ours = tree_cpu(setup.pids()), rusta_cpu()
             at = setup.save(original.replace(IMPORT, "", 1))
             setup.quiet(at, timeout, need_rusta_check=rusta is not None)
             result["broken"].append(tree_cpu(setup.pids()) - before)
+            result["broken_rusta"].append(rusta_cpu() - ours)
             result["hint"].append(setup.hint_at(at))
             flychecks = [end - begin for begin, end in setup.ra.progress(at, "cargo check") if end]
             result["broken_flycheck"] = result.get("broken_flycheck", []) + flychecks[:1]
@@ -419,8 +430,12 @@ def main() -> None:
             line += f" (median {statistics.median(r['clean']):5.2f})"
         if floor and clean is not None:
             line += f" ({clean / floor:4.2f}x rust-analyzer alone)"
+        if kind != "ra" and r["clean_rusta"]:
+            line += f" [Rusta's own: mean {mean(r['clean_rusta']):4.2f}, median {statistics.median(r['clean_rusta']):4.2f}]"
         if broken is not None:
             line += f" | broken {broken:6.2f}"
+            if kind != "ra" and r["broken_rusta"]:
+                line += f" [Rusta's own {mean(r['broken_rusta']):5.2f}]"
         hints = [h for h in r.get("hint", []) if h is not None]
         if kind != "ra" and r.get("hint"):
             line += f" | verified fix after {mean(hints) or float('nan'):5.1f} s in {len(hints)}/{len(r['hint'])} saves"

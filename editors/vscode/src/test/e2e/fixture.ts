@@ -1,11 +1,12 @@
 // Shared pieces of the end-to-end test: required tools, the example crate, a capability probe
 // of the real server, and cargo as the judge of "the file compiles".
-import { spawn, spawnSync } from "node:child_process";
+import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as net from "node:net";
 import * as os from "node:os";
 import * as path from "node:path";
 import { pathToFileURL } from "node:url";
+import { BrowserContext, chromium, Page } from "playwright-core";
 import {
   createProtocolConnection,
   ErrorCodes,
@@ -186,4 +187,145 @@ exports.deactivate = () => client && client.stop();
     throw new Error(`vsce could not package the rust-analyzer stand-in:\n${run.stdout}${run.stderr}`);
   }
   return vsix;
+}
+
+/** SIGTERM to the child's process group, SIGKILL after 10 s. */
+async function stopGroup(child: ChildProcess | undefined): Promise<void> {
+  if (!child?.pid || child.exitCode !== null) {
+    return;
+  }
+  const signal = (name: NodeJS.Signals) => {
+    try {
+      process.kill(-child.pid!, name);
+    } catch {
+      // the group is gone
+    }
+  };
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  signal("SIGTERM");
+  const timer = setTimeout(() => signal("SIGKILL"), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+async function waitForHttp(url: string, ms: number, log: () => string): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (Date.now() < deadline) {
+    try {
+      if ((await fetch(url)).ok) {
+        return;
+      }
+    } catch {
+      // not listening yet
+    }
+    await new Promise((r) => setTimeout(r, 500));
+  }
+  throw new Error(`code-server did not answer ${url} within ${ms} ms:\n${log().slice(-3000)}`);
+}
+
+export interface Editor {
+  codeServer: ChildProcess;
+  browser: BrowserContext;
+  page: Page;
+  /** code-server's output so far. */
+  log: () => string;
+  /** The processes code-server's extension host started (same process group) whose command line holds `command`. */
+  processes: (command: string) => number[];
+  /** Closes the browser and stops code-server with everything it started (the servers). */
+  stop: () => Promise<void>;
+}
+
+export interface EditorOptions {
+  codeServer: string;
+  chromium: string;
+  tmp: string;
+  folder: string;
+  /** .vsix files to install. */
+  extensions: string[];
+  settings: Record<string, unknown>;
+  machineSettings: Record<string, unknown>;
+  /** Workspace Trust as users have it: on, and `folder` not trusted (restricted mode) until the
+   * test trusts it. Off by default: every folder is trusted. */
+  untrusted?: boolean;
+}
+
+/** code-server with `extensions` installed, showing `folder` in a headless chromium. */
+export async function openEditor(options: EditorOptions): Promise<Editor> {
+  const { tmp } = options;
+  const userDir = path.join(tmp, "user-data");
+  const extensionsDir = path.join(tmp, "extensions");
+  const config = path.join(tmp, "code-server.yaml");
+  const port = await freePort();
+  fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
+  const trust = options.untrusted
+    ? { "security.workspace.trust.enabled": true, "security.workspace.trust.startupPrompt": "never" }
+    : { "security.workspace.trust.enabled": false };
+  for (const [folder, settings] of [["User", { ...options.settings, ...trust }], ["Machine", options.machineSettings]] as const) {
+    fs.mkdirSync(path.join(userDir, folder), { recursive: true });
+    fs.writeFileSync(path.join(userDir, folder, "settings.json"), JSON.stringify(settings, null, 2));
+  }
+  const common = ["--config", config, "--user-data-dir", userDir, "--extensions-dir", extensionsDir];
+  for (const vsix of options.extensions) {
+    const install = spawnSync(process.execPath, [options.codeServer, ...common, "--install-extension", vsix], {
+      encoding: "utf8",
+      timeout: 120_000,
+    });
+    if (install.status !== 0) {
+      throw new Error(`code-server --install-extension ${vsix} failed:\n${install.stdout}${install.stderr}`);
+    }
+  }
+  let log = "";
+  const codeServer = spawn(
+    process.execPath,
+    [
+      options.codeServer,
+      ...common,
+      "--auth", "none",
+      "--bind-addr", `127.0.0.1:${port}`,
+      "--disable-telemetry",
+      "--disable-update-check",
+      ...(options.untrusted ? [] : ["--disable-workspace-trust"]),
+      options.folder,
+    ],
+    // Its own process group: the end of the test stops code-server with the servers it started.
+    { stdio: ["ignore", "pipe", "pipe"], detached: true },
+  );
+  codeServer.stdout?.on("data", (chunk) => (log += chunk));
+  codeServer.stderr?.on("data", (chunk) => (log += chunk));
+  await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000, () => log);
+
+  const browser = await chromium.launchPersistentContext(path.join(tmp, "chromium"), {
+    executablePath: options.chromium,
+    headless: true,
+    viewport: { width: 1200, height: 720 },
+    args: [
+      "--headless",
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-quic",
+      "--no-first-run",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+    ],
+  });
+  const page = browser.pages()[0] ?? (await browser.newPage());
+  await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(options.folder)}`);
+  await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+  return {
+    codeServer,
+    browser,
+    page,
+    log: () => log,
+    processes: (command: string) =>
+      spawnSync("ps", ["-eo", "pid=,pgid=,args="], { encoding: "utf8" })
+        .stdout.split("\n")
+        .map((line) => line.trim().split(/\s+/))
+        .filter(([, pgid, ...args]) => Number(pgid) === codeServer.pid && args.join(" ").includes(command))
+        .map(([pid]) => Number(pid)),
+    stop: async () => {
+      await browser.close().catch(() => undefined);
+      await stopGroup(codeServer);
+    },
+  };
 }

@@ -2,18 +2,18 @@
 // chromium through playwright-core. Features the server does not advertise yet are skipped with
 // the reason (failures under RUSTA_E2E_STRICT=1); everything it advertises must work.
 import assert from "node:assert/strict";
-import { ChildProcess, spawn, spawnSync } from "node:child_process";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import { after, afterEach, before, describe, it, TestContext } from "node:test";
-import { BrowserContext, chromium, Page } from "playwright-core";
+import { Page } from "playwright-core";
 import {
   cargoCheck,
+  Editor,
   Fixture,
-  freePort,
   locate,
   makeFixture,
   makeRustAnalyzerExtension,
+  openEditor,
   probeServer,
   Probe,
   required,
@@ -33,9 +33,7 @@ const FIX_TITLE = /^Rusta: .+ \(compiles, .+, \d+%\)$/;
 
 let fixture: Fixture;
 let probe: Probe;
-let codeServer: ChildProcess;
-let codeServerLog = "";
-let browser: BrowserContext;
+let editor: Editor;
 let page: Page;
 
 function gate(t: TestContext, advertised: unknown, feature: string): boolean {
@@ -111,14 +109,13 @@ async function poll<T>(ms: number, read: () => Promise<T>, accept: (value: T) =>
   return value;
 }
 
-function writeUserSettings(userDir: string): void {
+function userSettings(): Record<string, unknown> {
   const settings = {
     "rusta.memory.uri": fixture.memory,
     "rusta.abstain.targetPrecision": 0.5,
     "rusta.heartbeat.enabled": false,
     // Once the test enables the heartbeat it still never works on its own: a drill is the command's.
     "rusta.heartbeat.idleSeconds": 3600,
-    "security.workspace.trust.enabled": false,
     "telemetry.telemetryLevel": "off",
     "update.mode": "none",
     "extensions.autoCheckUpdates": false,
@@ -131,61 +128,17 @@ function writeUserSettings(userDir: string): void {
     "editor.hover.above": false,
     "editor.minimap.enabled": false,
   };
-  fs.mkdirSync(path.join(userDir, "User"), { recursive: true });
-  fs.writeFileSync(path.join(userDir, "User", "settings.json"), JSON.stringify(settings, null, 2));
-  // rusta.server.path is machine-overridable: a remote window (code-server is one) reads it from
-  // the machine's settings, as a user of code-server or Remote SSH would set it.
-  fs.mkdirSync(path.join(userDir, "Machine"), { recursive: true });
-  fs.writeFileSync(path.join(userDir, "Machine", "settings.json"), JSON.stringify({ "rusta.server.path": RUSTA_SERVER }));
+  return settings;
 }
 
-/** The processes code-server's extension host started (same process group) whose command line holds `command`. */
+/** The processes code-server started whose command line holds `command`. */
 function pidsOf(command: string): number[] {
-  const ps = spawnSync("ps", ["-eo", "pid=,pgid=,args="], { encoding: "utf8" }).stdout;
-  return ps
-    .split("\n")
-    .map((line) => line.trim().split(/\s+/))
-    .filter(([, pgid, ...args]) => Number(pgid) === codeServer.pid && args.join(" ").includes(command))
-    .map(([pid]) => Number(pid));
+  return editor.processes(command);
 }
 
 /** The Rusta servers code-server's extension host started. */
 function serverPids(): number[] {
   return pidsOf(`${RUSTA_SERVER} serve`);
-}
-
-/** SIGTERM to the child's process group, SIGKILL after 10 s. */
-async function stopGroup(child: ChildProcess | undefined): Promise<void> {
-  if (!child?.pid || child.exitCode !== null) {
-    return;
-  }
-  const signal = (name: NodeJS.Signals) => {
-    try {
-      process.kill(-child.pid!, name);
-    } catch {
-      // the group is gone
-    }
-  };
-  const exited = new Promise((resolve) => child.once("exit", resolve));
-  signal("SIGTERM");
-  const timer = setTimeout(() => signal("SIGKILL"), 10_000);
-  await exited;
-  clearTimeout(timer);
-}
-
-async function waitForHttp(url: string, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (Date.now() < deadline) {
-    try {
-      if ((await fetch(url)).ok) {
-        return;
-      }
-    } catch {
-      // not listening yet
-    }
-    await new Promise((r) => setTimeout(r, 500));
-  }
-  throw new Error(`code-server did not answer ${url} within ${ms} ms:\n${codeServerLog.slice(-3000)}`);
 }
 
 describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 }, () => {
@@ -202,59 +155,14 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     probe = await probeServer(RUSTA_SERVER, fixture);
     fs.writeFileSync(path.join(OUT, "vscode-capabilities.json"), JSON.stringify(probe, null, 2));
 
-    const userDir = path.join(fixture.tmp, "user-data");
-    const extensionsDir = path.join(fixture.tmp, "extensions");
-    const config = path.join(fixture.tmp, "code-server.yaml");
-    const port = await freePort();
-    fs.writeFileSync(config, `bind-addr: 127.0.0.1:${port}\nauth: none\ncert: false\n`);
-    writeUserSettings(userDir);
-    const common = ["--config", config, "--user-data-dir", userDir, "--extensions-dir", extensionsDir];
     const rustAnalyzerVsix = makeRustAnalyzerExtension(fixture.tmp, RUST_ANALYZER, RUST_SRC_PATH);
-    for (const vsix of [VSIX, rustAnalyzerVsix]) {
-      const install = spawnSync(process.execPath, [CODE_SERVER, ...common, "--install-extension", vsix], {
-        encoding: "utf8",
-        timeout: 120_000,
-      });
-      assert.equal(install.status, 0, `code-server --install-extension ${vsix} failed:\n${install.stdout}${install.stderr}`);
-    }
-
-    codeServer = spawn(
-      process.execPath,
-      [
-        CODE_SERVER,
-        ...common,
-        "--auth", "none",
-        "--bind-addr", `127.0.0.1:${port}`,
-        "--disable-telemetry",
-        "--disable-update-check",
-        "--disable-workspace-trust",
-        fixture.workspace,
-      ],
-      // Its own process group: the end of the test stops code-server with the servers it started.
-      { stdio: ["ignore", "pipe", "pipe"], detached: true },
-    );
-    codeServer.stdout?.on("data", (chunk) => (codeServerLog += chunk));
-    codeServer.stderr?.on("data", (chunk) => (codeServerLog += chunk));
-    await waitForHttp(`http://127.0.0.1:${port}/healthz`, 60_000);
-
-    browser = await chromium.launchPersistentContext(path.join(fixture.tmp, "chromium"), {
-      executablePath: CHROMIUM,
-      headless: true,
-      viewport: { width: 1200, height: 720 },
-      args: [
-        "--headless",
-        "--no-sandbox",
-        "--disable-gpu",
-        "--disable-quic",
-        "--no-first-run",
-        "--disable-background-networking",
-        "--disable-component-update",
-        "--disable-sync",
-      ],
+    // rusta.server.path is machine-overridable: a remote window (code-server is one) reads it from
+    // the machine's settings, as a user of code-server or Remote SSH would set it.
+    editor = await openEditor({
+      codeServer: CODE_SERVER, chromium: CHROMIUM, tmp: fixture.tmp, folder: fixture.workspace,
+      extensions: [VSIX, rustAnalyzerVsix], settings: userSettings(), machineSettings: { "rusta.server.path": RUSTA_SERVER },
     });
-    page = browser.pages()[0] ?? (await browser.newPage());
-    await page.goto(`http://127.0.0.1:${port}/?folder=${encodeURIComponent(fixture.workspace)}`);
-    await page.locator(".monaco-workbench").waitFor({ timeout: 120_000 });
+    page = editor.page;
     await page.locator(".explorer-folders-view, .explorer-viewlet").first().waitFor({ timeout: 60_000 });
   });
 
@@ -262,9 +170,8 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     if (page) {
       await shot("vscode-last.png").catch(() => undefined);
     }
-    await browser?.close().catch(() => undefined);
-    await stopGroup(codeServer);
-    fs.writeFileSync(path.join(OUT, "code-server.log"), codeServerLog);
+    await editor?.stop();
+    fs.writeFileSync(path.join(OUT, "code-server.log"), editor?.log() ?? "");
     if (fixture) {
       fs.rmSync(fixture.tmp, { recursive: true, force: true });
     }
