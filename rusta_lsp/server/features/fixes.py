@@ -162,12 +162,15 @@ class FixesFeature(Feature):
 
     async def on_document_saved(self, doc) -> None:
         self._saved_at = time.monotonic()
+        if self.session is not None:
+            self.session.flycheck.skipped = False  # errors from now on are this save's, not late ones
         self.schedule()
 
-    def companion(self, params: Any) -> None:
+    async def companion(self, params: Any) -> None:
         """`rusta/companion {name, checking?, errors?, diagnostics?}`: what the client sees of
         rust-analyzer (its flycheck running, its error count, its error diagnostics, each with
-        its `uri`)."""
+        its `uri`). A coroutine, as `didSave`'s handler is: the two run in the order they came,
+        so a flycheck that starts after a save is never taken for one before it."""
         get = (params.get if isinstance(params, dict) else lambda k: getattr(params, k, None))
         name = get("name")
         if self.session is None or not isinstance(name, str):
