@@ -15,7 +15,8 @@ everything they ran (cargo, rustc, rust-analyzer's proc-macro server), from /pro
 own share. One clean save after start-up is not measured (what a session loads once). Clean saves
 append a comment (an incremental check of one crate); broken saves delete regex's
 `use std::collections::HashMap;` from src/compile.rs (rustc's E0412/E0433 where it is used, which
-Rusta fixes by putting the import back), then a clean save puts the file back (not measured). For broken saves the time from the save to Rusta's hint is compared
+Rusta fixes by putting the import back; each broken save with a comment of its own), then a clean
+save puts the file back (not measured). For broken saves the time from the save to Rusta's hint is compared
 with the floor of one incremental check: rust-analyzer's own flycheck of the same save, timed by
 its `$/progress` in the `ra` set-up of the same run.
 
@@ -368,7 +369,8 @@ def run_setup(kind: str, root: Path, rel: str, rusta: str | None, memory: Path, 
             result["flycheck"] += [end - begin for begin, end in setup.ra.progress(at, "cargo check") if end]
         for n in range(broken):
             before, ours = tree_cpu(setup.pids()), rusta_cpu()
-            at = setup.save(original.replace(IMPORT, "", 1))
+            # Each broken text its own: the same one again is answered from the last report.
+            at = setup.save(original.replace(IMPORT, "", 1) + f"\n// rusta bench broken save {n}\n")
             setup.quiet(at, timeout, need_rusta_check=rusta is not None)
             result["broken"].append(tree_cpu(setup.pids()) - before)
             result["broken_rusta"].append(rusta_cpu() - ours)

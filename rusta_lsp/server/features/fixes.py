@@ -235,6 +235,7 @@ class FixesFeature(Feature):
                 log.info("fixes: %s's errors cannot stand in for a check: an open buffer is unsaved, or an "
                          "error lies outside the workspace", self.session.flycheck.companion)
             self._set_checking("rusta")
+            last = engine.last
             async with self.progress("Rusta: checking fixes", cancel=cancel) as progress:
                 report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True, known)
         finally:
@@ -245,6 +246,8 @@ class FixesFeature(Feature):
             log.info("fixes: check cancelled by a newer edit")
             return
         whose = f"; the errors from {self.session.flycheck.companion}'s check" if report.errors_from != "cargo" else ""
+        if report is last:
+            whose += "; the text last checked, its report stands"
         log.info("fixes: %d error(s), %d with a verified fix, %d cargo run(s) in %.1fs%s", len(report.fixes),
                  sum(f.best is not None for f in report.fixes), report.cargo_runs, report.seconds, whose)
         if generation != self._generation:
