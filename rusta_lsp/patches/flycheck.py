@@ -39,6 +39,7 @@ from pathlib import Path
 
 from ..cancel import CancelToken
 from ..locks import lock_held
+from ..safe_read import Unreadable, read_file
 from .diagnostics import Diagnostic, parse_cargo_messages
 
 log = logging.getLogger(__name__)
@@ -97,8 +98,8 @@ def cached_messages(target: Path, wall_time: float) -> list[Diagnostic]:
         try:
             if output.stat().st_mtime < wall_time:
                 continue
-            lines = output.read_text(errors="replace").splitlines()
-        except OSError:
+            lines = read_file(output).decode("utf-8", "replace").splitlines()
+        except (OSError, Unreadable):
             continue
         kind, _, name = output.name.removeprefix("output-").partition("-")
         for line in lines:

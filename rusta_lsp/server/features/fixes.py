@@ -504,12 +504,8 @@ def known_errors(root, by_uri: dict[str, list[dict]], overlays: dict[str, str],
     in byte offsets of the files as Rusta checks them (`overlays`: the open buffers); None when
     they cannot stand in for a check: an open buffer is not what the flycheck read (unsaved), or
     an error lies outside the workspace."""
-    for rel, text in overlays.items():
-        try:
-            if (root / rel).read_bytes() != text.encode("utf-8"):
-                return None
-        except OSError:
-            return None
+    if not all(_on_disk(root / rel, root, text.encode("utf-8")) for rel, text in overlays.items()):
+        return None
     errors, texts, indexes = [], {}, {}
     for uri, diagnostics in by_uri.items():
         for d in diagnostics:
@@ -523,8 +519,8 @@ def known_errors(root, by_uri: dict[str, list[dict]], overlays: dict[str, str],
                 return None
             if rel not in texts:
                 try:
-                    texts[rel] = overlays[rel].encode("utf-8") if rel in overlays else (root / rel).read_bytes()
-                except OSError:
+                    texts[rel] = overlays[rel].encode("utf-8") if rel in overlays else read_file(root / rel, root)
+                except (OSError, Unreadable):
                     return None
                 indexes[rel] = LineIndex(texts[rel])
             index = indexes[rel]
