@@ -49,7 +49,6 @@ describe("VS Code Workspace Trust with the Rusta extension", { timeout: 600_000 
       // Trusted, these settings run cargo at once: the check that warms the shadow up, and drills
       // as soon as the heartbeat may work.
       settings: {
-        "rusta.memory.uri": fixture.memory,
         "rusta.heartbeat.enabled": true,
         "rusta.heartbeat.idleSeconds": 0,
         "telemetry.telemetryLevel": "off",
@@ -57,7 +56,8 @@ describe("VS Code Workspace Trust with the Rusta extension", { timeout: 600_000 
         "extensions.autoCheckUpdates": false,
         "workbench.startupEditor": "none",
       },
-      machineSettings: { "rusta.server.path": RUSTA_SERVER },
+      // Machine settings: a remote window (code-server is one) reads them from the machine.
+      machineSettings: { "rusta.server.path": RUSTA_SERVER, "rusta.memory.uri": fixture.memory },
     });
   });
 
