@@ -45,7 +45,7 @@ def test_batches_give_the_same_vectors_as_one_by_one(tmp_path):
 
 
 def test_a_batch_of_long_texts_goes_through_in_parts_with_the_same_vectors(tmp_path, monkeypatch):
-    tiny = Embedder(str(make_tiny_model(tmp_path / "tiny")), batch_size=8)
+    tiny = Embedder(str(tiny_encoder(tmp_path / "tiny")), batch_size=8)
     texts = [("ledger apply deposit balance " * n).strip() for n in range(1, 9)]
     whole = tiny.embed(texts)
     passes = []

@@ -330,18 +330,15 @@ class Ingestor:
         done = 0
         for start in range(0, len(hashes), EMBED_WINDOW):  # a window of texts in memory at a time
             window = self.memory.texts_of(hashes[start : start + EMBED_WINDOW])
-
-            def windowed(percent: int, message: str, base: int = done, size: int = len(window)) -> None:
-                embedded = base + size * percent // 100
-                report(embedded * 100 // len(hashes), f"embedding {embedded}/{len(hashes)}")
-
-            done += self._embed(window, windowed, cancel)
+            done += self._embed(window, report, cancel, before=done, total=len(hashes))
         self.memory.finish_vector_model()
         return done
 
     def _embed(self, todo: list[tuple[str, str]], progress: Progress | None = None,
-               cancel: CancelToken | None = None) -> int:
+               cancel: CancelToken | None = None, before: int = 0, total: int | None = None) -> int:
+        """Embed `todo`; progress counts from `before` of `total` texts (a window of a larger pass)."""
         report = progress or (lambda percent, message: None)
+        total = before + len(todo) if total is None else total
         if not todo or self.embedder is None or not self.embedder.available:
             return 0
         # Similar lengths in a batch waste less compute on padding.
@@ -355,7 +352,7 @@ class Ingestor:
                 vectors = self.embedder.embed([text for _, text in batch])
                 self.memory.write_vectors([h for h, _ in batch], vectors)
                 done += len(batch)
-                report(done * 100 // len(todo), f"embedding {done}/{len(todo)}")
+                report((before + done) * 100 // total, f"embedding {before + done}/{total}")
         self.memory.build_indexes().result()  # the vectors table's, once it has rows
         return done
 
