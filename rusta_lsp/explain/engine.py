@@ -57,13 +57,27 @@ class Layout:
     def of(cls, workspace: Workspace) -> "Layout":
         return cls({f.path: f for f in workspace.files}, list(workspace.crates))
 
+    def __post_init__(self) -> None:
+        # crate_of runs once per stored reference a hover ranks (thousands on a large workspace):
+        # a set of crate roots and a key per path instead of a scan of every crate.
+        self._roots = {crate.root for crate in self.crates}
+        self._crate_keys: dict[str, str] = {}
+
     def crate_of(self, path: str) -> str:
         """A key for the crate compiling `path`: the package directory for its library (and main),
         one key per file or folder under tests/, examples/, benches/ and src/bin/ (separate crates)."""
-        root = ""
-        for crate in self.crates:
-            if (not crate.root or path.startswith(crate.root + "/")) and len(crate.root) >= len(root):
-                root = crate.root
+        key = self._crate_keys.get(path)
+        if key is None:
+            key = self._crate_keys[path] = self._crate_key(path)
+        return key
+
+    def _crate_key(self, path: str) -> str:
+        root, cut = "", path.rfind("/")
+        while cut > 0:  # the deepest folder above `path` that is a crate's root
+            if path[:cut] in self._roots:
+                root = path[:cut]
+                break
+            cut = path.rfind("/", 0, cut)
         parts = (path[len(root) + 1 :] if root else path).split("/")
         if len(parts) >= 2 and parts[0] in ("tests", "examples", "benches"):
             return f"{root}/{parts[0]}/{parts[1].removesuffix('.rs')}"
