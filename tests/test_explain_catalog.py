@@ -29,10 +29,16 @@ def test_snapshot_equals_memory_queries(shop):
         assert loaded.lookup_name(name, "method") == direct.lookup_name(name, "method")
         assert loaded.references(name) == direct.references(name)
         assert loaded.references(name, "Ledger") == direct.references(name, "Ledger")
+        # Nearest first and bounded, as usage_claims asks: the snapshot ranks in Arrow what the
+        # memory's answer gives sorted in Python.
+        nearest = lambda path: path != "src/store.rs"  # noqa: E731
+        assert loaded.references(name, rank=nearest, limit=2) == direct.references(name, rank=nearest, limit=2)
         assert loaded.passages_mentioning(name, 2) == direct.passages_mentioning(name, 2)
     for qualified in ["crate::store::Ledger::new", "crate::item::Item", "crate::nope"]:
         assert loaded.lookup_path(qualified) == direct.lookup_path(qualified)
     assert [p.path for p in loaded.passages_mentioning("Ledger", 2)] == ["README.md"]
+    # more references than the limit, in more than one file: the ranking above was not trivial
+    assert len(loaded.references("new")) > 2 and len({r.path for r in loaded.references("new")}) > 1
 
 
 def test_snapshot_follows_memory_versions(shop, monkeypatch):

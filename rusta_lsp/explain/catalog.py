@@ -14,6 +14,7 @@ import re
 import threading
 import time
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import fields
 
 import numpy as np
@@ -40,14 +41,16 @@ class _Groups:
 
     def __init__(self, column: pa.ChunkedArray):
         self.code_of: dict[str, int] = {}
-        self.order = self.bounds = np.zeros(0, dtype=np.int64)
+        self.values: list[str] = []  # by code
+        self.order = self.bounds = self.codes = np.zeros(0, dtype=np.int64)
         if not len(column):
             return
         encoded = pc.dictionary_encode(column).combine_chunks()
-        codes = encoded.indices.to_numpy(zero_copy_only=False)
-        self.order = np.argsort(codes, kind="stable")
-        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(codes, minlength=len(encoded.dictionary)))])
-        self.code_of = {value: code for code, value in enumerate(encoded.dictionary.to_pylist())}
+        self.codes = encoded.indices.to_numpy(zero_copy_only=False)  # each row's value, as a code
+        self.order = np.argsort(self.codes, kind="stable")
+        self.bounds = np.concatenate([[0], np.cumsum(np.bincount(self.codes, minlength=len(encoded.dictionary)))])
+        self.values = encoded.dictionary.to_pylist()
+        self.code_of = {value: code for code, value in enumerate(self.values)}
 
     def rows(self, value: str) -> np.ndarray | None:
         code = self.code_of.get(value)
@@ -91,6 +94,22 @@ class _Rows:
                     self._cached_records -= len(self._cache.popitem(last=False)[1])
         return found
 
+    def ranked(self, key: str, value: str, rank: Callable[[str], int], limit: int) -> list:
+        """The rows `get` returns, ordered by `rank` of their first `order` column (a grouping key,
+        a string) and then as `get` orders them (the other `order` columns are numbers); the
+        first `limit`, and only those become records: `new` has ten thousand references."""
+        rows = self.groups[key].rows(value)
+        if rows is None or len(rows) <= limit:
+            return sorted(self.get(key, value), key=lambda r: rank(getattr(r, self.order[0])))[:limit]
+        by = self.groups[self.order[0]]
+        codes, at = np.unique(by.codes[rows], return_inverse=True)
+        written = [by.values[code] for code in codes]
+        ranks = np.array([rank(v) for v in written])[at]
+        alphabetical = np.argsort(np.argsort(np.array(written, dtype=object)))[at]
+        numbers = [self.records.column(c).to_numpy(zero_copy_only=False)[rows] for c in self.order[:0:-1]]
+        chosen = rows[np.lexsort([*numbers, alphabetical, ranks])[:limit]]
+        return [self.record(**row) for row in self.records.take(pa.array(chosen)).to_pylist()]
+
 
 def _with_member_key(items: pa.Table) -> pa.Table:
     """Items with `member_of`: for impls and methods, the type their impl's head names (its last
@@ -107,7 +126,7 @@ class _Snapshot:
         # objects they would take gigabytes, so both stay in Arrow.
         self.items = _Rows(_with_member_key(items), ItemRecord, ("name", "qualified", "member_of"),
                            ("path", "start_line"))
-        self.refs = _Rows(refs, RefRecord, ("name",), ("path", "line", "col"))
+        self.refs = _Rows(refs, RefRecord, ("name", "path"), ("path", "line", "col"))
         self.passages = passages
         self.passages_by_word: dict[str, list[int]] = {}
         for number, passage in enumerate(passages):
@@ -199,11 +218,20 @@ class Catalog:
         snap = self._current()
         return list(snap.items.get("member_of", type_name)) if snap is not None and type_name else []
 
-    def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
+    def references(self, name: str, qualifier: str | None = None, *, rank: Callable[[str], int] | None = None,
+                   limit: int | None = None) -> list[RefRecord]:
+        """References to `name` (written with `qualifier`, if given); `rank`: those whose path
+        ranks lowest first, file order within a rank; `limit`: at most that many."""
         snap = self._current()
+        if snap is not None and rank is not None and limit is not None and qualifier is None:
+            return snap.refs.ranked("name", name, rank, limit)
         if snap is None:
-            return self.memory.references(name, qualifier)
-        return [r for r in snap.refs_named(name) if qualifier is None or r.qualifier == qualifier]
+            found = self.memory.references(name, qualifier)
+        else:
+            found = [r for r in snap.refs_named(name) if qualifier is None or r.qualifier == qualifier]
+        if rank is not None:
+            found.sort(key=lambda r: rank(r.path))
+        return found[:limit]
 
     def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]:
         """README/docs passages that contain `name` as a word, most mentions first (the same
@@ -239,7 +267,8 @@ class NoMemory:
     def members_of(self, type_name: str) -> list[ItemRecord]:
         return []
 
-    def references(self, name: str, qualifier: str | None = None) -> list[RefRecord]:
+    def references(self, name: str, qualifier: str | None = None, *, rank: Callable[[str], int] | None = None,
+                   limit: int | None = None) -> list[RefRecord]:
         return []
 
     def passages_mentioning(self, name: str, k: int) -> list[PassageRecord]:

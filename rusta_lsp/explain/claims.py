@@ -226,9 +226,9 @@ def usage_claims(resolver: Resolver, item: ItemRecord, limits: Limits,
     seen: set[str] = set()
     # Nearest first (same file, same crate), and a bounded scan: `Result` has thousands of refs.
     crate = resolver.ctx.crate_of(item.path)
-    refs = sorted(catalog.references(item.name), key=lambda r: (r.path != item.path,
-                                                              resolver.ctx.crate_of(r.path) != crate))
-    for ref in refs[:MAX_SCANNED_REFS]:
+    refs = catalog.references(item.name, limit=MAX_SCANNED_REFS, rank=lambda path: (
+        (path != item.path) + (resolver.ctx.crate_of(path) != crate)))
+    for ref in refs:
         wanted = tests if ref.in_test else callers
         limit = limits.tests if ref.in_test else limits.callers
         if len(callers) >= limits.callers and len(tests) >= limits.tests:
