@@ -6,8 +6,9 @@ system only from its top: a long session's resident memory stepped up by 64 MB a
 cargo watchers, executor and LanceDB threads came and went, and held the free chunks each save
 left between live ones (`bench/soak.py`; `malloc_stats` showed 118 MB free of an arena's 194).
 So the server keeps two arenas (most Python objects come from pymalloc's own pools, so the lock
-the threads share is cheap) and, when a job ends, hands the free pages of every arena back
-(`malloc_trim`, in the executor: cheap beside the job). Elsewhere than glibc both do nothing.
+the threads share is cheap) and, when a job ends or the explain catalog has reloaded (it reads
+the memory's tables whole), hands the free pages of every arena back (`malloc_trim`, off the
+event loop: cheap beside the job). Elsewhere than glibc both do nothing.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ from pygls.exceptions import JsonRpcInvalidParams
 from ...explain.catalog import Catalog, NoMemory
 from ...explain.engine import Explainer, Layout
 from ...explain.render import HOVER_CLAIMS, file_uri_link, markdown, to_json
-from .. import convert
+from .. import convert, heap
 from ..documents import Document
 from ..app import Feature
 
@@ -56,7 +56,7 @@ class ExplainFeature(Feature):
 
     @staticmethod
     def _load_catalog(memory) -> Catalog:
-        catalog = Catalog(memory, auto_load=True)
+        catalog = Catalog(memory, auto_load=True, after_load=heap.give_back)
         catalog.load()  # in the executor: hovers then answer from the snapshot
         return catalog
 
