@@ -92,6 +92,11 @@ def test_unsaved_buffer_wins_over_the_disk(tmp_path):
         ingestor = Ingestor(memory, root)
         ingestor.run(embed=False)
         disk = (root / "src/lib.rs").read_text()
+        # Opened and closed as it is on disk: the memory has it, nothing is written (no new versions).
+        versions = memory.table_versions()
+        ingestor.update_buffer("src/lib.rs", disk)
+        ingestor.close_buffer("src/lib.rs")
+        assert memory.table_versions() == versions
         buffer = disk.replace("pub fn add(", "\n\npub fn subtract(")
         ingestor.update_buffer("src/lib.rs", buffer)
         [sub] = memory.lookup_name("subtract")

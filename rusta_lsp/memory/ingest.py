@@ -30,7 +30,7 @@ from ..cancel import Cancelled, CancelToken
 from ..safe_read import read_or_skip, utf8_name, walk_files
 from .rows import content_hash, markdown_rows, rust_rows
 from .store import Memory
-from .writer import FileRows
+from .writer import FileRows, sql_str
 
 log = logging.getLogger(__name__)
 
@@ -420,10 +420,20 @@ class Ingestor:
 
     def update_buffer(self, path: str, text: str, embed: bool = False) -> None:
         """An open editor buffer changed: it wins over the disk until closed."""
-        self.buffers[path] = text.encode("utf-8")
-        self.update_paths([path], embed=embed)
+        data = self.buffers[path] = text.encode("utf-8")
+        if not self._stored(path, data):
+            self.update_paths([path], embed=embed)
 
     def close_buffer(self, path: str, embed: bool = False) -> None:
         """The buffer was closed: the disk is the truth again."""
-        if self.buffers.pop(path, None) is not None:
+        if self.buffers.pop(path, None) is not None and not self._stored(path, self._read(path)):
             self.update_paths([path], embed=embed)
+
+    def _stored(self, rel: str, data: bytes | None) -> bool:
+        """Whether the memory holds this very content as `rel`: a file opened or closed as it is on
+        disk. Writing it again would move every table's version, and with them the explain
+        catalog's reload of the whole memory (seconds on a million lines)."""
+        if data is None or (rel not in self.files and rel not in self.doc_paths):
+            return False
+        stored = self.memory.select("files", f"path = {sql_str(rel)}", ["hash"])
+        return len(stored) == 1 and stored[0]["hash"] == content_hash(data)
