@@ -1,6 +1,7 @@
 """A 1M-line monorepo: the memory and the server at the scale of a company's repository.
 
-    python bench/monorepo.py   (SAVES=30 SAVE_INTERVAL_S=0.5 HOVERS=200; VERSION_SAVES=1000 as bench/ingest.py)
+    python bench/monorepo.py [--parts ingest,server,saves]
+        (SAVES=30 SAVE_INTERVAL_S=0.5 HOVERS=200; VERSION_SAVES=1000 as bench/ingest.py)
 
 The workspace is bench/out/monorepo: Debian's packaged crate sources (the newest version of each,
 generated bindings and tables left out) as members of one Cargo workspace, at least 1,000,000
@@ -24,6 +25,7 @@ same run, on the same files:
 
 from __future__ import annotations
 
+import argparse
 import asyncio
 import json
 import os
@@ -215,7 +217,16 @@ def saves(root: Path, uri: str) -> None:
           f"{size / sources:.2f}x (goal <= 3x: {verdict(size <= 3 * sources)})")
 
 
+PARTS = ("ingest", "server", "saves")
+
+
 def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--parts", default=",".join(PARTS),
+                        help="which measurements to run: 1 is `ingest`, 2-4 `server`, 5-6 `saves` (default: all)")
+    parts = set(parser.parse_args().parts.split(","))
+    if parts - set(PARTS):
+        parser.error(f"--parts takes {', '.join(PARTS)}")
     OUT.mkdir(exist_ok=True)
     root = monorepo_workspace()
     lines = rust_lines(root)
@@ -224,11 +235,14 @@ def main() -> None:
     print(f"corpus: {root} ({lines:,} lines of Rust in {members} member crates)")
     work = Path(tempfile.mkdtemp(prefix="monorepo-", dir=OUT))
     try:
-        cold = cold_ingest(root, lines, work)
-        _, analyses = analyze_workspace(root)
-        asyncio.run(server_session(root, str(work / "server"), analyses))
-        del analyses
-        saves(root, cold)
+        # Without the cold ingest the saves reuse the server's memory, the one it ingested itself.
+        memory = cold_ingest(root, lines, work) if "ingest" in parts else str(work / "server")
+        if "server" in parts:
+            _, analyses = analyze_workspace(root)
+            asyncio.run(server_session(root, str(work / "server"), analyses))
+            del analyses
+        if "saves" in parts:
+            saves(root, memory)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     print(f"peak RSS of this process: {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20:.2f} GB")
