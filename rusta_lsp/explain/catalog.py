@@ -64,7 +64,7 @@ class _Rows:
     def __init__(self, table: pa.Table, record: type, keys: tuple[str, ...], order: tuple[str, ...]):
         # One chunk per column: LanceDB returns hundreds of batches, and a `take` across 731 chunks
         # cost 20-150 ms on the monorepo's references where one chunk costs under a millisecond.
-        table = _shared_strings(table.combine_chunks())
+        table = _shared_strings(table).combine_chunks()
         self.record = record
         self.columns = [f.name for f in fields(record)]  # the grouping keys may be extra columns
         self.records = table.select(self.columns)
@@ -116,11 +116,8 @@ def _shared_strings(table: pa.Table) -> pa.Table:
     dictionaries, each distinct string stored once: the monorepo's references take 89 MB as plain
     strings."""
     for number, column in enumerate(table.columns):
-        if column.num_chunks != 1 or not pa.types.is_string(column.type):
-            continue
-        encoded = pc.dictionary_encode(column)
-        if 2 * len(encoded.chunk(0).dictionary) <= len(column):
-            table = table.set_column(number, table.field(number).name, encoded)
+        if pa.types.is_string(column.type) and 2 * pc.count_distinct(column).as_py() <= len(column):
+            table = table.set_column(number, table.field(number).name, pc.dictionary_encode(column))
     return table
 
 
