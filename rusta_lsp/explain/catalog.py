@@ -81,8 +81,7 @@ class _Rows:
                 self._cache.move_to_end((key, value))
                 return cached
         rows = self.groups[key].rows(value)
-        found = [] if rows is None or not len(rows) else [
-            self.record(**row) for row in self.records.take(pa.array(rows)).to_pylist()]
+        found = [] if rows is None or not len(rows) else self._records(rows)
         found.sort(key=lambda r: tuple(getattr(r, f) for f in self.order))
         with self._lock:
             # Bounded by records, not names: on a large workspace `new` alone has ten thousand
@@ -107,8 +106,15 @@ class _Rows:
         ranks = np.array([rank(v) for v in written])[at]
         alphabetical = np.argsort(np.argsort(np.array(written, dtype=object)))[at]
         numbers = [self.records.column(c).to_numpy(zero_copy_only=False)[rows] for c in self.order[:0:-1]]
-        chosen = rows[np.lexsort([*numbers, alphabetical, ranks])[:limit]]
-        return [self.record(**row) for row in self.records.take(pa.array(chosen)).to_pylist()]
+        return self._records(rows[np.lexsort([*numbers, alphabetical, ranks])[:limit]])
+
+    def _records(self, rows: np.ndarray) -> list:
+        """These rows as records, column by column (in the record's field order): a dictionary
+        column turned into Python strings as a whole costs a sixth of row-by-row `to_pylist`
+        (1,340 items named `new`: 4.8 ms against 28 ms)."""
+        taken = self.records.take(pa.array(rows)).columns
+        plain = [c.cast(c.type.value_type) if pa.types.is_dictionary(c.type) else c for c in taken]
+        return [self.record(*values) for values in zip(*(c.to_pylist() for c in plain))]
 
 
 def _shared_strings(table: pa.Table) -> pa.Table:
