@@ -24,9 +24,8 @@ from pathlib import Path
 
 from ..cancel import CancelToken
 from ..config import RustaConfig
-from ..patches.candidate import Candidate, apply_edits, has_placeholder
+from ..patches.candidate import Candidate, DiagnosticFix, apply_edits, has_placeholder
 from ..patches.confidence import OUTCOME_EVENT
-from ..patches.candidate import DiagnosticFix
 from ..patches.engine import FixReport, PatchEngine
 from ..patches.shadow import state_dir
 from .loop import JobContext

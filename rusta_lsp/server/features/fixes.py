@@ -35,9 +35,8 @@ from typing import Any
 from lsprotocol import types
 
 from ...analysis.positions import LineIndex
-from ...patches.candidate import Candidate, patched
+from ...patches.candidate import Candidate, DiagnosticFix, patched
 from ...patches.confidence import OUTCOME_EVENT
-from ...patches.candidate import DiagnosticFix
 from ...patches.engine import FixReport, PatchEngine
 from ...patches.flycheck import KnownErrors, ReportedError, cached_messages
 from ...patches.testing import checked_phrase
