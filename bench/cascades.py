@@ -27,7 +27,7 @@ import json
 import statistics
 import sys
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,7 +39,6 @@ import fix as fixbench  # noqa: E402
 
 from rusta_lsp.config import read_config  # noqa: E402
 from rusta_lsp.heartbeat.drills import target_fix  # noqa: E402
-from rusta_lsp.heartbeat.mutations import mutation_corpus  # noqa: E402
 from rusta_lsp.patches import cascade  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
 from rusta_lsp.patches.verify import merge  # noqa: E402
@@ -125,12 +124,7 @@ def main() -> None:
         return
     work = Path(args.work)
     config, _ = read_config({"memory": {"uri": str(work / "memory")}})
-    groups = defaultdict(list)
-    for root in fixbench.workspaces(work):
-        for m in mutation_corpus(root, seed=args.seed, per_kind=args.per_kind):
-            groups[(m.kind, root.name)].append((root, m))
-    order = [x for _, x in sorted(
-        ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items))]
+    order = fixbench.mutation_order(fixbench.workspaces(work), args.seed, args.per_kind)
     engines: dict[Path, tuple[PatchEngine, PatchEngine, Counter]] = {}
     memories = contextlib.ExitStack()
     cases = []

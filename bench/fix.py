@@ -400,6 +400,17 @@ def cross_fitted(cases: list[dict], target: float) -> dict:
             "precision_wilson95": wilson_lower(right, offered), "coverage": offered / max(1, fixable)}
 
 
+def mutation_order(roots, seed: int, per_kind: int | None, kinds=MUTATION_KINDS) -> list:
+    """(root, mutation) of every crate, round-robin over kinds and crates, so any prefix of a run
+    spreads over both."""
+    groups = defaultdict(list)  # (kind, crate) -> mutations, in the corpus' seeded order
+    for root in roots:
+        for m in mutation_corpus(root, seed=seed, per_kind=per_kind, kinds=kinds):
+            groups[(m.kind, root.name)].append((root, m))
+    return [x for _, x in sorted(
+        ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items))]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--cases", type=int, default=600)
@@ -416,14 +427,7 @@ def main() -> None:
         intent.held_back = lambda candidate, ctx: None
     work = Path(args.work)
     config, _ = read_config({"memory": {"uri": str(work / "memory")}})
-    groups = defaultdict(list)  # (kind, crate) -> mutations, in the corpus' seeded order
-    for root in workspaces(work, args.crates):
-        for m in mutation_corpus(root, seed=args.seed, per_kind=args.per_kind, kinds=args.kinds):
-            groups[(m.kind, root.name)].append((root, m))
-    # Round-robin over kinds and crates, so any prefix of the run spreads over both.
-    order = [x for _, x in sorted(
-        ((j, kind, crate), x) for (kind, crate), items in groups.items() for j, x in enumerate(items)
-    )]
+    order = mutation_order(workspaces(work, args.crates), args.seed, args.per_kind, args.kinds)
     engines, green, floors = {}, {}, {}
     memories = contextlib.ExitStack()  # each crate's memory, indexed as the server would have it
     cases = []
