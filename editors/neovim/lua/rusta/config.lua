@@ -63,6 +63,10 @@ local function is_map_of_strings(value)
   return true
 end
 
+local function is_non_negative_number(value)
+  return type(value) == 'number' and value >= 0
+end
+
 -- Extra checks beyond the type of the default, by dotted path.
 local CHECKS = {
   ['rusta.server.cmd'] = { is_list_of_strings, 'list of strings' },
@@ -78,25 +82,10 @@ local CHECKS = {
     end,
     'number between 0 and 1',
   },
-  ['rusta.settings.heartbeat.idleSeconds'] = {
-    function(v)
-      return type(v) == 'number' and v >= 0
-    end,
-    'non-negative number',
-  },
-  ['rusta.settings.heartbeat.cpuSecondsPerHour'] = {
-    function(v)
-      return type(v) == 'number' and v >= 0
-    end,
-    'non-negative number',
-  },
+  ['rusta.settings.heartbeat.idleSeconds'] = { is_non_negative_number, 'non-negative number' },
+  ['rusta.settings.heartbeat.cpuSecondsPerHour'] = { is_non_negative_number, 'non-negative number' },
   ['rusta.settings.cargo.checkArgs'] = { is_list_of_strings, 'list of strings' },
-  ['rusta.settings.cargo.shadowMaxGigabytes'] = {
-    function(v)
-      return type(v) == 'number' and v >= 0
-    end,
-    'non-negative number',
-  },
+  ['rusta.settings.cargo.shadowMaxGigabytes'] = { is_non_negative_number, 'non-negative number' },
   ['rusta.settings.memory.storageOptions'] = { is_map_of_strings, 'table of strings' },
   ['rusta.settings.team.storageOptions'] = { is_map_of_strings, 'table of strings' },
 }
