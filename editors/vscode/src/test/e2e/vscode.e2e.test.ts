@@ -236,25 +236,32 @@ describe("VS Code (code-server) with the Rusta extension", { timeout: 600_000 },
     const at = locate(file, "Result<(), LedgerError>", "Result<(), ".length + 2);
     await goTo(at.line, at.column);
     const hover = page.locator(".monaco-hover:not(.hidden) .monaco-hover-content").first();
-    const text = await poll(
+    // Text and links are read from one snapshot of the hover: a hover re-rendered between two
+    // reads (the second server's answer arriving) must not pass one check and fail the other.
+    const seen = await poll(
       60_000,
       async () => {
         await runCommand("Show or Focus Hover");
-        return plain(await hover.innerText({ timeout: 5_000 }).catch(() => ""));
+        return hover
+          .evaluate((el) => ({ text: (el as HTMLElement).innerText, links: el.querySelectorAll("a").length }), null, {
+            timeout: 5_000,
+          })
+          .then((s) => ({ text: plain(s.text), links: s.links }))
+          .catch(() => ({ text: "", links: 0 }));
       },
       // Both servers answer: Rusta's anchored claims and rust-analyzer's type, neither hiding the other.
-      (t) => /store\.rs:\d+/.test(t) && /ledger::store/.test(t),
+      (s) => /store\.rs:\d+/.test(s.text) && /ledger::store/.test(s.text) && s.links > 0,
     );
     await page.waitForTimeout(500); // let the fade-in finish before the screenshot
     // The editor part only: this picture is docs/vscode-hover.png.
     const editorPart = await page.locator(".part.editor").boundingBox();
     await page.screenshot({ path: path.join(OUT, "vscode-hover.png"), clip: editorPart ?? undefined });
+    const text = seen.text;
     assert.match(text, /LedgerError/);
     assert.match(text, /store\.rs:\d+/, `the hover has no anchor:\n${text}`);
     assert.match(text, /ledger::store/, `rust-analyzer's part of the hover is missing:\n${text}`);
     assert.match(text, /pub enum LedgerError/, `rust-analyzer's part of the hover is missing:\n${text}`);
-    const links = await hover.locator("a").count();
-    assert.ok(links > 0, "the anchors are not links");
+    assert.ok(seen.links > 0, `the anchors are not links:\n${text}`);
     await page.keyboard.press("Escape");
   });
 
