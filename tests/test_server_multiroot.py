@@ -108,6 +108,16 @@ async def test_two_folders_two_memories_each_file_answered_by_its_own(client: La
     assert not any(uri.startswith(from_fs_path(str(ledger))) and diagnostics
                    for uri, diagnostics in client.diagnostics.items())
 
+    # Commands run in the workspace of the file the editor sends (VS Code and Neovim send its
+    # URI as the first argument), in the first workspace without one.
+    async def report(*arguments: str) -> Path:
+        answer = await client.workspace_execute_command_async(
+            types.ExecuteCommandParams(command="rusta.showReport", arguments=list(arguments)))
+        return Path(plain(answer)["path"])
+    assert await report(shop_uri) == Path(shop_memory, "report.html")
+    assert await report(from_fs_path(str(ledger / "src/store.rs"))) == Path(ledger_memory, "report.html")
+    assert await report() == Path(ledger_memory, "report.html")
+
     # Workspace symbols come from both.
     found = await client.workspace_symbol_async(types.WorkspaceSymbolParams(query="Ledger"))
     assert any(s.location.uri.startswith(from_fs_path(str(ledger))) for s in found)

@@ -132,10 +132,11 @@ def _field(value: Any, *names: str) -> Any:
 
 
 def _uri_in(params: Any) -> str | None:
-    """The document a request is about: its text document, a code action's data, or the `uri`
-    of a command's first argument that has one."""
+    """The document a request is about: its text document, a code action's data, or a command's
+    first argument that is a URI or has a `uri` (the editors send the active file's URI)."""
     if isinstance(params, list):
-        return next((u for u in (_field(a, "uri") for a in params) if isinstance(u, str)), None)
+        uris = (a if isinstance(a, str) and "://" in a else _field(a, "uri") for a in params)
+        return next((u for u in uris if isinstance(u, str)), None)
     for path in (("text_document", "uri"), ("textDocument", "uri"), ("data", "uri")):
         uri = _field(params, *path)
         if isinstance(uri, str):

@@ -328,8 +328,11 @@ class Rusta {
     if (!client) {
       return undefined;
     }
-    const folder = vscode.workspace.workspaceFolders?.[0]?.uri.toString();
-    return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: folder ? [folder] : [] });
+    // The active Rust file, else the first folder: one server may serve several Cargo workspaces,
+    // and it runs the command in the one this URI belongs to.
+    const editor = vscode.window.activeTextEditor?.document;
+    const target = editor?.languageId === "rust" && editor.uri.scheme === "file" ? editor.uri : vscode.workspace.workspaceFolders?.[0]?.uri;
+    return client.sendRequest(ExecuteCommandRequest.type, { command, arguments: target ? [target.toString()] : [] });
   }
 
   private async drillNow(): Promise<void> {

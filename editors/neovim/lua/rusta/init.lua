@@ -138,7 +138,9 @@ local function execute(command, on_result)
   if not client then
     return
   end
-  local arguments = client.root_dir and { vim.uri_from_fname(client.root_dir) } or {}
+  -- The current file (attached, so Rusta's): one server may serve several Cargo workspaces, and
+  -- it runs the command in the one this file belongs to.
+  local arguments = { vim.uri_from_bufnr(0) }
   call(client, 'request', 'workspace/executeCommand', { command = command, arguments = arguments }, function(err, result)
     if err then
       notify(command .. ' failed: ' .. err.message, levels.ERROR)
