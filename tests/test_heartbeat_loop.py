@@ -1,4 +1,5 @@
-"""The heartbeat loop: idle detection, pre-emption by an edit, the CPU budget, persistence."""
+"""The heartbeat loop: idle detection, pre-emption by an edit, the CPU budget, persistence, and
+the heartbeats of several workspaces in one process sharing one budget."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ import time
 from pathlib import Path
 
 from rusta_lsp.config import HeartbeatConfig
-from rusta_lsp.heartbeat.loop import Heartbeat, JobContext
+from rusta_lsp.heartbeat.loop import Heartbeat, HeartbeatGroup, JobContext
 
 
 class FakeClock:
@@ -156,3 +157,57 @@ def test_heartbeat_thread_and_its_processes_run_at_lower_priority(tmp_path: Path
     base = os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
     assert seen["thread"] > base or seen["thread"] == 19
     assert seen["child"] == seen["thread"]
+
+
+def burn(seconds: float):
+    def job(ctx: JobContext) -> dict:
+        end = time.thread_time() + seconds
+        while time.thread_time() < end:
+            pass
+        return {"burned": seconds}
+    return job
+
+
+def test_workspaces_of_one_process_share_one_budget(tmp_path: Path):
+    clock, group = FakeClock(), HeartbeatGroup()
+    config = HeartbeatConfig(idle_seconds=0, cpu_seconds_per_hour=0.2)
+    first = Heartbeat(config, {"drill": burn(0.3)}, tmp_path / "a", clock=clock, group=group)
+    second = Heartbeat(config, {"drill": burn(0.3)}, tmp_path / "b", clock=clock, group=group)
+    assert first.step() is not None
+    # The first workspace spent the hour's budget: the second has none left either.
+    assert second.budget_left() == 0.0 and second.step() is None
+    assert second.status()["state"] == "over-budget"
+    # A beat that stops (a settings change, a folder removed) leaves the group; its spending is in
+    # its state file, for the beat that replaces it.
+    first.stop()
+    assert second.budget_left() == 0.2
+    assert Heartbeat(config, {}, tmp_path / "a", clock=clock, group=group).budget_left() == 0.0
+    clock.now += 3601
+    assert second.step() is not None
+
+
+def test_one_job_at_a_time_and_an_edit_anywhere_preempts(tmp_path: Path):
+    group, started, calls = HeartbeatGroup(), threading.Event(), []
+
+    def endless(ctx: JobContext) -> dict:
+        started.set()
+        while True:
+            ctx.cancel.check()
+            time.sleep(0.01)
+
+    config = HeartbeatConfig(idle_seconds=0)
+    busy = Heartbeat(config, {"drill": endless}, tmp_path / "a", tick=0.05, group=group)
+    other = Heartbeat(config, recording_jobs(calls), tmp_path / "b", group=group)
+    busy.start()
+    try:
+        assert started.wait(10)
+        assert other.step() is None and calls == []  # the first workspace's drill runs
+        other.notify_edit()  # the user types in the other workspace: the drill stops
+        deadline = time.monotonic() + 2
+        while busy.state.cancelled == 0 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert busy.state.cancelled >= 1, "an edit in one workspace did not stop another's job"
+    finally:
+        busy.config = HeartbeatConfig(enabled=False)
+        busy.stop()
+    assert other.step() is not None and calls == ["reflect"]  # its turn, once the drill stopped

@@ -8,6 +8,8 @@ check the token between steps, and cargo runs are killed by the oracle's watcher
 The thread lowers its own scheduling priority (Linux applies `setpriority` per thread, and
 processes it starts, cargo and rustc, inherit it). State (budget spent, job turn, latest results)
 is a JSON file under the memory folder, so a restart continues where the last run stopped.
+The heartbeats of one process (a window with several Cargo workspaces) form a `HeartbeatGroup`
+that shares the budget and runs one job at a time.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import resource
 import threading
 import time
+import weakref
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
@@ -106,6 +109,25 @@ def lower_priority(increment: int = 10) -> None:
         pass  # not Linux, or not permitted: run at normal priority
 
 
+class HeartbeatGroup:
+    """The heartbeats of one process. A window with several Cargo workspaces runs one heartbeat
+    per workspace; together they get one CPU budget, run one job at a time, and an edit in any
+    of them pre-empts them all: the machine does not get a budget per workspace."""
+
+    def __init__(self) -> None:
+        self._members: weakref.WeakSet[Heartbeat] = weakref.WeakSet()
+        self.turn = threading.Lock()  # held while a member's job runs
+
+    def join(self, beat: "Heartbeat") -> None:
+        self._members.add(beat)
+
+    def leave(self, beat: "Heartbeat") -> None:
+        self._members.discard(beat)
+
+    def members(self) -> list["Heartbeat"]:
+        return list(self._members)
+
+
 class Heartbeat:
     def __init__(
         self,
@@ -116,6 +138,7 @@ class Heartbeat:
         tick: float = 2.0,
         on_status: Callable[[dict], None] | None = None,
         clock: Callable[[], float] = time.time,
+        group: HeartbeatGroup | None = None,
     ):
         self.config = config
         self.jobs = jobs
@@ -134,6 +157,8 @@ class Heartbeat:
         self._forced: str | None = None
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
+        self.group = group or HeartbeatGroup()
+        self.group.join(self)
 
     # --- control -------------------------------------------------------------------------
 
@@ -143,6 +168,8 @@ class Heartbeat:
             self._thread.start()
 
     def stop(self, timeout: float = 5.0) -> None:
+        # Its spending stays in the state file: the beat that replaces it reads it from there.
+        self.group.leave(self)
         self._stop.cancel()
         self._wake.set()
         if self._thread is not None:
@@ -150,9 +177,11 @@ class Heartbeat:
             self._thread = None
 
     def notify_edit(self) -> None:
-        """The user typed: restart the idle clock and cancel whatever is running."""
-        self.last_edit = self.clock()
-        self._cancel.cancel()
+        """The user typed (in any workspace of the group): restart the idle clocks and cancel
+        whatever runs."""
+        for beat in self.group.members():
+            beat.last_edit = beat.clock()
+            beat._cancel.cancel()
 
     def cancel_current(self) -> None:
         """Stop the running job (the client cancelled its progress) without resetting idleness."""
@@ -166,8 +195,13 @@ class Heartbeat:
     # --- status --------------------------------------------------------------------------
 
     def budget_left(self) -> float:
+        """This hour's budget less what every heartbeat of the group spent in it."""
+        spent = sum(beat._spent_in_last_hour() for beat in self.group.members())
+        return max(0.0, self.config.cpu_seconds_per_hour - spent)
+
+    def _spent_in_last_hour(self) -> float:
         with self._lock:
-            return max(0.0, self.config.cpu_seconds_per_hour - self.state.spent_in_last_hour(self.clock()))
+            return self.state.spent_in_last_hour(self.clock())
 
     def idle_for(self) -> float:
         return self.clock() - self.last_edit
@@ -221,10 +255,19 @@ class Heartbeat:
         """One tick's worth of work; returns the job's result, or None when nothing ran."""
         self._cancel = self._stop.linked()  # before the idle check: an edit from here on cancels this job
         name = self.due()
+        if name is None:
+            self._forced = None
+            return None
+        if not self.group.turn.acquire(blocking=False):
+            return None  # another workspace's job runs: this one waits for a later tick
+        try:
+            return self._run_job(name)
+        finally:
+            self.group.turn.release()
+
+    def _run_job(self, name: str) -> dict | None:
         forced = self._forced is not None
         self._forced = None
-        if name is None:
-            return None
         self.current = name
         self.progress = None
         self.on_status(self.status())

@@ -39,6 +39,7 @@ from ..cancel import Cancelled, CancelToken
 from ..analysis.workspace import cargo_roots
 from ..config import RustaConfig, read_config, refuse_inside_workspace, root_memory_uri
 from ..errors import MemoryUnavailable
+from ..heartbeat.loop import HeartbeatGroup
 from ..memory.store import Memory
 from ..safe_read import Unreadable, read_file
 from ..session import FIXED_KEYS, WorkspaceSession
@@ -284,6 +285,7 @@ class RustaServer(LanguageServer):
         # The window's Cargo workspaces, each with its session and features, and the handlers
         # behind each LSP method (server/roots.py).
         self.router = Router(self._register_route)
+        self.heartbeats = HeartbeatGroup()  # every workspace's heartbeat: one CPU budget, one job at a time
         self.config: RustaConfig | None = None  # from initializationOptions, then the client's changes
         self._first_folder: Path | None = None  # the first folder `initialize` named
         self._setting_problems: list[str] = []

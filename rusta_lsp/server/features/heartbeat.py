@@ -48,7 +48,8 @@ class HeartbeatFeature(Feature):
     def _start(self) -> None:
         session = self.session
         self.jobs = WorkspaceJobs(session.root, session.config, self._memory, session.calibrators, session.slots)
-        self.beat = Heartbeat(session.config.heartbeat, self.jobs.jobs, session.state_dir, on_status=self._on_status)
+        self.beat = Heartbeat(session.config.heartbeat, self.jobs.jobs, session.state_dir, on_status=self._on_status,
+                              group=self.server.heartbeats)
         if self._drill_pending:
             self.beat.run_now("drill")
             self._drill_pending = False
