@@ -54,3 +54,38 @@ def test_snapshot_follows_memory_versions(shop, monkeypatch):
     while not following.lookup_name("refund") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [r.qualified for r in following.lookup_name("refund")] == ["crate::store::refund"]
+
+
+def test_snapshot_patches_in_the_changed_files_only(shop, monkeypatch):
+    """A save reads its files' rows only, a compaction reads nothing and keeps the explanations
+    cached; the patched snapshot answers what one read whole answers."""
+    root, memory = shop
+    following = Catalog(memory)
+    assert following.load()
+    reads = []
+    read_table = memory.read_table
+    monkeypatch.setattr(memory, "read_table", lambda name, columns, paths=None: (
+        reads.append((name, paths)), read_table(name, columns, paths))[1])
+    store, readme = root / "src/store.rs", root / "README.md"
+    store.write_text(store.read_text().replace("fn apply_item", "fn ring_up_item") + "\npub fn refund() {}\n")
+    readme.write_text(readme.read_text() + "\nA refund undoes a `Ledger` sale.\n")
+    Ingestor(memory, root).update_paths(["src/store.rs", "README.md"], embed=False)
+    generation = following.generation
+    assert following.load() and following.generation == generation + 1
+    assert reads and {tuple(paths) for _, paths in reads} == {("README.md", "src/store.rs")}, reads
+    whole = Catalog(memory)
+    assert whole.load()
+    for name in [*NAMES, "refund", "ring_up_item", "apply_item", "Describe"]:
+        assert following.lookup_name(name) == whole.lookup_name(name) == memory.lookup_name(name)
+        assert following.references(name) == whole.references(name) == memory.references(name)
+        assert following.members_of(name) == whole.members_of(name)
+        assert following.passages_mentioning(name, 3) == whole.passages_mentioning(name, 3)
+    assert [r.qualified for r in following.lookup_name("refund")] == ["crate::store::refund"]
+    assert following.lookup_name("apply_item") == [] and following.members_of("Ledger")
+    assert [p.path for p in following.passages_mentioning("refund", 3)] == ["README.md"]
+
+    reads.clear()
+    moved = memory.versions(catalog_module._TABLES)
+    memory.compact().result()
+    assert memory.versions(catalog_module._TABLES) != moved
+    assert following.load() and reads == [] and following.generation == generation + 1

@@ -1,9 +1,11 @@
 """An in-process copy of the memory's items and references, for lookups at hover speed.
 
 A LanceDB filter scan costs 10-20 ms on a 150k-line workspace and a hover needs several; a dict
-lookup costs microseconds. The copy is reloaded in a background thread when the tables' versions
-move (checked at most once a second), and lookups fall back to the memory until the first load
-ends. A copy that lags a save is harmless: every claim is verified against the current files.
+lookup costs microseconds. The copy follows the tables' versions (checked at most once a second)
+in a background thread, and lookups fall back to the memory until the first load ends. The files
+table's (path, hash) rows tell what moved: nothing (a compaction, a new index), a few files (a
+save: only their rows are read and patched in) or many (a first load, an ingest: read whole). A
+copy that lags a save is harmless: every claim is verified against the current files.
 """
 
 from __future__ import annotations
@@ -29,6 +31,8 @@ CHECK_EVERY = 1.0  # seconds between version checks
 NAMED_CACHE = 512  # names whose references stay materialised ...
 CACHED_RECORDS = 100_000  # ... as long as they hold this many records in all
 RELOAD_SPACING = 10.0  # wait this many load durations between reloads: bounded CPU while typing
+PATCHED_FILES = 256  # at most this many changed files are patched into the copy; more: read it whole
+_TABLES = ("files", "items", "refs", "passages")  # the tables whose versions the copy follows
 _ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
 _REF_COLUMNS = [f.name for f in fields(RefRecord)]
 _PASSAGE_COLUMNS = [f.name for f in fields(PassageRecord)]
@@ -67,7 +71,9 @@ class _Rows:
         table = _shared_strings(table).combine_chunks()
         self.record = record
         self.columns = [f.name for f in fields(record)]  # the grouping keys may be extra columns
+        self.table = table  # `records` and the extra grouping columns: what `patched` filters
         self.records = table.select(self.columns)
+        self.keys = keys
         self.order = order
         self.groups = {key: _Groups(table.column(key)) for key in keys}
         self._cache: OrderedDict[tuple[str, str], list] = OrderedDict()
@@ -108,6 +114,17 @@ class _Rows:
         numbers = [self.records.column(c).to_numpy(zero_copy_only=False)[rows] for c in self.order[:0:-1]]
         return self._records(rows[np.lexsort([*numbers, alphabetical, ranks])[:limit]])
 
+    def patched(self, paths: pa.Array, rows: pa.Table) -> _Rows:
+        """A copy whose rows of `paths` are `rows` (the new rows of those files, plain strings):
+        the rows of every other file are kept as they are, no table is read whole."""
+        kept = self.table.filter(pc.invert(pc.is_in(self.table.column("path"), value_set=paths)))
+        # The new rows in the kept rows' types (their strings as dictionaries where those are).
+        columns = [pc.dictionary_encode(rows.column(f.name)) if pa.types.is_dictionary(f.type)
+                   else rows.column(f.name) for f in kept.schema]
+        new = pa.table([c.cast(f.type) for c, f in zip(columns, kept.schema)], schema=kept.schema)
+        combined = pa.concat_tables([kept, new])
+        return _Rows(combined.unify_dictionaries(), self.record, self.keys, self.order)
+
     def _records(self, rows: np.ndarray) -> list:
         """These rows as records, column by column (in the record's field order): a dictionary
         column turned into Python strings as a whole costs a sixth of row-by-row `to_pylist`
@@ -137,17 +154,27 @@ def _with_member_key(items: pa.Table) -> pa.Table:
 
 
 class _Snapshot:
-    def __init__(self, items: pa.Table, refs: pa.Table, passages: list[PassageRecord]):
-        # A large workspace has a hundred thousand items and millions of references: as Python
-        # objects they would take gigabytes, so both stay in Arrow.
-        self.items = _Rows(_with_member_key(items), ItemRecord, ("name", "qualified", "member_of"),
-                           ("path", "start_line"))
-        self.refs = _Rows(refs, RefRecord, ("name", "path"), ("path", "line", "col"))
+    def __init__(self, items: _Rows, refs: _Rows, passages: list[PassageRecord]):
+        self.items = items
+        self.refs = refs
         self.passages = passages
         self.passages_by_word: dict[str, list[int]] = {}
         for number, passage in enumerate(passages):
             for word in set(_WORD.findall(passage.text)):
                 self.passages_by_word.setdefault(word, []).append(number)
+
+    @classmethod
+    def of(cls, items: pa.Table, refs: pa.Table, passages: list[PassageRecord]) -> _Snapshot:
+        # A large workspace has a hundred thousand items and millions of references: as Python
+        # objects they would take gigabytes, so both stay in Arrow.
+        return cls(_Rows(_with_member_key(items), ItemRecord, ("name", "qualified", "member_of"), ("path", "start_line")),
+                   _Rows(refs, RefRecord, ("name", "path"), ("path", "line", "col")), passages)
+
+    def patched(self, paths: list[str], items: pa.Table, refs: pa.Table, passages: list[PassageRecord]) -> _Snapshot:
+        """This snapshot with the rows of `paths` replaced by these, the files' current rows."""
+        changed, gone = pa.array(paths, pa.string()), set(paths)
+        return _Snapshot(self.items.patched(changed, _with_member_key(items)), self.refs.patched(changed, refs),
+                         [p for p in self.passages if p.path not in gone] + passages)
 
     def refs_named(self, name: str) -> list[RefRecord]:
         """References to `name`, in file order."""
@@ -165,7 +192,8 @@ class Catalog:
         # Called after each load, in the loading thread: the server returns the freed heap pages.
         self.after_load = after_load
         self._snapshot: _Snapshot | None = None
-        self._loaded: tuple | None = None
+        self._loaded: tuple | None = None  # the tables' versions the snapshot was read at
+        self._hashes: dict[str, str] | None = None  # and each file's content hash then (None: unsure)
         self.generation = 0  # bumped by every load: explanations cached before it are stale
         self._checked = 0.0
         self._next_load = 0.0  # monotonic time before which no background reload starts
@@ -173,17 +201,28 @@ class Catalog:
 
     # --- loading -------------------------------------------------------------------------
 
-    def _rows(self, name: str, columns: list[str]):
-        return self.memory.read_table(name, columns)
+    def _rows(self, name: str, columns: list[str], paths: list[str] | None = None):
+        return self.memory.read_table(name, columns, paths)
+
+    def _passages(self, paths: list[str] | None = None) -> list[PassageRecord]:
+        rows = self._rows("passages", _PASSAGE_COLUMNS, paths)
+        return [] if rows is None else [PassageRecord(**row) for row in rows.to_pylist()]
 
     def _version(self) -> tuple | None:
         try:
-            return self.memory.versions(("items", "refs", "passages"))
+            return self.memory.versions(_TABLES)
         except Exception:
             return None
 
+    def _changed(self, hashes: dict[str, str]) -> list[str] | None:
+        """The files whose content differs from the snapshot's; None when that is unknown."""
+        if self._snapshot is None or self._hashes is None:
+            return None
+        return sorted(p for p in self._hashes.keys() | hashes.keys() if self._hashes.get(p) != hashes.get(p))
+
     def load(self) -> bool:
-        """Read both tables now (blocking). False when another load is running or nothing is there."""
+        """Bring the snapshot up to date now (blocking). False when another load is running or
+        nothing is there."""
         if not self._loading.acquire(blocking=False):
             return False
         started = time.monotonic()
@@ -191,15 +230,25 @@ class Catalog:
             version = self._version()
             if version is None:
                 return False
-            items = self._rows("items", _ITEM_COLUMNS)
-            refs = self._rows("refs", _REF_COLUMNS)
-            passages = [PassageRecord(**row) for row in self._rows("passages", _PASSAGE_COLUMNS).to_pylist()]
-            self._snapshot = _Snapshot(items, refs, passages)
-            del items, refs
+            hashes = self.memory.file_hashes()
+            changed = self._changed(hashes)
+            if changed is None or len(changed) > PATCHED_FILES:
+                items = self._rows("items", _ITEM_COLUMNS)
+                refs = self._rows("refs", _REF_COLUMNS)
+                self._snapshot = _Snapshot.of(items, refs, self._passages())
+                del items, refs
+            elif changed:  # a save: only its files' rows are read
+                self._snapshot = self._snapshot.patched(
+                    changed, self._rows("items", _ITEM_COLUMNS, changed), self._rows("refs", _REF_COLUMNS, changed),
+                    self._passages(changed))
+            # A commit during the reads may have left a file half read: read everything next time.
+            self._hashes = hashes if self._version() == version else None
             self._loaded = version
+            if changed == []:  # a compaction or a new index: the same rows
+                return True
             self.generation += 1
-            # A load reads every table whole and frees the last snapshot: 0.2-0.3 GB of pages each
-            # time on the monorepo that Arrow's allocator (and glibc's, under LanceDB) would keep.
+            # A load frees the last snapshot (and a whole read, 0.2-0.3 GB of pages on the
+            # monorepo) that Arrow's allocator (and glibc's, under LanceDB) would keep.
             pa.default_memory_pool().release_unused()
             if self.after_load is not None:
                 self.after_load()
@@ -262,8 +311,7 @@ class Catalog:
         passages whether the snapshot is loaded or not: few enough to read whole)."""
         snap = self._current()
         if snap is None:
-            rows = self._rows("passages", _PASSAGE_COLUMNS)
-            found = [] if rows is None else [PassageRecord(**row) for row in rows.to_pylist()]
+            found = self._passages()
         else:
             found = [snap.passages[n] for n in snap.passages_by_word.get(name, [])]
         word = re.compile(rf"(?<!\w){re.escape(name)}(?!\w)")

@@ -340,12 +340,16 @@ class Memory:
                 return None
         return table
 
-    def read_table(self, name: str, columns: list[str]):
-        """A whole table's `columns` (a pyarrow Table) at its latest version, for in-process
-        snapshots (explain's catalog); None when the table does not exist."""
+    def read_table(self, name: str, columns: list[str], paths: list[str] | None = None):
+        """A whole table's `columns` (a pyarrow Table) at its latest version, or only the rows of
+        these `paths`, for in-process snapshots (explain's catalog); None when the table does not
+        exist."""
         table = self._read_table(name)
+        if table is None:
+            return None
         # Only these columns are read: items' search and embed texts would triple the read.
-        return None if table is None else table.search().select(columns).limit(_NO_LIMIT).to_arrow()
+        query = table.search().select(columns).limit(_NO_LIMIT)
+        return (query if paths is None else query.where(sql_in("path", paths))).to_arrow()
 
     def versions(self, names) -> tuple[int, ...] | None:
         """The current version of each named table (cheap: no version listing), to tell whether a
