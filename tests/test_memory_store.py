@@ -14,7 +14,7 @@ from rusta_lsp.memory import schema
 from rusta_lsp.memory.ingest import Ingestor
 from rusta_lsp.memory.retrieval import search
 from rusta_lsp.memory.store import Memory
-from rusta_lsp.memory.writer import MAX_UNOPTIMIZED, OPTIMIZE_EVERY
+from rusta_lsp.memory.writer import INDEXES, MAX_UNOPTIMIZED, OPTIMIZE_EVERY
 
 
 @pytest.fixture
@@ -125,16 +125,22 @@ def test_readers_do_not_wait_for_the_writer(ledger):
         assert memory.events("queued")
 
 
+def saved_functions(memory: Memory, root: Path, name: str, count: int):
+    """Index the workspace, then save src/store.rs `count` times, each with one more function
+    `{name}_{n}`; yields n after each save."""
+    ingestor = Ingestor(memory, root)
+    ingestor.run(embed=False)
+    store = root / "src/store.rs"
+    original = store.read_text()
+    for n in range(count):
+        store.write_text(original + f"\npub fn {name}_{n}() {{}}\n")
+        ingestor.update_paths(["src/store.rs"], embed=False)
+        yield n
+
 def test_versions_stay_bounded_under_many_small_writes(ledger):
     root, uri = ledger
     with Memory.open(uri, root) as memory:
-        ingestor = Ingestor(memory, root)
-        ingestor.run(embed=False)
-        store = root / "src/store.rs"
-        original = store.read_text()
-        for n in range(3 * OPTIMIZE_EVERY):
-            store.write_text(original + f"\npub fn extra_{n}() {{}}\n")
-            ingestor.update_paths(["src/store.rs"], embed=False)
+        for n in saved_functions(memory, root, "extra", 3 * OPTIMIZE_EVERY):
             if n % 10 == 9:
                 versions = memory.table_versions()
                 # 2 commits per save on items: 120+ versions without compaction.
@@ -144,6 +150,26 @@ def test_versions_stay_bounded_under_many_small_writes(ledger):
         # A pause in the writes compacts what is left.
         assert wait_for(lambda: memory.table_versions()["items"] <= 2, timeout=20)
 
+
+
+def test_compaction_in_a_pause_keeps_one_copy_of_each_index(ledger):
+    """optimize prunes old versions before it brings the indexes up to date; the version left
+    between holds the previous index files (a fifth of a large memory on disk) unless the pause's
+    compaction prunes it too."""
+    root, uri = ledger
+    with Memory.open(uri, root) as memory:
+        for _ in saved_functions(memory, root, "kept", 3):
+            pass
+        memory.compact().result(timeout=60)
+        versions = memory.table_versions()
+        assert versions["items"] == versions["refs"] == versions["files"] == 1, versions
+        for name in ("items", "refs"):
+            indexes = lancedb.connect(uri).open_table(name).list_indices()
+            folders = list((Path(uri) / f"{name}.lance" / "_indices").iterdir())
+            assert len(indexes) == len(folders) == len(INDEXES[name][0]) + len(INDEXES[name][1]), folders
+        assert [i.qualified for i in memory.lookup_name("kept_2")] == ["crate::store::kept_2"]
+        assert memory.lookup_name("kept_0") == []
+        assert search(memory, "kept_2", mode="fts")
 
 def test_devlog_events_and_generic_tables(ledger):
     root, uri = ledger
