@@ -20,8 +20,10 @@ def shop(tmp_path):
     memory.close()
 
 
-def test_snapshot_equals_memory_queries(shop):
+@pytest.mark.parametrize("scan_rows", [catalog_module.SCAN_ROWS, 7])  # the tables in one batch, in many
+def test_snapshot_equals_memory_queries(shop, monkeypatch, scan_rows):
     _, memory = shop
+    monkeypatch.setattr(catalog_module, "SCAN_ROWS", scan_rows)
     direct, loaded = Catalog(memory), Catalog(memory)
     assert loaded.load()
     for name in NAMES:

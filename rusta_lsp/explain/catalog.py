@@ -31,6 +31,7 @@ CHECK_EVERY = 1.0  # seconds between version checks
 NAMED_CACHE = 512  # names whose references stay materialised ...
 CACHED_RECORDS = 100_000  # ... as long as they hold this many records in all
 RELOAD_SPACING = 10.0  # wait this many load durations between reloads: bounded CPU while typing
+SCAN_ROWS = 65_536  # rows read at a time when the tables are read whole
 PATCHED_FILES = 256  # at most this many changed files are patched into the copy; more: read it whole
 _TABLES = ("files", "items", "refs", "passages")  # the tables whose versions the copy follows
 _ITEM_COLUMNS = [f.name for f in fields(ItemRecord)]
@@ -68,7 +69,7 @@ class _Rows:
     def __init__(self, table: pa.Table, record: type, keys: tuple[str, ...], order: tuple[str, ...]):
         # One chunk per column: LanceDB returns hundreds of batches, and a `take` across 731 chunks
         # cost 20-150 ms on the monorepo's references where one chunk costs under a millisecond.
-        table = _shared_strings(table).combine_chunks()
+        table = table.unify_dictionaries().combine_chunks()
         self.record = record
         self.columns = [f.name for f in fields(record)]  # the grouping keys may be extra columns
         self.table = table  # `records` and the extra grouping columns: what `patched` filters
@@ -122,8 +123,7 @@ class _Rows:
         columns = [pc.dictionary_encode(rows.column(f.name)) if pa.types.is_dictionary(f.type)
                    else rows.column(f.name) for f in kept.schema]
         new = pa.table([c.cast(f.type) for c, f in zip(columns, kept.schema)], schema=kept.schema)
-        combined = pa.concat_tables([kept, new])
-        return _Rows(combined.unify_dictionaries(), self.record, self.keys, self.order)
+        return _Rows(pa.concat_tables([kept, new]), self.record, self.keys, self.order)
 
     def _records(self, rows: np.ndarray) -> list:
         """These rows as records, column by column (in the record's field order): a dictionary
@@ -134,22 +134,28 @@ class _Rows:
         return [self.record(*values) for values in zip(*(c.to_pylist() for c in plain))]
 
 
-def _shared_strings(table: pa.Table) -> pa.Table:
-    """String columns whose values repeat (a reference's file, kind and enclosing item) as
-    dictionaries, each distinct string stored once: the monorepo's references take 89 MB as plain
-    strings."""
-    for number, column in enumerate(table.columns):
-        if pa.types.is_string(column.type) and 2 * pc.count_distinct(column).as_py() <= len(column):
-            table = table.set_column(number, table.field(number).name, pc.dictionary_encode(column))
-    return table
+def _shared_strings(batches: pa.RecordBatchReader) -> pa.Table:
+    """The batches as a table whose string columns with repeated values (a reference's file, kind
+    and enclosing item) are dictionaries, each distinct string stored once: the monorepo's
+    references take 89 MB as plain strings. Encoded batch by batch (which columns: as the first
+    batch says), so the plain strings of a whole table never exist at once."""
+    shared, encoded = None, []
+    for batch in batches:
+        if shared is None:
+            shared = {field.name for field, column in zip(batch.schema, batch.columns)
+                      if pa.types.is_string(field.type) and 2 * pc.count_distinct(column).as_py() <= len(column)}
+        encoded.append(pa.RecordBatch.from_arrays(
+            [pc.dictionary_encode(column) if field.name in shared else column
+             for field, column in zip(batch.schema, batch.columns)], names=batch.schema.names))
+    return pa.Table.from_batches(encoded) if encoded else batches.schema.empty_table()
 
 
 def _with_member_key(items: pa.Table) -> pa.Table:
     """Items with `member_of`: for impls and methods, the type their impl's head names (its last
     path segment), "" for everything else."""
-    member = pc.is_in(items.column("kind"), value_set=pa.array(["impl", "method"]))
-    type_name = pc.replace_substring_regex(pc.fill_null(items.column("impl_type"), ""), pattern=r"^.*::",
-                                           replacement="")
+    kind, impl_type = (items.column(name).cast(pa.string()) for name in ("kind", "impl_type"))
+    member = pc.is_in(kind, value_set=pa.array(["impl", "method"]))
+    type_name = pc.replace_substring_regex(pc.fill_null(impl_type, ""), pattern=r"^.*::", replacement="")
     return items.append_column("member_of", pc.if_else(member, type_name, ""))
 
 
@@ -164,11 +170,12 @@ class _Snapshot:
                 self.passages_by_word.setdefault(word, []).append(number)
 
     @classmethod
-    def of(cls, items: pa.Table, refs: pa.Table, passages: list[PassageRecord]) -> _Snapshot:
+    def of(cls, items: pa.RecordBatchReader, refs: pa.RecordBatchReader, passages: list[PassageRecord]) -> _Snapshot:
         # A large workspace has a hundred thousand items and millions of references: as Python
         # objects they would take gigabytes, so both stay in Arrow.
-        return cls(_Rows(_with_member_key(items), ItemRecord, ("name", "qualified", "member_of"), ("path", "start_line")),
-                   _Rows(refs, RefRecord, ("name", "path"), ("path", "line", "col")), passages)
+        items = _Rows(_with_member_key(_shared_strings(items)), ItemRecord, ("name", "qualified", "member_of"),
+                      ("path", "start_line"))
+        return cls(items, _Rows(_shared_strings(refs), RefRecord, ("name", "path"), ("path", "line", "col")), passages)
 
     def patched(self, paths: list[str], items: pa.Table, refs: pa.Table, passages: list[PassageRecord]) -> _Snapshot:
         """This snapshot with the rows of `paths` replaced by these, the files' current rows."""
@@ -233,10 +240,8 @@ class Catalog:
             hashes = self.memory.file_hashes()
             changed = self._changed(hashes)
             if changed is None or len(changed) > PATCHED_FILES:
-                items = self._rows("items", _ITEM_COLUMNS)
-                refs = self._rows("refs", _REF_COLUMNS)
-                self._snapshot = _Snapshot.of(items, refs, self._passages())
-                del items, refs
+                self._snapshot = _Snapshot.of(self.memory.scan("items", _ITEM_COLUMNS, SCAN_ROWS),
+                                              self.memory.scan("refs", _REF_COLUMNS, SCAN_ROWS), self._passages())
             elif changed:  # a save: only its files' rows are read
                 self._snapshot = self._snapshot.patched(
                     changed, self._rows("items", _ITEM_COLUMNS, changed), self._rows("refs", _REF_COLUMNS, changed),

@@ -351,6 +351,13 @@ class Memory:
         query = table.search().select(columns).limit(_NO_LIMIT)
         return (query if paths is None else query.where(sql_in("path", paths))).to_arrow()
 
+    def scan(self, name: str, columns: list[str], batch_rows: int):
+        """A whole table's `columns` at its latest version as a stream of record batches of
+        `batch_rows` rows (a pyarrow RecordBatchReader), for snapshots that keep the rows in
+        another form; None when the table does not exist."""
+        table = self._read_table(name)
+        return None if table is None else table.search().select(columns).limit(_NO_LIMIT).to_batches(batch_rows)
+
     def versions(self, names) -> tuple[int, ...] | None:
         """The current version of each named table (cheap: no version listing), to tell whether a
         snapshot is stale; None when one of them does not exist."""
