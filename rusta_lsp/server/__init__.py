@@ -13,7 +13,7 @@ def serve(tcp: bool = False, host: str = "127.0.0.1", port: int = 2087, socket_p
     """Serve one client over stdio (default), TCP or a Unix socket, then end the process."""
     from . import heap
 
-    heap.fewer_arenas()  # before the imports below start any thread
+    heap.limit_heap()  # before the imports below start any thread
     from . import transport
     from .app import RustaServer
     from .features import all_features
