@@ -58,16 +58,21 @@ def test_snapshot_follows_memory_versions(shop, monkeypatch):
     assert [r.qualified for r in following.lookup_name("refund")] == ["crate::store::refund"]
 
 
+def recorded_reads(memory, monkeypatch) -> list[tuple[str, list[str] | None]]:
+    """(table, paths) of each `read_table` from now on (a whole read streams through `scan`)."""
+    reads = []
+    read_table = memory.read_table
+    monkeypatch.setattr(memory, "read_table", lambda name, columns, paths=None: (
+        reads.append((name, paths)), read_table(name, columns, paths))[1])
+    return reads
+
 def test_snapshot_patches_in_the_changed_files_only(shop, monkeypatch):
     """A save reads its files' rows only, a compaction reads nothing and keeps the explanations
     cached; the patched snapshot answers what one read whole answers."""
     root, memory = shop
     following = Catalog(memory)
     assert following.load()
-    reads = []
-    read_table = memory.read_table
-    monkeypatch.setattr(memory, "read_table", lambda name, columns, paths=None: (
-        reads.append((name, paths)), read_table(name, columns, paths))[1])
+    reads = recorded_reads(memory, monkeypatch)
     store, readme = root / "src/store.rs", root / "README.md"
     store.write_text(store.read_text().replace("fn apply_item", "fn ring_up_item") + "\npub fn refund() {}\n")
     readme.write_text(readme.read_text() + "\nA refund undoes a `Ledger` sale.\n")
@@ -91,3 +96,25 @@ def test_snapshot_patches_in_the_changed_files_only(shop, monkeypatch):
     memory.compact().result()
     assert memory.versions(catalog_module._TABLES) != moved
     assert following.load() and reads == [] and following.generation == generation + 1
+
+
+def test_files_read_while_a_commit_lands_are_read_again(shop, monkeypatch):
+    root, memory = shop
+    following = Catalog(memory)
+    assert following.load()
+    store = root / "src/store.rs"
+    store.write_text(store.read_text() + "\npub fn refund() {}\n")
+    Ingestor(memory, root).update_paths(["src/store.rs"], embed=False)
+    versions = memory.versions
+    asked = []
+    # The tables' versions move between the start of the load and its end: a commit landed.
+    monkeypatch.setattr(memory, "versions", lambda names: (asked.append(names), tuple(
+        v + len(asked) - 1 for v in versions(names)))[1])
+    assert following.load()
+    monkeypatch.setattr(memory, "versions", versions)
+    reads = recorded_reads(memory, monkeypatch)
+    assert following.load()
+    assert {tuple(paths) for _, paths in reads} == {("src/store.rs",)}, reads
+    reads.clear()
+    assert following.load() and reads == []  # read at one version: nothing to read again
+    assert [r.qualified for r in following.lookup_name("refund")] == ["crate::store::refund"]

@@ -239,15 +239,19 @@ class Catalog:
                 return False
             hashes = self.memory.file_hashes()
             changed = self._changed(hashes)
-            if changed is None or len(changed) > PATCHED_FILES:
+            whole = changed is None or len(changed) > PATCHED_FILES
+            if whole:
                 self._snapshot = _Snapshot.of(self.memory.scan("items", _ITEM_COLUMNS, SCAN_ROWS),
                                               self.memory.scan("refs", _REF_COLUMNS, SCAN_ROWS), self._passages())
             elif changed:  # a save: only its files' rows are read
                 self._snapshot = self._snapshot.patched(
                     changed, self._rows("items", _ITEM_COLUMNS, changed), self._rows("refs", _REF_COLUMNS, changed),
                     self._passages(changed))
-            # A commit during the reads may have left a file half read: read everything next time.
-            self._hashes = hashes if self._version() == version else None
+            if self._version() != version:  # a commit during the reads: what was read may be half
+                # written (a file saved again with the same content): read it again next time.
+                again = set(changed or ())
+                hashes = None if whole else {path: h for path, h in hashes.items() if path not in again}
+            self._hashes = hashes
             self._loaded = version
             if changed == []:  # a compaction or a new index: the same rows
                 return True
