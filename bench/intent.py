@@ -52,6 +52,10 @@ judged cases; precision = right offers / offers (with the one-sided 95% Wilson l
 coverage = offers / judged cases; abstention on rewrites = rewrite cases without an offer /
 rewrite cases. For Rusta and rustc's suggestion, "every offer" also judges the patches offered for
 the other errors of a judged case.
+
+The output (bench/out/intent.json) also holds every verified patch of each judged case's target
+error, with its confidence features and the judge's verdict: bench/fit_prior.py --others fits the
+confidence prior on the development half's.
 """
 
 from __future__ import annotations
@@ -81,6 +85,7 @@ import intent_corpus as corpus  # noqa: E402
 from fix import baseline, cargo_fix, indexed_memory  # noqa: E402
 
 from rusta_lsp.config import read_config  # noqa: E402
+from rusta_lsp.patches import intent  # noqa: E402
 from rusta_lsp.patches.candidate import Candidate, patched  # noqa: E402
 from rusta_lsp.patches.confidence import wilson_lower  # noqa: E402
 from rusta_lsp.patches.engine import PatchEngine  # noqa: E402
@@ -294,6 +299,7 @@ class Run:
     author_hunks: int = 0
     result: dict = field(default_factory=dict)  # system -> {"offered", "right", verdict, ...}
     others: dict = field(default_factory=dict)  # system -> verdicts of offers for other errors
+    patches: list = field(default_factory=list)  # Rusta's verified patches of the target, judged
 
     @property
     def broken(self) -> str:
@@ -427,6 +433,13 @@ def run_rusta(run: Run, work: Path, judge: Judge) -> None:
     rusta.update(seconds=round(seconds, 2), cargo_runs=report.cargo_runs, errors=len(fixes),
                  reason=target.reason if target else "no error in the crate's check",
                  verified=len(target.patches) if target else 0)
+    # Every verified patch of the target with its features, judged: bench/fit_prior.py --others
+    # refits the prior on them (development half only). `equals`: the engine abstains whatever the
+    # confidence, the best being one of several fixes rustc lists as equals.
+    if target and target.patches and run.fixed:
+        rusta["equals"] = intent.alternatives(target.patches[0], target.patches) is not None
+        run.patches = [{**judged(c), "features": c.extra["features"], "rank": i}
+                       for i, c in enumerate(target.patches)]
     first = baseline(target, report.contents) if target else {"offered": False}
     run.result["rusta"] = rusta
     run.result["first_suggestion"] = judged(first.get("candidate"))
@@ -613,7 +626,8 @@ def main() -> None:
         "corpus": corpus_counts, "summary": summary, "per_code": per_code, "rustc": rustc.version.splitlines()[0],
         "cases": [{"name": r.case.name, "half": half(r.case.name), "kind": r.kind, "code": r.code, "partner": r.case.partner,
                    "similarity": round(r.case.similarity, 3), "notes": r.notes, "author_hunks": r.author_hunks,
-                   "author_tokens": r.author_distance, "result": r.result, "others": r.others} for r in runs],
+                   "author_tokens": r.author_distance, "result": r.result, "others": r.others,
+                   "patches": r.patches} for r in runs],
     }, indent=1))
 
 

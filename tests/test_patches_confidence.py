@@ -21,8 +21,8 @@ def _cand(source="rustc", applicability=None, verified=True, siblings=0, after=0
     return c
 
 
-def _p(cand, history=None, rank=0):
-    return Calibrator.prior().predict(features(cand, ConfidenceContext(history or {}, rank)))
+def _p(cand, history=None, rank=0, green=True):
+    return Calibrator.prior().predict(features(cand, ConfidenceContext(history or {}, rank, green)))
 
 
 def test_prior_orders_evidence_sensibly():
@@ -113,6 +113,15 @@ def test_kind_and_test_evidence_are_features():
     failing.tests = cands.TestEvidence(related=4, passed=3, failed=1, ran=True)
     assert _p(cand) > _p(_cand()) and _p(failing) < _p(cand)
     assert _p(_cand(kind="delete_code")) < _p(_cand())
+
+
+def test_code_never_seen_building_gets_a_lower_confidence():
+    # Fitted on programs others wrote that never built: there the drill-fitted prior said 0.94 of
+    # patches right 0.82 of the time.
+    cand = _cand(applicability="MachineApplicable", kind="add_mut", text="mut ")
+    unbuilt, built = (dict(zip(FEATURES, features(cand, ConfidenceContext(green=g)))) for g in (False, True))
+    assert unbuilt["no_green_state"] == 1.0 and built["no_green_state"] == 0.0
+    assert 0.5 < _p(cand, green=False) < _p(cand) - 0.03
 
 
 def test_a_fresh_net_is_its_linear_prior_and_a_trained_one_round_trips(tmp_path):

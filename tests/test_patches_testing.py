@@ -26,6 +26,7 @@ from rusta_lsp.patches import intent
 from rusta_lsp.patches.candidate import Candidate
 from rusta_lsp.patches.candidate import TestEvidence as Evidence  # a name pytest does not collect
 from rusta_lsp.patches.diagnostics import Diagnostic
+from rusta_lsp.patches.engine import PatchEngine
 from rusta_lsp.patches.testing import GreenRecorder, checked_phrase, green_outcomes
 
 LEDGER_TESTS = {
@@ -113,11 +114,15 @@ def test_a_workspace_without_tests_is_a_green_state_with_no_tests(tmp_path):
     config = config_for(tmp_path / "memory")
     with Memory.open(config.memory.uri, root) as memory:
         jobs = heartbeat_jobs(root, config, memory)
+        engine = PatchEngine(root, config, memory, role="bench")
         try:
+            assert not engine._evidence().green  # never seen building: the confidence feature says so
             result = jobs.test(context_for_cli(120))
             assert result["complete"] and result["tests"] == 0 and green_outcomes(memory) == {}
             assert jobs.test(context_for_cli(120))["skipped"] == "the tests already ran on this state"
+            assert engine._evidence().green
         finally:
+            engine.close()
             jobs.close()
 
 

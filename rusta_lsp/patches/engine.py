@@ -20,7 +20,7 @@ import os
 import threading
 import time
 from collections import Counter
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 
 from ..analysis.positions import LineIndex
@@ -38,7 +38,7 @@ from . import intent
 from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoDisabled, CargoOracle
 from .shadow import ShadowSlots, ShadowWorkspace, state_dir
-from .testing import TestChecker, TestRunner
+from .testing import RUN_EVENT as TEST_RUN_EVENT, TestChecker, TestRunner
 from .verify import Verifier, error_key
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
@@ -166,10 +166,12 @@ class PatchEngine:
             if learn:
                 self._learn(errors, contents)
                 signatures = self._log_signature_changes(changed, previous, contents)
-            calibrator = self.calibrators.current()
-            fixes = self._fixes(errors, contents, cancel, built, calibrator, signatures, warnings)
-            report = FixReport(fixes, contents, calibrator.threshold(self.config.abstain.target_precision),
-                               cargo_error=cargo_error, built=built, errors_from=errors_from)
+            calibrator, evidence = self.calibrators.current(), self._evidence()
+            threshold = calibrator.threshold(self.config.abstain.target_precision)
+            fixes = self._fixes(errors, contents, cancel, built, calibrator, evidence, threshold,
+                                signatures, warnings)
+            report = FixReport(fixes, contents, threshold, cargo_error=cargo_error, built=built,
+                               errors_from=errors_from)
             report.seconds = time.monotonic() - started
             report.cargo_runs = self.oracle.runs - runs
             self.last = report
@@ -261,8 +263,8 @@ class PatchEngine:
         return applied
 
     def _fixes(self, errors: list[Diagnostic], contents: dict[str, bytes], cancel, built: set[str] | None,
-               calibrator: Calibrator, signatures: list[dict] = (),
-               warnings: list[Diagnostic] = ()) -> list[DiagnosticFix]:
+               calibrator: Calibrator, evidence: ConfidenceContext, threshold: float,
+               signatures: list[dict] = (), warnings: list[Diagnostic] = ()) -> list[DiagnosticFix]:
         ctx = GenContext(contents, self.config, self.memory, errors, signature_changes=list(signatures))
         fixes, queues = [], {}
         previous, self._cache = self._cache, {}  # only the current diagnostics stay cached
@@ -284,14 +286,12 @@ class PatchEngine:
             cands.sort(key=lambda c: -proposers[c.edit_key])
         if queues:
             self.verifier.verify(queues, errors, cancel, built, warnings)
-        history = self._history()
-        threshold = calibrator.threshold(self.config.abstain.target_precision)
         for fix in fixes:
             cands = queues.get(error_key(fix.diagnostic))
             if cands is None:
                 continue
             fix.checked = cands
-            self._score(fix, history, calibrator, threshold)
+            self._score(fix, evidence, calibrator, threshold)
             self._store(fix, contents)
         cached = {id(entry[1]) for entry in previous.values()}
         fresh = {id(f) for f in fixes if id(f) not in cached}
@@ -299,13 +299,13 @@ class PatchEngine:
             self._store(fix, contents)  # with its root's files
         return fixes
 
-    def _score(self, fix: DiagnosticFix, history: dict, calibrator: Calibrator, threshold: float) -> None:
+    def _score(self, fix: DiagnosticFix, evidence: ConfidenceContext, calibrator: Calibrator, threshold: float) -> None:
         """Confidence for every checked candidate, the verified ones best first, and whether to abstain."""
         cands = fix.checked
         verified = [c for c in cands if c.verified]
         for rank, cand in enumerate(cands):
             cand.verified_siblings = len(verified) - 1 if cand.verified else len(verified)
-            cand.extra["features"] = features(cand, ConfidenceContext(history, rank))
+            cand.extra["features"] = features(cand, replace(evidence, rank=rank))
             cand.confidence = calibrator.predict(cand.extra["features"])
         fix.patches = sorted(verified, key=lambda c: -c.confidence)
         fix.withheld = [c for c in cands if "held_back" in c.extra]
@@ -327,9 +327,10 @@ class PatchEngine:
                                          self.shadows[0], cancel, budget_s,
                                          buildable=all(f.patches or f.follows for f in report.fixes))
                 calibrator = self.calibrators.current()
-                history, threshold = self._history(), calibrator.threshold(self.config.abstain.target_precision)
+                evidence = self._evidence()
+                threshold = calibrator.threshold(self.config.abstain.target_precision)
                 for fix in pending:
-                    self._score(fix, history, calibrator, threshold)
+                    self._score(fix, evidence, calibrator, threshold)
                 report.test_seconds = time.monotonic() - started
                 log.info("patches: related tests of %d error(s): %d run(s), %d patch(es) rejected, %.1fs",
                          len(pending), check.runs, check.rejected, check.seconds)
@@ -418,13 +419,20 @@ class PatchEngine:
 
     # --- memory: (code, generator) history and the user's own fixes as exemplars ---------------
 
-    def _history(self) -> dict:
+    def _evidence(self) -> ConfidenceContext:
+        """What the memory knows beyond the candidates: the (code, generator) history of right and
+        wrong patches, and whether the workspace was ever seen in a state that built."""
         if self.memory is None:
-            return {}
+            return ConfidenceContext()
         try:
-            return history_from_rows(e["payload"] for e in self.memory.events(OUTCOME_EVENT))
+            history = history_from_rows(e["payload"] for e in self.memory.events(OUTCOME_EVENT))
         except Exception:  # noqa: BLE001 — no history yet
-            return {}
+            history = {}
+        try:
+            green = bool(self.memory.events(TEST_RUN_EVENT))
+        except Exception:  # noqa: BLE001 — no devlog yet: nothing ever built
+            green = False
+        return ConfidenceContext(history, green=green)
 
     def _log_signature_changes(self, changed: list[str], previous: dict[str, bytes],
                                contents: dict[str, bytes]) -> list[dict]:
