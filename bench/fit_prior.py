@@ -9,7 +9,7 @@ code that compiled a moment ago) and, with `--others`, those of a bench/intent.p
 development half (programs other people wrote, judged by their authors' corrections; the held-out
 half is never read). `--others-weight` is what one of those patches weighs against a fix.py one;
 by default each corpus weighs the same in all. `--anchored` pulls the weights toward the shipped
-PRIOR instead of zero (`no_green_state`, the second corpus's own intercept, is not pulled). With
+PRIOR instead of zero (`never_seen_building`, the second corpus's own intercept, is not pulled). With
 `--others` it also prints, for each of the development half's cases left out in turn
 (leave-one-out), what the refit states and offers on it: the out-of-sample precision the refit
 can claim on code others wrote (with `--anchored`, only before the refit's weights are pasted:
@@ -44,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from rusta_lsp.patches.candidate import EDIT_KINDS  # noqa: E402
 from rusta_lsp.patches.confidence import FEATURES, PRIOR, PRIOR_BIAS, Calibrator, wilson_lower  # noqa: E402
 
-INTERCEPTS = ("no_green_state",)
+INTERCEPTS = ("never_seen_building",)
 # Never below 0.5: a patch offered as right must be likelier right than wrong by its own account.
 THRESHOLDS = (0.5, 0.8, 0.9, 0.95)
 
@@ -67,11 +67,11 @@ class Case:
 
 
 def fix_cases(data: dict) -> list[Case]:
-    """bench/fix.py's cases with a verified patch. A result from before `no_green_state` was a
+    """bench/fix.py's cases with a verified patch. A result from before `never_seen_building` was a
     feature gets it as 0: bench/fix.py records every crate's green state before its cases."""
     def row(features: list[float]) -> list[float]:
         return features + [0.0] * (len(FEATURES) - len(features)) if len(features) == FEATURES.index(
-            "no_green_state") else features
+            "never_seen_building") else features
 
     return [Case("fix", f"{c['crate']}:{c['kind']}:{c['line']}", [row(p["features"]) for p in c["patches"]],
                  [p["right"] and not c["no_fix"] for p in c["patches"]]) for c in data["cases"] if c["patches"]]
@@ -96,7 +96,7 @@ def fit(cases: list[Case], others_weight: float, l2: float,
     # A feature no verified patch has (an edit kind never seen) keeps its hand-set weight.
     learn = [i for i, name in enumerate(FEATURES) if name not in HAND_SET and bool(x[:, i].abs().sum())]
     anchor = torch.tensor([PRIOR[FEATURES[i]] if anchored else 0.0 for i in learn], dtype=torch.float64)
-    # `no_green_state` is the corpus of code not built yet's own intercept: like the bias, no pull.
+    # `never_seen_building` is the corpus of code not built yet's own intercept: like the bias, no pull.
     penalised = torch.tensor([FEATURES[i] not in INTERCEPTS for i in learn], dtype=torch.float64)
     w = anchor.clone().requires_grad_(True)
     b = torch.tensor([PRIOR_BIAS + PRIOR["verified"] if anchored else 0.0], dtype=torch.float64, requires_grad=True)
@@ -194,10 +194,11 @@ def main() -> None:
 
 def per_kind(cases: list[Case], predict) -> None:
     """The shipped prior's precision per edit kind at its threshold for the default target."""
-    threshold = Calibrator.prior().threshold(0.95)
-    print(f"per edit kind at the shipped prior's threshold {threshold}:")
     kind_of = {f"kind={k}": k for k in EDIT_KINDS}
     for corpus in ("fix", "others"):
+        # The others corpus never built: the engine's threshold there is the one for such code.
+        threshold = Calibrator.prior().threshold(0.95, seen_building=corpus == "fix")
+        print(f"per edit kind at the shipped prior's threshold {threshold} ({corpus}):")
         tally: dict[str, list[int]] = {}
         for case in cases:
             if case.corpus != corpus or not case.offerable:

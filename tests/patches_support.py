@@ -22,6 +22,59 @@ def copy_example(name: str, dest: Path) -> Path:
     return dest
 
 
+def git(root: Path, *args: str) -> str:
+    import subprocess
+
+    return subprocess.run(["git", "-c", "user.name=Test", "-c", "user.email=test@example.invalid", *args],
+                          cwd=root, check=True, capture_output=True, text=True).stdout
+
+
+def commit(root: Path) -> Path:
+    """Make `root` a git repository whose HEAD holds its files as they are."""
+    git(root, "init", "-q")
+    git(root, "add", "-A")
+    git(root, "commit", "-q", "-m", "builds")
+    return root
+
+
+def committed_then_broken(root: Path, working: dict[str, str]) -> Path:
+    """`root` (a broken crate) as a user's git checkout of it: the working text of some files
+    (relative path -> text) is what HEAD holds, and the broken text came after, uncommitted."""
+    broken = {rel: (root / rel).read_text() for rel in working}
+    for rel, text in working.items():
+        (root / rel).write_text(text)
+    commit(root)
+    for rel, text in broken.items():
+        (root / rel).write_text(text)
+    return root
+
+
+LOST_USE = "use crate::span::Span;"
+
+
+def lost_use_checkout(dest: Path) -> Path:
+    """examples/broken-cascade as a user has it: a fresh git checkout of the crate that built,
+    whose `use` was lost since the commit (Rusta never watched it build)."""
+    root = copy_example("broken-cascade", dest)
+    working = (root / "src/lib.rs").read_text().replace("pub mod span;\n", f"pub mod span;\n\n{LOST_USE}\n")
+    return committed_then_broken(root, {"src/lib.rs": working})
+
+
+# examples/broken-types as its author had it before the four slips: each slip undone.
+TYPES_UNDONE = (("shout(name)", "shout(&name)"), ("u64 = amount;", "u64 = amount.into();"),
+                ("owner: owner,", "owner: owner.to_string(),"), ("let sum", "let mut sum"))
+
+
+def types_checkout(dest: Path) -> Path:
+    """examples/broken-types as a user has it: a git checkout of the crate that built, with four
+    type and ownership slips made since the commit."""
+    root = copy_example("broken-types", dest)
+    working = (root / "src/lib.rs").read_text()
+    for slip, undone in TYPES_UNDONE:
+        working = working.replace(slip, undone)
+    return committed_then_broken(root, {"src/lib.rs": working})
+
+
 def one_file_crate(root: Path, name: str, source: str, path: str = "src/lib.rs") -> Path:
     """A crate of one source file (edition 2021) at `root`."""
     (root / path).parent.mkdir(parents=True)

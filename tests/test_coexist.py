@@ -22,7 +22,7 @@ from pytest_lsp.client import make_test_lsp_client
 
 from explain_support import plain
 from lsp_support import SERVER_COMMAND, client_capabilities, init_params, open_document, wait_until
-from patches_support import SHARED_TARGET, as_rust_analyzer_reports, config_for, copy_example
+from patches_support import SHARED_TARGET, as_rust_analyzer_reports, config_for, copy_example, types_checkout
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.config import read_config
 from rusta_lsp.patches import flycheck
@@ -187,7 +187,7 @@ def test_rust_analyzers_errors_count_only_as_rustc_wrote_them_for_this_text(tmp_
 
 @pytest.mark.slow
 def test_rust_analyzers_errors_replace_the_first_check_once_the_engine_saw_them_agree(tmp_path: Path):
-    root = copy_example("broken-types", tmp_path / "ws")
+    root = types_checkout(tmp_path / "ws")  # a checkout with four slips since the commit
     path = root / "src" / "lib.rs"
     engine = PatchEngine(root, config_for(tmp_path / "memory"))
 

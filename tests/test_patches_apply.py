@@ -10,7 +10,7 @@ import os
 import stat
 
 import pytest
-from patches_support import config_for, copy_example, settings_flags
+from patches_support import LOST_USE as USE, config_for, lost_use_checkout, settings_flags
 
 from rusta_lsp.cli import main
 from rusta_lsp.patches.apply import Applied, unwritable, write_patches
@@ -18,7 +18,6 @@ from rusta_lsp.patches.candidate import Candidate, Edit
 from rusta_lsp.patches.diagnostics import Diagnostic
 from rusta_lsp.patches.engine import PatchEngine
 
-USE = "use crate::span::Span;"
 
 
 def _run_cli(capsys, root, *flags, config):
@@ -41,7 +40,7 @@ def _after_the_check(monkeypatch, change) -> None:
 
 @pytest.mark.slow
 def test_apply_json_lists_the_edits_written_atomically_with_the_mode_kept(tmp_path, capsys):
-    root = copy_example("broken-cascade", tmp_path / "ws")
+    root = lost_use_checkout(tmp_path / "ws")  # a fresh checkout: Rusta never saw it build
     lib = root / "src/lib.rs"
     lib.chmod(0o640)
     inode = lib.stat().st_ino
@@ -64,7 +63,7 @@ def test_apply_json_lists_the_edits_written_atomically_with_the_mode_kept(tmp_pa
 
 @pytest.mark.slow
 def test_a_file_changed_since_the_check_is_not_written_and_exits_3(tmp_path, capsys, monkeypatch):
-    root = copy_example("broken-cascade", tmp_path / "ws")
+    root = lost_use_checkout(tmp_path / "ws")  # a fresh checkout: Rusta never saw it build
     lib = root / "src/lib.rs"
     typed = lib.read_text().replace("pub mod pick;", "pub mod pick;\n// typed while cargo checked")
     _after_the_check(monkeypatch, lambda: lib.write_text(typed))
@@ -81,7 +80,7 @@ def test_a_file_changed_since_the_check_is_not_written_and_exits_3(tmp_path, cap
 
 @pytest.mark.slow
 def test_no_write_through_a_symlink_out_of_the_workspace(tmp_path, capsys, monkeypatch):
-    root = copy_example("broken-cascade", tmp_path / "ws")
+    root = lost_use_checkout(tmp_path / "ws")  # a fresh checkout: Rusta never saw it build
     lib = root / "src/lib.rs"
     outside = tmp_path / "elsewhere.rs"
     text = lib.read_text()

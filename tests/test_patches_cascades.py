@@ -8,7 +8,7 @@ import subprocess
 
 import pytest
 from debian_crates import copy_debian_crate
-from patches_support import SHARED_TARGET, config_for, copy_example, one_file_crate
+from patches_support import SHARED_TARGET, commit, config_for, copy_example, lost_use_checkout, one_file_crate
 
 from rusta_lsp.patches import cascade
 from rusta_lsp.patches.engine import PatchEngine
@@ -33,7 +33,7 @@ def test_a_lost_use_is_the_root_and_its_follow_on_type_errors_get_no_patch(tmp_p
     # Without the trait, `contains(word.len())` falls back to the slice's `contains(&usize)`; the
     # follow-on's own patch (`&`) compiles while the `use` is missing, and breaks the crate once
     # it is back. When the root came from the cache, that patch used to be offered.
-    root = copy_example("broken-cascade", tmp_path / "ws")
+    root = lost_use_checkout(tmp_path / "ws")
     engine = PatchEngine(root, config_for(tmp_path / "memory"))
     first = engine.fix()
     [root_fix] = [f for f in first.fixes if f.follows is None]
@@ -58,7 +58,7 @@ def test_apply_writes_only_patches_cargo_accepts_together(tmp_path, monkeypatch)
     # With the roots-first pass off, the follow-on's `&` is offered beside the `use` (what
     # `--apply` used to write, leaving the crate broken): checked together, it is left out.
     monkeypatch.setattr(cascade, "MAX_ROOT_CHECKS", 0)
-    root = copy_example("broken-cascade", tmp_path / "ws")
+    root = lost_use_checkout(tmp_path / "ws")
     engine = PatchEngine(root, config_for(tmp_path / "memory"))
     engine.fix()
     pick = root / "src/pick.rs"
@@ -92,7 +92,7 @@ def test_type_errors_behind_a_misspelt_impl_follow_from_it(tmp_path):
 
 def test_a_name_error_behind_use_super_follows_from_the_lost_use(tmp_path):
     # ledger: `use crate::entry::Entry;` lost; the test module sees `Entry` through `use super::*`.
-    root = copy_example("ledger", tmp_path / "ws")
+    root = commit(copy_example("ledger", tmp_path / "ws"))  # a checkout, the `use` lost since
     store = root / "src/store.rs"
     store.write_text(store.read_text().replace("use crate::entry::Entry;\n", ""))
     report = PatchEngine(root, config_for(tmp_path / "memory")).fix()
@@ -107,7 +107,7 @@ def test_a_name_error_behind_use_super_follows_from_the_lost_use(tmp_path):
 def test_independent_lost_imports_cost_no_check_of_their_own(tmp_path):
     # One lost `use` line of seven traits: seven patches, none of which a name error of another
     # trait could follow from, so no unit is checked on its own.
-    root = copy_debian_crate("fixedbitset-0.4.2", tmp_path / "fixedbitset")
+    root = commit(copy_debian_crate("fixedbitset-0.4.2", tmp_path / "fixedbitset"))  # a checkout, then the edit
     lib = root / "src/lib.rs"
     lib.write_text(lib.read_text().replace(
         "use std::ops::{BitAnd, BitAndAssign, BitOr, BitOrAssign, BitXor, BitXorAssign, Index};\n", ""))

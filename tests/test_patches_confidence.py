@@ -21,8 +21,8 @@ def _cand(source="rustc", applicability=None, verified=True, siblings=0, after=0
     return c
 
 
-def _p(cand, history=None, rank=0, green=True):
-    return Calibrator.prior().predict(features(cand, ConfidenceContext(history or {}, rank, green)))
+def _p(cand, history=None, rank=0, seen_building=True):
+    return Calibrator.prior().predict(features(cand, ConfidenceContext(history or {}, rank, seen_building)))
 
 
 def test_prior_orders_evidence_sensibly():
@@ -119,9 +119,20 @@ def test_code_never_seen_building_gets_a_lower_confidence():
     # Fitted on programs others wrote that never built: there the drill-fitted prior said 0.94 of
     # patches right 0.82 of the time.
     cand = _cand(applicability="MachineApplicable", kind="add_mut", text="mut ")
-    unbuilt, built = (dict(zip(FEATURES, features(cand, ConfidenceContext(green=g)))) for g in (False, True))
-    assert unbuilt["no_green_state"] == 1.0 and built["no_green_state"] == 0.0
-    assert 0.5 < _p(cand, green=False) < _p(cand) - 0.03
+    unbuilt, built = (dict(zip(FEATURES, features(cand, ConfidenceContext(seen_building=g)))) for g in (False, True))
+    assert unbuilt["never_seen_building"] == 1.0 and built["never_seen_building"] == 0.0
+    assert 0.5 < _p(cand, seen_building=False) < _p(cand) - 0.03
+
+
+def test_code_never_seen_building_is_offered_only_at_the_target():
+    prior = Calibrator.prior()
+    # Measured on such code, no threshold reaches 0.95 at 95% confidence: the target itself.
+    assert prior.threshold(0.95, seen_building=False) == 0.95 > prior.threshold(0.95)
+    # A target the unbuilt curve does reach (0.75: 10/10 at 0.9 bounds 0.79) keeps its threshold,
+    # never below the one for code that built.
+    assert prior.threshold(0.75, seen_building=False) == 0.9
+    prior.threshold_override = 0.97  # a trained model's own threshold, when higher, stands
+    assert prior.threshold(0.95, seen_building=False) == 0.97
 
 
 def test_a_fresh_net_is_its_linear_prior_and_a_trained_one_round_trips(tmp_path):

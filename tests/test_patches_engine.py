@@ -9,7 +9,7 @@ import threading
 import time
 
 import pytest
-from patches_support import config_for, copy_example, one_file_crate, settings_flags, tree_bytes
+from patches_support import committed_then_broken, config_for, copy_example, one_file_crate, settings_flags, tree_bytes
 
 from rusta_lsp.cancel import Cancelled, CancelToken
 from rusta_lsp.cli import main
@@ -26,7 +26,12 @@ def _engine(tmp_path, example, **options):
 
 
 def test_same_missing_use_from_several_errors_is_inserted_once(tmp_path):
-    root, engine = _engine(tmp_path, "broken-imports", abstain={"targetPrecision": 0.5})
+    root = copy_example("broken-imports", tmp_path / "ws")
+    # A checkout of the crate that built, its imports lost since the commit.
+    lib = (root / "src/lib.rs").read_text()
+    working = lib.replace("\n\n", "\n\nuse std::collections::HashMap;\nuse std::io::Write;\n\n", 1)
+    committed_then_broken(root, {"src/lib.rs": working})
+    engine = PatchEngine(root, config_for(tmp_path / "memory", abstain={"targetPrecision": 0.5}))
     report = engine.fix()
     hashmap = [f for f in report.fixes if "HashMap" in f.diagnostic.message]
     assert len(hashmap) == 4  # E0425 and E0433 in two functions

@@ -116,11 +116,11 @@ def test_a_workspace_without_tests_is_a_green_state_with_no_tests(tmp_path):
         jobs = heartbeat_jobs(root, config, memory)
         engine = PatchEngine(root, config, memory, role="bench")
         try:
-            assert not engine._evidence().green  # never seen building: the confidence feature says so
+            assert not engine._evidence().seen_building  # never seen building: the confidence feature says so
             result = jobs.test(context_for_cli(120))
             assert result["complete"] and result["tests"] == 0 and green_outcomes(memory) == {}
             assert jobs.test(context_for_cli(120))["skipped"] == "the tests already ran on this state"
-            assert engine._evidence().green
+            assert engine._evidence().seen_building
         finally:
             engine.close()
             jobs.close()

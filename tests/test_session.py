@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from patches_support import config_for, copy_example
+from patches_support import config_for, types_checkout
 
 from rusta_lsp.config import read_config
 from rusta_lsp.heartbeat.drills import drill_engine
@@ -30,7 +30,7 @@ def trained(threshold: float) -> Calibrator:
 def test_a_trained_calibrator_reaches_every_slot_and_a_second_process(tmp_path):
     # Before the session, a model saved by training was read only by the server's slot-0 engine;
     # `rusta fix` beside the server and the drills kept the prior's threshold.
-    root = copy_example("broken-types", tmp_path / "ws")
+    root = types_checkout(tmp_path / "ws")  # a checkout with slips: the trained threshold holds
     config = config_for(tmp_path / "memory")
     session = WorkspaceSession(root, config)
     server_engine = PatchEngine(root, config, slots=session.slots, calibrators=session.calibrators)

@@ -38,7 +38,8 @@ from . import intent
 from .generators import GenContext, exemplars, imports, model, rules, rustc
 from .oracle import CargoDisabled, CargoOracle
 from .shadow import ShadowSlots, ShadowWorkspace, state_dir
-from .testing import RUN_EVENT as TEST_RUN_EVENT, TestChecker, TestRunner
+from .seen import SeenBuilding
+from .testing import TestChecker, TestRunner
 from .verify import Verifier, error_key
 
 GENERATORS = (rustc, imports, exemplars, rules, model)
@@ -115,6 +116,7 @@ class PatchEngine:
         self.verifier = Verifier(self.shadows, self.oracle, budget_s=budget_s)
         self.tests = TestChecker(TestRunner(self.oracle), memory) if memory is not None else None
         self.calibrators = calibrators or CalibratorStore(state_dir(self.root, self.config))
+        self.seen = SeenBuilding(self.root, state_dir(self.root, self.config))
         self.last: FixReport | None = None
         self._cache: dict[tuple, tuple[dict[str, str], DiagnosticFix]] = {}
         self._lock = threading.Lock()  # one fix at a time: the shadow is a single tree
@@ -155,6 +157,8 @@ class PatchEngine:
                 errors = [d for d in baseline.errors if d.primary and d.primary.path in contents]
                 warnings = [d for d in baseline.diagnostics if d.level == "warning" and d.primary]
                 built = baseline.built
+                if (learn or not overlays) and baseline.success and not baseline.errors:
+                    self.seen.record_check()  # the user's own text (not a drill's mutation) builds
                 if baseline.success is False and not baseline.errors:
                     cargo_error = (baseline.stderr.strip().splitlines() or ["cargo failed"])[-1]
                 if reported is not None:
@@ -167,7 +171,7 @@ class PatchEngine:
                 self._learn(errors, contents)
                 signatures = self._log_signature_changes(changed, previous, contents)
             calibrator, evidence = self.calibrators.current(), self._evidence()
-            threshold = calibrator.threshold(self.config.abstain.target_precision)
+            threshold = calibrator.threshold(self.config.abstain.target_precision, evidence.seen_building)
             fixes = self._fixes(errors, contents, cancel, built, calibrator, evidence, threshold,
                                 signatures, warnings)
             report = FixReport(fixes, contents, threshold, cargo_error=cargo_error, built=built,
@@ -309,7 +313,9 @@ class PatchEngine:
             cand.confidence = calibrator.predict(cand.extra["features"])
         fix.patches = sorted(verified, key=lambda c: -c.confidence)
         fix.withheld = [c for c in cands if "held_back" in c.extra]
-        fix.abstained, fix.reason = self._abstain(fix, cands, threshold)
+        # Where the code was never seen building, the bar a patch missed may be that rule's alone.
+        usual = threshold if evidence.seen_building else calibrator.threshold(self.config.abstain.target_precision)
+        fix.abstained, fix.reason = self._abstain(fix, cands, threshold, usual)
 
     def test(self, report: FixReport, cancel=None, budget_s: float = TEST_BUDGET_S) -> FixReport:
         """The second oracle, after the check: run the tests related to each verified candidate
@@ -328,7 +334,7 @@ class PatchEngine:
                                          buildable=all(f.patches or f.follows for f in report.fixes))
                 calibrator = self.calibrators.current()
                 evidence = self._evidence()
-                threshold = calibrator.threshold(self.config.abstain.target_precision)
+                threshold = calibrator.threshold(self.config.abstain.target_precision, evidence.seen_building)
                 for fix in pending:
                     self._score(fix, evidence, calibrator, threshold)
                 report.test_seconds = time.monotonic() - started
@@ -363,7 +369,10 @@ class PatchEngine:
         return sorted(out, key=prior, reverse=True)
 
     @staticmethod
-    def _abstain(fix: DiagnosticFix, cands: list[Candidate], threshold: float) -> tuple[bool, str | None]:
+    def _abstain(fix: DiagnosticFix, cands: list[Candidate], threshold: float,
+                 usual: float) -> tuple[bool, str | None]:
+        """Whether to abstain and why. `usual`: the threshold on code seen building (`threshold`
+        is higher where the workspace was never seen building)."""
         fix.held_back = None
         if not cands:
             return True, "no candidate fix (none of the generators had a proposal)"
@@ -378,6 +387,12 @@ class PatchEngine:
                 return True, (f"{len(cands)} candidate(s), none both compiles and keeps the tests passing: "
                               + "; ".join(reasons))
             return True, f"{len(cands)} candidate(s), none verified by cargo: " + "; ".join(reasons)
+        if usual <= best.confidence < threshold:
+            # Not the calibrator's doubt alone: shown as a hint, in words.
+            fix.held_back = (f"this code has never built here; Rusta only offers near-certain fixes "
+                             f"({threshold:.0%} or more) until it has seen it build "
+                             f"(best: {best.title}, {best.confidence:.0%})")
+            return True, fix.held_back
         if best.confidence < threshold:
             return True, f"best verified patch has confidence {best.confidence:.2f}, below {threshold:.2f}"
         if choice := intent.alternatives(best, fix.patches):
@@ -420,19 +435,15 @@ class PatchEngine:
     # --- memory: (code, generator) history and the user's own fixes as exemplars ---------------
 
     def _evidence(self) -> ConfidenceContext:
-        """What the memory knows beyond the candidates: the (code, generator) history of right and
-        wrong patches, and whether the workspace was ever seen in a state that built."""
-        if self.memory is None:
-            return ConfidenceContext()
-        try:
-            history = history_from_rows(e["payload"] for e in self.memory.events(OUTCOME_EVENT))
-        except Exception:  # noqa: BLE001 — no history yet
-            history = {}
-        try:
-            green = bool(self.memory.events(TEST_RUN_EVENT))
-        except Exception:  # noqa: BLE001 — no devlog yet: nothing ever built
-            green = False
-        return ConfidenceContext(history, green=green)
+        """What is known beyond the candidates: the memory's (code, generator) history of right
+        and wrong patches, and whether the workspace was ever seen building (seen.py)."""
+        history = {}
+        if self.memory is not None:
+            try:
+                history = history_from_rows(e["payload"] for e in self.memory.events(OUTCOME_EVENT))
+            except Exception:  # noqa: BLE001 — no history yet
+                history = {}
+        return ConfidenceContext(history, seen_building=self.seen.how(self.memory) is not None)
 
     def _log_signature_changes(self, changed: list[str], previous: dict[str, bytes],
                                contents: dict[str, bytes]) -> list[dict]:

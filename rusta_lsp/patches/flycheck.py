@@ -33,9 +33,11 @@ import logging
 import os
 import threading
 import time
+import tomllib
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Iterator
 
 from ..cancel import CancelToken
 from ..locks import lock_held
@@ -53,12 +55,32 @@ POLL_S = 0.2
 
 
 def user_target_dirs(root: Path) -> list[Path]:
-    """The build directories the user's cargo and rust-analyzer's flycheck use by default."""
+    """The build directories the user's cargo and rust-analyzer's flycheck use: `<root>/target`,
+    `build.target-dir` of the nearest `.cargo/config.toml` that sets it (relative to the folder
+    holding `.cargo`), and `CARGO_TARGET_DIR` (which wins over both)."""
     dirs = [root / "target"]
+    for folder in [root, *root.parents]:
+        configured = _configured_target_dir(folder)
+        if configured is not None:
+            dirs.append(Path(os.path.normpath(folder / configured)))
+            break
     env = os.environ.get("CARGO_TARGET_DIR")
     if env:
         dirs.append(Path(env) if Path(env).is_absolute() else root / env)
     return dirs
+
+
+def _configured_target_dir(folder: Path) -> Path | None:
+    for name in ("config.toml", "config"):
+        try:
+            config = tomllib.loads(read_file(folder / ".cargo" / name, limit=1 << 20).decode("utf-8"))
+        except (OSError, Unreadable, UnicodeDecodeError, tomllib.TOMLDecodeError):
+            continue
+        build = config.get("build")
+        target_dir = build.get("target-dir") if isinstance(build, dict) else None
+        if isinstance(target_dir, str) and target_dir:
+            return Path(target_dir)
+    return None
 
 
 def build_locked(target: Path) -> bool:
@@ -75,18 +97,23 @@ def built_since(target: Path, wall_time: float) -> bool:
     """Whether a cargo started compiling a unit in `target` at or after `wall_time` (it writes
     the unit's `invoked.timestamp` when it starts): the evidence of a flycheck too short for the
     lock to be seen held, a few hundred milliseconds on a small crate."""
-    for profile in (target.glob("*/.fingerprint") if target.is_dir() else ()):
+    for unit in fingerprint_units(target):
         try:
-            units = list(os.scandir(profile))
+            if os.stat(os.path.join(unit.path, "invoked.timestamp")).st_mtime >= wall_time:
+                return True
         except OSError:
             continue
-        for unit in units:
-            try:
-                if os.stat(os.path.join(unit.path, "invoked.timestamp")).st_mtime >= wall_time:
-                    return True
-            except OSError:
-                continue
     return False
+
+
+def fingerprint_units(target: Path) -> Iterator[os.DirEntry]:
+    """The unit folders cargo keeps beside its fingerprints in `target`, every profile's
+    (`<profile>/.fingerprint/<package>-<hash>`)."""
+    for profile in (target.glob("*/.fingerprint") if target.is_dir() else ()):
+        try:
+            yield from list(os.scandir(profile))
+        except OSError:
+            continue
 
 
 def cached_messages(target: Path, wall_time: float) -> list[Diagnostic]:
