@@ -23,7 +23,10 @@ shared by all cases). The systems:
 
 - Rusta: `PatchEngine.fix()` then `.test()` as `rusta fix` runs them, with the crate's memory
   indexed first (as the server has it), the shipped confidence prior, and bench shadow slots (no
-  green state exists for a program that never compiled, so no test can reject a patch here). Its offer for a case is
+  green state exists for a program that never compiled, so no test can reject a patch here). These
+  programs never built and have no history: no case is a git repository or has a build record in
+  its own target folder, so Rusta has never seen one build (patches/seen.py) and offers only at
+  the target precision itself, as it would on such code in an editor. Its offer for a case is
   the best patch at the threshold for the target diagnostic: the first error with the documented
   code (the error index's section, the Book's printed `error[E....]`), else the first error.
 - rustc's first suggestion for the same diagnostic, applied blindly (bench/fix.py's baseline).

@@ -63,6 +63,10 @@ def test_cargo_record_of_a_member_built_in_the_user_target(tmp_path):
     assert not _cargo_check(root)  # broken since: the record of the past build stays
     assert cargo_built(root) == "never-built"
     assert SeenBuilding(root, tmp_path / "state").how() == "cargo built never-built"
+    # rust-analyzer building apart from the user's cargo (`rust-analyzer.cargo.targetDir`: true).
+    apart = one_file_crate(tmp_path / "apart", "apart", WORKS)
+    assert _cargo_check(apart, {"CARGO_TARGET_DIR": str(apart / "target" / "rust-analyzer")})
+    assert cargo_built(apart) == "apart"
 
 
 @pytest.mark.slow

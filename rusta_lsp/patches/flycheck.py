@@ -108,8 +108,10 @@ def built_since(target: Path, wall_time: float) -> bool:
 
 def fingerprint_units(target: Path) -> Iterator[os.DirEntry]:
     """The unit folders cargo keeps beside its fingerprints in `target`, every profile's
-    (`<profile>/.fingerprint/<package>-<hash>`)."""
-    for profile in (target.glob("*/.fingerprint") if target.is_dir() else ()):
+    (`<profile>/.fingerprint/<package>-<hash>`; one folder deeper, `<triple>/<profile>` when
+    cross-compiling and `rust-analyzer/<profile>`, where rust-analyzer builds when kept apart)."""
+    folders = [*target.glob("*/.fingerprint"), *target.glob("*/*/.fingerprint")] if target.is_dir() else []
+    for profile in folders:
         try:
             yield from list(os.scandir(profile))
         except OSError:
