@@ -46,8 +46,8 @@ async def test_never_built_code_says_why_and_gets_the_fix_once_it_built(client: 
     # The check at start: the lost `use` abstains, and the hint says why in words.
     await wait_until(lambda: client.diagnostics.get(uri))
     [hint] = [d for d in client.diagnostics[uri] if d.code == "E0599"]
-    assert hint.message.startswith("no fix offered: this code has never built here; Rusta only offers "
-                                   f"near-certain fixes (95% or more) until it has seen it build (best: add `{LOST_USE}`")
+    assert hint.message.startswith("no fix offered: this code has never built here; Rusta only offers near-certain "
+                                   f"fixes (95% or more) until it has seen it build (best: add `{LOST_USE}`")
     # The user writes the `use`: the check passes. Losing it again, the fix is offered.
     _save(client, uri, path, broken.replace("pub mod span;\n", f"pub mod span;\n\n{LOST_USE}\n"), 2)
     await wait_until(lambda: not client.diagnostics.get(uri, [hint]))  # the hints are cleared

@@ -68,11 +68,11 @@ CONVERSION = re.compile(r"\.(into|try_into|clone|to_string|to_owned|as_str|as_re
 # judged by their authors' corrections: 42 verified patches, 29 right), one weight each; rounded.
 # `never_seen_building` carries what the second corpus showed: there the drill-fitted prior stated
 # 0.94 on patches right 0.82 of the time (fitted as `no_green_state`, which had the same values on
-# both corpora: every fix.py crate had a green state, and no intent.py program any sign of a build). bench/fix.py reports on the seed-0 corpus, and
-# bench/intent.py on its held-out half. Weights without data there (imports, exemplars, model,
-# history, the test evidence, the kinds no verified patch had) are hand-set, and so are two the
-# fit would have made perverse (errors left after the patch counting in its favour, none left
-# counting against it).
+# both corpora: every fix.py crate had a green state, and no intent.py program any sign of a
+# build). bench/fix.py reports on the seed-0 corpus, and bench/intent.py on its held-out half.
+# Weights without data there (imports, exemplars, model, history, the test evidence, the kinds no
+# verified patch had) are hand-set, and so are two the fit would have made perverse (errors left
+# after the patch counting in its favour, none left counting against it).
 PRIOR = {
     "source=rustc": 0.08, "source=rules": -0.61, "source=imports": 0.3, "source=exemplars": 0.2,
     "source=model": -1.5,
