@@ -80,7 +80,7 @@ def _newest(rows: list[dict]) -> dict | None:
 
 
 class WorkspaceSession:
-    def __init__(self, root: Path, config: RustaConfig):
+    def __init__(self, root: Path, config: RustaConfig, embed_threads: int | None = None):
         self.root = Path(root).resolve()
         self.config = config
         self.memory_uri = memory_uri(config, self.root)
@@ -88,7 +88,7 @@ class WorkspaceSession:
         self.calibrators = CalibratorStore(self.state_dir)
         self.slots = ShadowSlots(self.root, config)
         self.flycheck = FlycheckWatch(self.root)
-        self.embedder = Embedder(config.model.embedding, config.device)
+        self.embedder = Embedder(config.model.embedding, config.device, threads=embed_threads)
         self.memory: Future[Memory] = Future()
         self._commit_read: tuple[float, str] = (-1e9, "")
         self.workspace_model = Workspace(root=str(self.root))  # empty until `discover`

@@ -1,5 +1,6 @@
 """The in-process catalog answers exactly what the memory answers, and follows its changes."""
 
+import threading
 import time
 
 import pytest
@@ -46,7 +47,13 @@ def test_snapshot_equals_memory_queries(shop, monkeypatch, scan_rows):
 def test_snapshot_follows_memory_versions(shop, monkeypatch):
     root, memory = shop
     monkeypatch.setattr(catalog_module, "CHECK_EVERY", 0.0)
-    following = Catalog(memory, auto_load=True)
+    started = []
+
+    def behind(load):  # the server's background executor, at a lower priority than the hovers
+        started.append(load)
+        threading.Thread(target=load).start()
+
+    following = Catalog(memory, auto_load=True, behind=behind)
     assert following.load()
     assert following.lookup_name("refund") == []
     store = root / "src/store.rs"
@@ -56,6 +63,7 @@ def test_snapshot_follows_memory_versions(shop, monkeypatch):
     while not following.lookup_name("refund") and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [r.qualified for r in following.lookup_name("refund")] == ["crate::store::refund"]
+    assert started  # the lookups started the reload through `behind`, never on their own thread
 
 
 def recorded_reads(memory, monkeypatch) -> list[tuple[str, list[str] | None]]:

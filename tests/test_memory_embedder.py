@@ -37,10 +37,18 @@ def test_packaged_minilm_embeds_offline_with_meaning(minilm, monkeypatch):
 
 
 def test_batches_give_the_same_vectors_as_one_by_one(tmp_path):
-    tiny = Embedder(str(tiny_encoder(tmp_path / "tiny")), batch_size=2)
+    import torch
+
+    # The server's embedder, on one CPU thread (the model's threads are the process's).
+    cores = torch.get_num_threads()
+    tiny = Embedder(str(tiny_encoder(tmp_path / "tiny")), batch_size=2, threads=1)
     texts = ["fn apply", "pub struct ledger store with a much longer text than the rest", "add", "new u64"]
-    batched = tiny.embed(texts)
-    single = np.concatenate([tiny.embed([t]) for t in texts])
+    try:
+        batched = tiny.embed(texts)
+        assert torch.get_num_threads() == 1
+        single = np.concatenate([tiny.embed([t]) for t in texts])
+    finally:
+        torch.set_num_threads(cores)
     assert np.allclose(batched, single, atol=1e-5)  # padding and the mask don't leak into the mean
 
 

@@ -1,14 +1,18 @@
 """Features side by side: a document event reaches every feature of its workspace at once, so a
 slow one (the memory embedding a saved file) never holds back another (the fix check, which
-compares the save's time with rust-analyzer's flycheck), and one that raises is only logged."""
+compares the save's time with rust-analyzer's flycheck), and one that raises is only logged. A
+request's work never queues behind background work, which runs at a lower CPU priority."""
 
 from __future__ import annotations
 
 import asyncio
+import os
+import sys
+import threading
 from pathlib import Path
 
 from rusta_lsp.config import read_config
-from rusta_lsp.server.app import Feature, RustaServer
+from rusta_lsp.server.app import BACKGROUND_NICE, Feature, RustaServer
 from rusta_lsp.server.documents import path_to_uri
 
 
@@ -46,3 +50,29 @@ def test_a_slow_or_failing_feature_holds_back_no_other_on_a_document_event(tmp_p
         saved.cancel()
 
     asyncio.run(save())
+
+
+def test_a_request_never_waits_behind_background_work_which_yields_the_cpu():
+    def nice() -> int:
+        return os.getpriority(os.PRIO_PROCESS, threading.get_native_id())
+
+    async def run() -> tuple[int, int]:
+        server = RustaServer([])
+        release = threading.Event()
+        try:
+            # Every background thread busy (an ingest, a vector backfill, a cargo check, ...):
+            busy = [asyncio.ensure_future(server.run_behind(release.wait, 30))
+                    for _ in range(server.background._max_workers)]
+            await asyncio.sleep(0.2)
+            request = await asyncio.wait_for(server.run_blocking(nice), 10)  # a hover is served meanwhile
+            release.set()
+            await asyncio.gather(*busy)
+            return request, await server.run_behind(nice)
+        finally:
+            release.set()
+            server.executor.shutdown()
+            server.background.shutdown()
+
+    request, background = asyncio.run(run())
+    if sys.platform.startswith("linux"):  # a nice value per thread
+        assert background == min(19, request + BACKGROUND_NICE)

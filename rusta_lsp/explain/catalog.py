@@ -18,6 +18,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import fields
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -188,16 +189,24 @@ class _Snapshot:
         return self.refs.get("name", name)
 
 
+def _in_a_thread(fn: Callable[[], Any]) -> None:
+    threading.Thread(target=fn, name="rusta-explain-catalog", daemon=True).start()
+
+
 class Catalog:
     """The `resolve.Index` protocol over a memory, served from a snapshot once loaded."""
 
-    def __init__(self, memory, auto_load: bool = False, after_load: Callable[[], None] | None = None):
+    def __init__(self, memory, auto_load: bool = False, after_load: Callable[[], None] | None = None,
+                 behind: Callable[[Callable[[], Any]], Any] | None = None):
         self.memory = memory
         # True in the server: load a snapshot behind, follow version changes. False for one-shot
         # use (the CLI): every lookup queries the memory.
         self.auto_load = auto_load
         # Called after each load, in the loading thread: the server returns the freed heap pages.
         self.after_load = after_load
+        # Starts a reload behind the lookups (the server's background executor, at a lower CPU
+        # priority than the hovers); a thread of its own by default.
+        self.behind = behind or _in_a_thread
         self._snapshot: _Snapshot | None = None
         self._loaded: tuple | None = None  # the tables' versions the snapshot was read at
         self._hashes: dict[str, str] | None = None  # and each file's content hash then (None: unsure)
@@ -277,7 +286,7 @@ class Catalog:
         if self.auto_load and now - self._checked >= CHECK_EVERY and now >= self._next_load:
             self._checked = now
             if self._version() != self._loaded and not self._loading.locked():
-                threading.Thread(target=self.load, name="rusta-explain-catalog", daemon=True).start()
+                self.behind(self.load)
         return self._snapshot
 
     # --- the Index protocol --------------------------------------------------------------

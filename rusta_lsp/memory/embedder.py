@@ -40,10 +40,14 @@ def default_model_path() -> str:
 
 
 class Embedder:
-    def __init__(self, model: str = "", device: str = "auto", batch_size: int = 32):
+    def __init__(self, model: str = "", device: str = "auto", batch_size: int = 32, threads: int | None = None):
         self.model_id = model
         self.device_setting = device
         self.batch_size = batch_size
+        # CPU threads for the model (torch's setting is the process's): None keeps torch's
+        # default, every core. The server embeds in the background on one, leaving the others
+        # to the requests the user waits on.
+        self.threads = threads
         self.device = "cpu"
         self.max_length = DEFAULT_MAX_LENGTH
         self.dim = 0
@@ -79,6 +83,8 @@ class Embedder:
 
         path = self.model_id or default_model_path()
         tokenizer, model, self.device = load_model(path, ENCODER, self.device_setting)
+        if self.threads is not None and self.device == "cpu":
+            torch.set_num_threads(self.threads)
         self.max_length = _max_length(path, tokenizer, model.config)
         with torch.inference_mode():
             probe = tokenizer(["probe"], return_tensors="pt").to(self.device)

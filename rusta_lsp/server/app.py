@@ -9,9 +9,12 @@ discovers its crates, then starts its features. `workspace/didChangeWorkspaceFol
 removes workspaces the same way while the server runs. Document events go to the features of the
 document's workspace only.
 
-Heavy work never runs on the event loop: features call `await server.run_blocking(fn, ...)`,
-which uses Rusta's own executor (stdin is read by a thread of its own, `transport.py`, so no
-amount of work stops the server from reading `$/cancelRequest`). Messages arrive through
+Heavy work never runs on the event loop: features call `await server.run_blocking(fn, ...)` for
+what the user waits on (a hover, a document's analysis) and `await server.run_behind(fn, ...)` for
+background work (ingest, embedding, the fixes' checks), each on an executor of its own, the
+background one at a lower CPU priority: a hover never queues behind, nor shares a core evenly
+with, a vector backfill (stdin is read by a thread of its own, `transport.py`, so no amount of
+work stops the server from reading `$/cancelRequest`). Messages arrive through
 `RustaProtocol.receive`, which applies the lifecycle rules before pygls dispatches them.
 """
 
@@ -24,7 +27,10 @@ import inspect
 import itertools
 import json
 import logging
+import os
 import re
+import sys
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
@@ -132,6 +138,21 @@ class RustaProtocol(LanguageServerProtocol):
         note = {"jsonrpc": "2.0", "method": types.WINDOW_SHOW_MESSAGE,
                 "params": {"type": int(types.MessageType.Error), "message": f"Rusta: {message}"}}
         self.writer.write(frame(json.dumps(note).encode()))
+
+
+EMBED_THREADS = 1  # the vector backfill on one core: the others stay free for requests
+BACKGROUND_NICE = 10  # how much lower the background threads' CPU priority is (as `nice -n 10`)
+
+
+def lower_thread_priority() -> None:
+    """Lower the calling thread's CPU priority (a background executor's initializer). Linux
+    keeps a nice value per thread; elsewhere a process's value is shared, so nothing changes."""
+    if sys.platform.startswith("linux"):
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
+                           os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + BACKGROUND_NICE)
+        except OSError as err:  # a sandbox may refuse it: background work then runs as before
+            log.info("background threads keep their CPU priority: %s", err)
 
 
 def request_failed(message: str) -> JsonRpcException:
@@ -275,8 +296,11 @@ class RustaServer(LanguageServer):
         super().__init__("rusta", __version__, protocol_cls=RustaProtocol,
                          text_document_sync_kind=types.TextDocumentSyncKind.Incremental)
         self.documents: dict[str, Document] = {}
-        # Our own workers for parsing, indexing and cargo; sized for a laptop, not a build farm.
+        # Our own workers, sized for a laptop, not a build farm: requests the user waits on, and
+        # background work (indexing, embedding, cargo) behind them at a lower CPU priority.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-work")
+        self.background = ThreadPoolExecutor(max_workers=6, thread_name_prefix="rusta-background",
+                                             initializer=lower_thread_priority)
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
         self.stopping = CancelToken()  # cancelled at shutdown: every job's token is linked to it
@@ -310,7 +334,21 @@ class RustaServer(LanguageServer):
     # --- plumbing the features use -------------------------------------------------------
 
     async def run_blocking(self, fn: Callable[..., T], *args: Any) -> T:
+        """Work a request waits on (a hover, a document's analysis), off the event loop."""
         return await asyncio.get_running_loop().run_in_executor(self.executor, fn, *args)
+
+    async def run_behind(self, fn: Callable[..., T], *args: Any) -> T:
+        """Background work (ingest, embedding, checks): threads of their own, at a lower CPU
+        priority, so it never holds up a request nor takes its core."""
+        return await asyncio.get_running_loop().run_in_executor(self.background, fn, *args)
+
+    def submit_behind(self, fn: Callable[[], Any]) -> None:
+        """`fn` on the background executor from any thread, not awaited (it logs its own errors);
+        nothing once the server has shut down."""
+        try:
+            self.background.submit(fn)
+        except RuntimeError:  # shut down: the process ends anyway
+            pass
 
     async def memory(self, session: WorkspaceSession | None) -> Memory | None:
         """A session's memory once it is open; None without a workspace or when it failed to
@@ -394,11 +432,8 @@ class RustaServer(LanguageServer):
             self._give_back_memory()
 
     def _give_back_memory(self) -> None:
-        """A job ended: what it freed goes back to the system (`heap.py`), in our executor."""
-        try:
-            self.executor.submit(heap.give_back)
-        except RuntimeError:  # shut down: the process ends anyway
-            pass
+        """A job ended: what it freed goes back to the system (`heap.py`), behind."""
+        self.submit_behind(heap.give_back)
 
     def show_message(self, message: str, kind: types.MessageType = types.MessageType.Warning) -> None:
         self.window_show_message(types.ShowMessageParams(type=kind, message=f"Rusta: {message}"))
@@ -477,7 +512,8 @@ class RustaServer(LanguageServer):
             config.memory.uri = root_memory_uri(config.memory.uri, path)
         if path is not None:  # said when the workspace starts
             self._setting_problems += refuse_inside_workspace(config, path)
-        root = Root(WorkspaceSession(path, config) if path is not None else None, folder)
+        session = WorkspaceSession(path, config, embed_threads=EMBED_THREADS) if path is not None else None
+        root = Root(session, folder)
         root.features = [cls(self, root.session) for cls in self._feature_classes]
         self.router.add(root)
         for feature in root.features:
@@ -505,7 +541,7 @@ class RustaServer(LanguageServer):
         if root.started:
             await self._dispatch("on_shutdown", lambda f: f.on_shutdown(), features=root.features)
         if root.session is not None:
-            await self.run_blocking(root.session.close)
+            await self.run_behind(root.session.close)
 
     async def _add_folder(self, folder: Path, provisional: Root | None = None) -> None:
         """The Cargo workspaces in an editor folder, each added and started. `provisional`: the
@@ -535,7 +571,7 @@ class RustaServer(LanguageServer):
         try:
             # A command writing the memory as we start (`rusta index`): read-only until it is
             # done (the memory feature then takes the writer lock), never a second writer.
-            memory = await self.run_blocking(session.open_memory)
+            memory = await self.run_behind(session.open_memory)
         except MemoryUnavailable as err:  # already one line: no traceback to add
             log.warning("the workspace memory could not be opened: %s", err)
             self.show_message(f"the workspace memory could not be opened ({err}); "
@@ -649,10 +685,11 @@ class RustaServer(LanguageServer):
         await self._dispatch("on_shutdown", lambda f: f.on_shutdown())
         for root in list(self.router.roots.values()):
             if root.session is not None:
-                await self.run_blocking(root.session.close)
+                await self.run_behind(root.session.close)
         for task in list(self.tasks):
             task.cancel()
         self.executor.shutdown(wait=False, cancel_futures=True)
+        self.background.shutdown(wait=False, cancel_futures=True)
 
     async def serve(self, transport: Callable[[RustaProtocol], Awaitable[None]]) -> int:
         """Serve one client over `transport` until `exit` or the end of its stream; the exit

@@ -51,13 +51,12 @@ class ExplainFeature(Feature):
         self.explainer = Explainer(NoMemory(), self.session.root, Layout.of(self._layout_of), buffers=self._buffer)
         memory = await self.memory()
         if memory is not None:
-            self.explainer.catalog = await self.server.run_blocking(self._load_catalog, memory)
+            self.explainer.catalog = await self.server.run_behind(self._load_catalog, memory)
             self.explainer.invalidate()
 
-    @staticmethod
-    def _load_catalog(memory) -> Catalog:
-        catalog = Catalog(memory, auto_load=True, after_load=heap.give_back)
-        catalog.load()  # in the executor: hovers then answer from the snapshot
+    def _load_catalog(self, memory) -> Catalog:
+        catalog = Catalog(memory, auto_load=True, after_load=heap.give_back, behind=self.server.submit_behind)
+        catalog.load()  # behind: hovers then answer from the snapshot
         return catalog
 
     def _buffer(self, rel: str) -> str | None:

@@ -122,7 +122,7 @@ class FixesFeature(Feature):
         memory = await self.memory()
         if self.stopping.is_set():
             return
-        self.engine = await self.server.run_blocking(self._new_engine, memory)
+        self.engine = await self.server.run_behind(self._new_engine, memory)
         self.schedule()
 
     def _new_engine(self, memory) -> PatchEngine:
@@ -140,12 +140,12 @@ class FixesFeature(Feature):
         self.engine = None
         self._cancel.cancel()
         if old is not None:
-            await self.server.run_blocking(old.close)
+            await self.server.run_behind(old.close)
         if not self.session.config.cargo.enable:
             self.publish(None)
             self.send_status()
         elif old is not None:
-            self.engine = await self.server.run_blocking(self._new_engine, old.memory)
+            self.engine = await self.server.run_behind(self._new_engine, old.memory)
             self.schedule()
         elif (self.session.root / "Cargo.toml").is_file():
             self.server.spawn(self._start(), "fixes: start the engine")
@@ -194,7 +194,7 @@ class FixesFeature(Feature):
         if not self.server.stopping.is_set():  # the workspace left the window; the server serves on
             engine, self.engine = self.engine, None
             if engine is not None:
-                await self.server.run_blocking(engine.close)  # its shadow slots, for a later session
+                await self.server.run_behind(engine.close)  # its shadow slots, for a later session
             self.publish(None)
 
     def schedule(self) -> None:
@@ -229,14 +229,14 @@ class FixesFeature(Feature):
                     f"Rusta runs `cargo check` in a copy of {self.session.root} to verify its fixes; "
                     "cargo runs the crate's build scripts and procedural macros. If you do not trust "
                     "this folder, set cargo.enable to false.", types.MessageType.Info)
-            known = await self.server.run_blocking(self._known, turn.known, overlays) if turn.known else None
+            known = await self.server.run_behind(self._known, turn.known, overlays) if turn.known else None
             if turn.known and known is None:
                 log.info("fixes: %s's errors cannot stand in for a check: an open buffer is unsaved, or an "
                          "error lies outside the workspace", self.session.flycheck.companion)
             self._set_checking("rusta")
             last = engine.last
             async with self.progress("Rusta: checking fixes", cancel=cancel) as progress:
-                report = await self.server.run_blocking(engine.fix, overlays, progress.cancel, True, known)
+                report = await self.server.run_behind(engine.fix, overlays, progress.cancel, True, known)
         finally:
             if self._running is cancel:
                 self._running = None
@@ -259,7 +259,7 @@ class FixesFeature(Feature):
             return  # nothing compiled, or every patch came from the cache with its evidence
         tested = None
         async with self.progress("Rusta: running related tests", cancel=cancel) as progress:
-            tested = await self.server.run_blocking(engine.test, report, progress.cancel)
+            tested = await self.server.run_behind(engine.test, report, progress.cancel)
         if tested is not None and generation == self._generation:
             self.publish(tested)
 
@@ -272,7 +272,7 @@ class FixesFeature(Feature):
             self.server.call_soon(self._set_checking, who)
 
         try:
-            return await self.server.run_blocking(flycheck.wait_turn, self._saved_at, cancel, waiting)
+            return await self.server.run_behind(flycheck.wait_turn, self._saved_at, cancel, waiting)
         except Cancelled:
             return None
 
@@ -310,7 +310,7 @@ class FixesFeature(Feature):
         self._measured_at = time.monotonic()
         config = self.session.config.cargo
         cap = config.shadow_max_gigabytes * 1e9 if config.shadow_max_gigabytes else float("inf")
-        pruned = await self.server.run_blocking(self.session.slots.prune, cap)
+        pruned = await self.server.run_behind(self.session.slots.prune, cap)
         if pruned.removed:
             log.info("fixes: the shadow took %.1f GB, over cargo.shadowMaxGigabytes: removed slots %s",
                      pruned.before / 1e9, pruned.removed)
@@ -323,11 +323,11 @@ class FixesFeature(Feature):
         old, self.engine = self.engine, None
         self._cancel.cancel()
         if old is not None:
-            await self.server.run_blocking(old.close)
-        pruned = await self.server.run_blocking(self.session.slots.prune, 0)
+            await self.server.run_behind(old.close)
+        pruned = await self.server.run_behind(self.session.slots.prune, 0)
         self._shadow_bytes, self._measured_at = pruned.after, time.monotonic()
         if old is not None:
-            self.engine = await self.server.run_blocking(self._new_engine, old.memory)
+            self.engine = await self.server.run_behind(self._new_engine, old.memory)
         self.send_status()
         return {"freedBytes": pruned.before - pruned.after, "leftBytes": pruned.after, "held": pruned.held}
 

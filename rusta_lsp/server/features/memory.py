@@ -56,7 +56,7 @@ class MemoryFeature(Feature):
             self.ingestor.buffers[doc.rel] = doc.data
         try:
             async with self.progress("Rusta: memory") as progress:
-                result = await self.server.run_blocking(
+                result = await self.server.run_behind(
                     lambda: self.ingestor.run(progress=progress.report, cancel=progress.cancel, embed=False))
             log.info("memory: %d files, %d items, %d changed in %.1fs%s", result.files, result.items,
                      result.changed, result.seconds, " (cancelled)" if result.cancelled else "")
@@ -81,7 +81,7 @@ class MemoryFeature(Feature):
         the writer lock as soon as it is free. False when the server stops first."""
         while not self.server.stopping.is_set():
             await asyncio.sleep(WRITER_RETRY_S)
-            if await self.server.run_blocking(memory.take_writer):
+            if await self.server.run_behind(memory.take_writer):
                 self.server.show_message("the other process is done: bringing the memory up to date",
                                          types.MessageType.Info)
                 return True
@@ -97,7 +97,7 @@ class MemoryFeature(Feature):
                 continue
             self._edited = CancelToken()
             async with self.progress("Rusta: memory vectors", cancel=self._edited) as progress:
-                done = await self.server.run_blocking(self._embed, progress)
+                done = await self.server.run_behind(self._embed, progress)
             if self.session.embedder.error:
                 self.server.show_message(self.session.embedder.error)
             if done is not None or (progress.cancel.is_set() and not self._edited.is_set()):
@@ -132,7 +132,7 @@ class MemoryFeature(Feature):
     async def on_document_closed(self, doc: Document) -> None:
         self._pending.pop(doc.rel, None)
         if self.ingestor is not None:
-            await self.server.run_blocking(self.ingestor.close_buffer, doc.rel)
+            await self.server.run_behind(self.ingestor.close_buffer, doc.rel)
 
     def _queue(self, doc: Document) -> None:
         if doc.path is None or not doc.rel.endswith((".rs", ".md")):
@@ -150,7 +150,7 @@ class MemoryFeature(Feature):
     async def _write(self, update) -> None:
         """An update of the memory; none once the workspace stops (its memory closes under it)."""
         try:
-            await self.server.run_blocking(update)
+            await self.server.run_behind(update)
         except MemoryClosed:
             if not self.stopping.is_set():
                 raise
@@ -159,4 +159,4 @@ class MemoryFeature(Feature):
 
     async def on_shutdown(self) -> None:
         if self.watcher is not None:
-            await self.server.run_blocking(self.watcher.stop)
+            await self.server.run_behind(self.watcher.stop)

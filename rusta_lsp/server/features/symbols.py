@@ -49,7 +49,7 @@ class SymbolsFeature(Feature):
                             progress.report(min(99, 100 * done // expected), f"{done} files")
                 return done
 
-            count = await self.server.run_blocking(work)
+            count = await self.server.run_behind(work)
             log.info("symbols: %d files, %d items", count, len(self.table))
 
     async def _refresh(self, doc: Document) -> None:
