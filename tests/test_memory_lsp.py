@@ -69,7 +69,9 @@ async def test_background_ingest_buffers_and_watcher(client: LanguageClient, tmp
         assert vectors and vectors[0][-1].message == "done"
         lib = root / "src/lib.rs"
         disk = lib.read_text()
-        uri = open_document(client, lib)
+        # A buffer opened with unsaved text is indexed as it opens (not after a typing pause).
+        uri = open_document(client, lib, disk + "\npub fn opened() {}\n")
+        assert await eventually(lambda: memory.lookup_name("opened"))
         client.text_document_did_change(types.DidChangeTextDocumentParams(
             text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=2),
             content_changes=[types.TextDocumentContentChangeWholeDocument(text=disk + "\npub fn typed() {}\n")]))

@@ -112,7 +112,9 @@ class MemoryFeature(Feature):
     # --- buffers -------------------------------------------------------------------------
 
     async def on_document_opened(self, doc: Document) -> None:
-        self._queue(doc)
+        # At once, not after the typing pause: the first hover in a file comes a fraction of a
+        # second after it opens, and should not share the CPU with this.
+        self._queue(doc, pause=0.0)
 
     async def on_document_changed(self, doc: Document) -> None:
         self._last_edit = time.monotonic()
@@ -134,15 +136,15 @@ class MemoryFeature(Feature):
         if self.ingestor is not None:
             await self.server.run_behind(self.ingestor.close_buffer, doc.rel)
 
-    def _queue(self, doc: Document) -> None:
+    def _queue(self, doc: Document, pause: float = BUFFER_DEBOUNCE_S) -> None:
         if doc.path is None or not doc.rel.endswith((".rs", ".md")):
             return
         self._pending[doc.rel] = doc.text
         if self._flush is None or self._flush.done():
-            self._flush = self.server.spawn(self._flush_buffers(), "memory: index buffers")
+            self._flush = self.server.spawn(self._flush_buffers(pause), "memory: index buffers")
 
-    async def _flush_buffers(self) -> None:
-        await asyncio.sleep(BUFFER_DEBOUNCE_S)
+    async def _flush_buffers(self, pause: float) -> None:
+        await asyncio.sleep(pause)
         while self._pending and self.ingestor is not None and not self.stopping.is_set():
             rel, text = self._pending.popitem()
             await self._write(lambda: self.ingestor.update_buffer(rel, text))
