@@ -191,8 +191,9 @@ def _relevant(ref: RefRecord, item: ItemRecord, unique: bool, rivals: list[ItemR
     if ref.kind == "token":
         # Inside macro arguments (`assert_eq!(Ledger::new(), ..)`) only the text tells: accept
         # `Owner::name`, or a name nothing else in the workspace shares that is not a member.
-        before = line_text(ref.path, ref.line)[: ref.col - 1].rstrip()
-        if owner and item.kind in ("method", "fn", "const", "variant", "type") and before.endswith(f"{owner}::"):
+        # The line is read only for what `Owner::` may precede (reading a file costs a hover).
+        if owner and item.kind in ("method", "fn", "const", "variant", "type") and (
+                line_text(ref.path, ref.line)[: ref.col - 1].rstrip().endswith(f"{owner}::")):
             return True
         return unique and item.kind not in ("method", "field")
     if ref.kind not in REF_KINDS.get(item.kind, set()):

@@ -24,6 +24,7 @@ class SourceReader:
 
     def __init__(self, root: Path, buffers: Callable[[str], str | None] | None = None):
         self.root = Path(root)
+        self._resolved_root = self.root.resolve()  # once: resolving walks every folder of the path
         self.buffers = buffers or (lambda rel: None)
         self._lines: dict[str, list[str] | None] = {}
 
@@ -42,7 +43,7 @@ class SourceReader:
         if text is None:
             path = self.root / rel
             try:
-                if not path.resolve().is_relative_to(self.root.resolve()):
+                if not path.resolve().is_relative_to(self._resolved_root):
                     return None  # anchors never point outside the workspace
                 text = path.read_bytes().decode("utf-8", errors="replace")
             except OSError:
