@@ -62,8 +62,8 @@ class HeartbeatFeature(Feature):
         if beat is None:
             return
         self.beat = self.jobs = None
-        await self.server.run_blocking(beat.stop)
-        await self.server.run_blocking(jobs.close)  # the drills' and the tests' slots, once their runs stopped
+        await self.server.run_behind(beat.stop)
+        await self.server.run_behind(jobs.close)  # the drills' and the tests' slots, once their runs stopped
         self._start()
 
     async def on_document_changed(self, doc: Document) -> None:
@@ -78,7 +78,7 @@ class HeartbeatFeature(Feature):
         # The beat stops its job (cargo killed); the drills' and the tests' slot locks go with the process,
         # so the exit does not wait for the drill engine to give it back.
         if self.beat is not None:
-            await self.server.run_blocking(self.beat.stop)
+            await self.server.run_behind(self.beat.stop)
 
     def _memory(self) -> Memory:
         """The session's memory, waited for (called from the heartbeat thread or an executor)."""
