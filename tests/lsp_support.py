@@ -101,6 +101,17 @@ def open_document(client, path: Path, text: str | None = None, version: int = 1)
     return uri
 
 
+def save_document(client, path: Path, text: str, version: int) -> str:
+    """What an editor does on a save: the text on disk, then didChange and didSave."""
+    uri = from_fs_path(str(path))
+    path.write_text(text)
+    client.text_document_did_change(types.DidChangeTextDocumentParams(
+        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
+        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
+    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
+    return uri
+
+
 async def send_raw_request(client, method: str, params, timeout: float = 30.0):
     """Send a request exactly as given (no typing on the client side), await the answer.
 

@@ -20,7 +20,8 @@ from lsprotocol import types
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import EXAMPLES, SERVER_COMMAND, PublishLog, init_params, wait_for_progress, wait_until
+from lsp_support import (EXAMPLES, SERVER_COMMAND, PublishLog, init_params, save_document, wait_for_progress,
+                         wait_until)
 
 pytestmark = [pytest.mark.slow, pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc")]
 CHECK = "Rusta: checking fixes"
@@ -66,14 +67,6 @@ def checks(client: LanguageClient) -> list[list]:
     return [v for v in client.progress_reports.values() if v and getattr(v[0], "title", "") == CHECK]
 
 
-def save(client: LanguageClient, path: Path, uri: str, text: str, version: int) -> None:
-    path.write_text(text)
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
-    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
-
-
 async def test_a_new_edit_cancels_the_running_check_and_its_result_is_never_published(client: LanguageClient):
     await wait_for_progress(client, CHECK)  # the check at startup, of the clean crate
     path = client.root / "src" / "store.rs"
@@ -86,10 +79,10 @@ async def test_a_new_edit_cancels_the_running_check_and_its_result_is_never_publ
 
     with open(client.target / "debug" / ".cargo-lock", "a+") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
-        save(client, path, uri, first, version=2)
+        save_document(client, path, first, version=2)
         await wait_until(lambda: cargo_pids(client.target))
         stale = cargo_pids(client.target)  # waiting for the lock: the first check cannot end by itself
-        save(client, path, uri, second, version=3)
+        save_document(client, path, second, version=3)
         # Killed, and the first edit's check over, while the lock still holds any cargo back.
         await wait_until(lambda: not stale & cargo_pids(client.target), timeout=30)
         await wait_until(lambda: isinstance(checks(client)[1][-1], types.WorkDoneProgressEnd), timeout=30)

@@ -12,7 +12,7 @@ from patches_support import LOST_USE, SHARED_TARGET, copy_example
 from pygls.uris import from_fs_path
 from pytest_lsp import ClientServerConfig, LanguageClient
 
-from lsp_support import SERVER_COMMAND, PublishLog, client_capabilities, init_params, wait_until
+from lsp_support import SERVER_COMMAND, PublishLog, client_capabilities, init_params, save_document, wait_until
 
 pytestmark = pytest.mark.slow
 
@@ -30,14 +30,6 @@ async def client(lsp_client: LanguageClient, tmp_path: Path):
     await lsp_client.shutdown_session()
 
 
-def _save(client: LanguageClient, uri: str, path: Path, text: str, version: int) -> None:
-    path.write_text(text)
-    client.text_document_did_change(types.DidChangeTextDocumentParams(
-        text_document=types.VersionedTextDocumentIdentifier(uri=uri, version=version),
-        content_changes=[types.TextDocumentContentChangeWholeDocument(text=text)]))
-    client.text_document_did_save(types.DidSaveTextDocumentParams(text_document=types.TextDocumentIdentifier(uri=uri)))
-
-
 async def test_never_built_code_says_why_and_gets_the_fix_once_it_built(client: LanguageClient):
     path = client.root / "src" / "lib.rs"
     uri, broken = from_fs_path(str(path)), path.read_text()
@@ -49,9 +41,9 @@ async def test_never_built_code_says_why_and_gets_the_fix_once_it_built(client: 
     assert hint.message.startswith("no fix offered: this code has never built here; Rusta only offers near-certain "
                                    f"fixes (95% or more) until it has seen it build (best: add `{LOST_USE}`")
     # The user writes the `use`: the check passes. Losing it again, the fix is offered.
-    _save(client, uri, path, broken.replace("pub mod span;\n", f"pub mod span;\n\n{LOST_USE}\n"), 2)
+    save_document(client, path, broken.replace("pub mod span;\n", f"pub mod span;\n\n{LOST_USE}\n"), 2)
     await wait_until(lambda: not client.diagnostics.get(uri, [hint]))  # the hints are cleared
-    _save(client, uri, path, broken, 3)
+    save_document(client, path, broken, 3)
     await wait_until(lambda: any(d.message.startswith("verified fix:") for d in client.diagnostics.get(uri, [])))
     [hint] = [d for d in client.diagnostics[uri] if d.code == "E0599"]
     assert hint.message.startswith(f"verified fix: add `{LOST_USE}`")
