@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import resource
+import sys
 import threading
 import time
 import weakref
@@ -101,7 +102,10 @@ def cpu_seconds() -> float:
 
 
 def lower_priority(increment: int = 10) -> None:
-    """Raise this thread's niceness by `increment` (capped at 19), from wherever it starts."""
+    """Raise this thread's niceness by `increment` (capped at 19), from wherever it starts. Linux
+    keeps a nice value per thread; elsewhere a thread id is no process id: nothing changes."""
+    if not sys.platform.startswith("linux"):
+        return
     try:
         thread = threading.get_native_id()
         os.setpriority(os.PRIO_PROCESS, thread, min(19, os.getpriority(os.PRIO_PROCESS, thread) + increment))

@@ -27,10 +27,7 @@ import inspect
 import itertools
 import json
 import logging
-import os
 import re
-import sys
-import threading
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, AsyncIterator, Awaitable, Callable, TypeVar
@@ -45,7 +42,7 @@ from ..cancel import Cancelled, CancelToken
 from ..analysis.workspace import cargo_roots
 from ..config import RustaConfig, read_config, refuse_inside_workspace, root_memory_uri
 from ..errors import MemoryUnavailable
-from ..heartbeat.loop import HeartbeatGroup
+from ..heartbeat.loop import HeartbeatGroup, lower_priority
 from ..memory.store import Memory
 from ..safe_read import Unreadable, read_file
 from ..session import FIXED_KEYS, WorkspaceSession
@@ -142,17 +139,6 @@ class RustaProtocol(LanguageServerProtocol):
 
 EMBED_THREADS = 1  # the vector backfill on one core: the others stay free for requests
 BACKGROUND_NICE = 10  # how much lower the background threads' CPU priority is (as `nice -n 10`)
-
-
-def lower_thread_priority() -> None:
-    """Lower the calling thread's CPU priority (a background executor's initializer). Linux
-    keeps a nice value per thread; elsewhere a process's value is shared, so nothing changes."""
-    if sys.platform.startswith("linux"):
-        try:
-            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(),
-                           os.getpriority(os.PRIO_PROCESS, threading.get_native_id()) + BACKGROUND_NICE)
-        except OSError as err:  # a sandbox may refuse it: background work then runs as before
-            log.info("background threads keep their CPU priority: %s", err)
 
 
 def request_failed(message: str) -> JsonRpcException:
@@ -300,7 +286,7 @@ class RustaServer(LanguageServer):
         # background work (indexing, embedding, cargo) behind them at a lower CPU priority.
         self.executor = ThreadPoolExecutor(max_workers=4, thread_name_prefix="rusta-work")
         self.background = ThreadPoolExecutor(max_workers=6, thread_name_prefix="rusta-background",
-                                             initializer=lower_thread_priority)
+                                             initializer=lower_priority, initargs=(BACKGROUND_NICE,))
         self.loop: asyncio.AbstractEventLoop | None = None
         self.tasks: set[asyncio.Task] = set()
         self.stopping = CancelToken()  # cancelled at shutdown: every job's token is linked to it
