@@ -1,4 +1,4 @@
-"""CLI contract: one-line usage errors with exit code 2, doctor telling the truth."""
+"""CLI contract: one-line usage errors with exit code 2, doctor telling the truth, the demo's tour."""
 
 import json
 import os
@@ -137,3 +137,14 @@ def test_a_full_or_read_only_disk_exits_2(capsys, crate, mounted):
                      "Read-only file system")
     _one_line_exit_2(capsys, ["report", "--html", str(read_only / "report.html"), str(crate)],
                      "Read-only file system")
+
+
+@pytest.mark.slow
+def test_the_demo_tours_the_example_and_ends_with_its_verified_fix():
+    """`make demo`: the example crate checked as it is, then with its `use` lost, which gets
+    its verified fix (on a crate Rusta has seen build, not held back as never-built code)."""
+    out = subprocess.run([sys.executable, "-m", "rusta_lsp.cli", "demo"], capture_output=True, text=True, timeout=600)
+    assert out.returncode == 0, out.stderr
+    broken = out.stdout.split("`use std::collections::HashMap;` removed", 1)[1]
+    assert "fix (compiles" in broken and "add `use std::collections::HashMap;`" in broken, out.stdout
+    assert "1 error(s), 1 with a verified fix" in broken, out.stdout
